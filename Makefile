@@ -1,0 +1,143 @@
+# proxycard: top-level build.
+#
+#   make          install missing packages, fetch QEMU and lwIP, build the
+#                 firmware, graft into QEMU and build qemu-system-x86_64
+#   make check    all of the above, then every test layer, ending with
+#                 "N passed, N failed"
+#   make clean    remove what we built (keeps the fetched sources)
+#   make distclean  remove build/ entirely
+#
+# Settings come from config.mk (written by ./configure); without it the
+# defaults below apply, so a fresh clone needs nothing but `make check`.
+
+-include config.mk
+
+BUILD        ?= build
+CC           ?= cc
+FW_CFLAGS    ?= -O2 -g
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+
+TOP          := $(CURDIR)
+include scripts/versions.sh
+
+QEMU_SRC     := $(BUILD)/src/$(QEMU_DIR)
+QEMU_BUILD   := $(BUILD)/qemu
+LWIP_SRC     := $(BUILD)/src/$(LWIP_DIR)
+FW_DIR       := $(BUILD)/fw
+FW_OBJ       := $(FW_DIR)/proxycard-fw.o
+FW_LIB       := $(FW_DIR)/libproxycard-fw.a
+UNIT_BIN     := $(BUILD)/tests/unit/fw-unit
+QEMU_BIN     := $(BUILD)/qemu-system-x86_64
+
+STAMP_DEPS   := $(BUILD)/.stamp-deps
+STAMP_SRC    := $(BUILD)/.stamp-src
+STAMP_GRAFT  := $(BUILD)/.stamp-graft
+
+.PHONY: all check clean distclean qemu fw unit help
+.DELETE_ON_ERROR:
+
+all: qemu
+
+help:
+	@sed -n '3,11p' Makefile
+
+# ---- set-up: packages, sources ----------------------------------------------
+
+$(STAMP_DEPS): scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	scripts/install-deps.sh
+	@touch $@
+
+$(STAMP_SRC): scripts/fetch-sources.sh scripts/versions.sh $(STAMP_DEPS)
+	scripts/fetch-sources.sh $(BUILD)
+	@touch $@
+
+# ---- firmware: guest-fw + lwIP as one object --------------------------------
+
+LWIP_FILES := \
+	core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c \
+	core/memp.c core/netif.c core/pbuf.c core/stats.c core/sys.c \
+	core/tcp.c core/tcp_in.c core/tcp_out.c core/timeouts.c core/udp.c \
+	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c \
+	core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c \
+	netif/ethernet.c
+FW_FILES := arena.c bytequeue.c fw.c ports.c sys.c
+
+FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
+	-I$(LWIP_SRC)/src/include
+FW_COMMON   := $(FW_CFLAGS) -fPIC -MMD -MP $(FW_INCLUDES)
+# Our code is plain C11 and warning-free; lwIP is compiled as upstream ships it.
+FW_OWN_FLAGS  := -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror
+LWIP_FLAGS    := -std=gnu11 -Wall -Wno-address
+
+LWIP_OBJS := $(patsubst %.c,$(FW_DIR)/lwip/%.o,$(LWIP_FILES))
+FW_OBJS   := $(patsubst %.c,$(FW_DIR)/own/%.o,$(FW_FILES))
+
+$(LWIP_SRC)/src/include/lwip/init.h: $(STAMP_SRC)
+
+$(FW_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c guest-fw/port/lwipopts.h | $(STAMP_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(FW_COMMON) $(LWIP_FLAGS) -c $< -o $@
+
+$(FW_DIR)/own/%.o: guest-fw/src/%.c | $(STAMP_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(FW_COMMON) $(FW_OWN_FLAGS) -c $< -o $@
+
+# One relocatable object; every global but the entry API is made local, so
+# lwIP's names can never collide with QEMU's (checked by tests/fw-symbols.sh).
+$(FW_OBJ): $(LWIP_OBJS) $(FW_OBJS) guest-fw/exports.txt
+	ld -r -o $(FW_DIR)/proxycard-fw-full.o $(LWIP_OBJS) $(FW_OBJS)
+	objcopy --keep-global-symbols=guest-fw/exports.txt \
+		$(FW_DIR)/proxycard-fw-full.o $@
+
+$(FW_LIB): $(FW_OBJ)
+	rm -f $@
+	ar rcs $@ $<
+	ln -sfn $(TOP)/guest-fw/include $(FW_DIR)/include
+
+fw: $(FW_LIB)
+
+-include $(LWIP_OBJS:.o=.d) $(FW_OBJS:.o=.d)
+
+# ---- QEMU: graft, configure, build ------------------------------------------
+
+$(STAMP_GRAFT): scripts/graft-qemu.sh $(STAMP_SRC)
+	scripts/graft-qemu.sh $(TOP) $(QEMU_SRC) $(FW_DIR)
+	@touch $@
+
+$(QEMU_BUILD)/build.ninja: $(STAMP_GRAFT) $(FW_LIB) scripts/configure-qemu.sh
+	scripts/configure-qemu.sh $(QEMU_SRC) $(QEMU_BUILD)
+
+# ninja decides what is stale; with nothing to do it returns in a second.
+# It does not see the firmware archive (a link argument), hence the rm.
+qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB)
+	@if [ $(FW_LIB) -nt $(QEMU_BUILD)/qemu-system-x86_64 ]; then \
+		rm -f $(QEMU_BUILD)/qemu-system-x86_64; fi
+	ninja -C $(QEMU_BUILD) -j $(JOBS) qemu-system-x86_64 tests/qtest/proxycard-test
+	ln -sfn qemu/qemu-system-x86_64 $(QEMU_BIN)
+
+# ---- unit tests (Check) ------------------------------------------------------
+
+UNIT_SRCS := tests/unit/fw_unit_main.c tests/unit/test_arena.c \
+	tests/unit/test_bytequeue.c tests/unit/test_list.c \
+	guest-fw/src/arena.c guest-fw/src/bytequeue.c
+
+$(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/include/*.h) | $(STAMP_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_DEFAULT_SOURCE -O1 -g -Wall -Wextra -Werror \
+		-Iguest-fw/include -Iguest-fw/src -Itests/unit \
+		$(UNIT_SRCS) -o $@ $$(pkg-config --cflags --libs check)
+
+unit: $(UNIT_BIN)
+
+# ---- check -------------------------------------------------------------------
+
+check: qemu $(UNIT_BIN)
+	BUILD=$(BUILD) QEMU_BUILD=$(QEMU_BUILD) scripts/run-checks.sh
+
+clean:
+	rm -rf $(FW_DIR) $(BUILD)/tests $(QEMU_BIN)
+	[ ! -d $(QEMU_BUILD) ] || ninja -C $(QEMU_BUILD) -t clean >/dev/null
+
+distclean:
+	rm -rf $(BUILD) config.mk

@@ -1,0 +1,112 @@
+/*
+ * proxycard firmware: the entry API.
+ *
+ * These are the only global symbols of the linked firmware object
+ * (build/fw/proxycard-fw.o; lwIP and the rest are localized, which
+ * `make check` verifies with nm).  A platform drives the firmware like a
+ * card's main loop:
+ *
+ *     pcfw_init(&platform, &cfg, card_memory, card_memory_size);
+ *     for (;;) {
+ *         wait for a frame, a request or pcfw_poll()'s deadline;
+ *         pcfw_input(port, frame, len);       for every frame received
+ *         next_ms = pcfw_poll();              runs lwIP's timers
+ *     }
+ *     pcfw_shutdown();
+ *
+ * All calls must come from one thread (see pcfw_platform.h).  The firmware
+ * keeps global state (lwIP does), so there is one firmware per process.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PCFW_H
+#define PCFW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "pcfw_platform.h"
+
+/* Largest Ethernet frame (without FCS) accepted on either port. */
+#define PCFW_MAX_FRAME  1514
+
+/* Smallest card memory the firmware can boot in. */
+#define PCFW_MIN_MEM    (1u << 20)
+
+/* IPv4 settings of one port; addresses in network byte order. */
+struct pcfw_port_config {
+    uint8_t mac[6];
+    uint32_t ip;
+    uint32_t netmask;
+    uint32_t gateway;
+};
+
+struct pcfw_config {
+    struct pcfw_port_config port[PCFW_PORT_COUNT];
+};
+
+/* Card-memory accounting (bytes unless named otherwise). */
+struct pcfw_mem_stats {
+    uint64_t size;          /* arena size */
+    uint64_t in_use;        /* bytes handed out, headers included */
+    uint64_t high_water;    /* largest in_use seen */
+    uint64_t allocs;        /* successful allocations */
+    uint64_t frees;
+    uint64_t failures;      /* allocations refused for lack of memory */
+};
+
+struct pcfw_stats {
+    struct pcfw_mem_stats mem;
+    uint64_t rx_frames[PCFW_PORT_COUNT];
+    uint64_t tx_frames[PCFW_PORT_COUNT];
+    uint64_t rx_dropped[PCFW_PORT_COUNT];   /* bad length or no memory */
+    uint64_t tx_dropped[PCFW_PORT_COUNT];   /* platform refused the frame */
+};
+
+/* Error codes returned by pcfw_init(). */
+enum pcfw_err {
+    PCFW_OK = 0,
+    PCFW_ERR_BUSY = -1,     /* initialised before in this process */
+    PCFW_ERR_ARG = -2,      /* missing platform hook or NULL memory */
+    PCFW_ERR_NOMEM = -3,    /* card memory smaller than PCFW_MIN_MEM */
+};
+
+/*
+ * Boot the firmware in @mem (@mem_size bytes of card memory, which the
+ * firmware owns until pcfw_shutdown()).  Copies @platform and @cfg.
+ */
+int pcfw_init(const struct pcfw_platform *platform,
+              const struct pcfw_config *cfg, void *mem, size_t mem_size);
+
+/* Hand one received Ethernet frame to the firmware; the caller keeps @frame. */
+void pcfw_input(enum pcfw_port port, const void *frame, size_t len);
+
+/*
+ * Run due timers.  Returns the milliseconds until the next timer is due
+ * (UINT32_MAX when none is pending): the platform should call pcfw_poll()
+ * again no later than that.
+ */
+uint32_t pcfw_poll(void);
+
+/* Copy the current statistics into @st. */
+void pcfw_get_stats(struct pcfw_stats *st);
+
+/*
+ * NULL while the firmware is healthy.  After an internal fault (an lwIP
+ * assertion: a firmware bug, never a reaction to input) the firmware stops
+ * for good, every entry point becomes a no-op, and this returns the reason.
+ */
+const char *pcfw_fault(void);
+
+/*
+ * Stop the firmware: from here on it touches neither card memory nor the
+ * platform, and the platform may free both.  lwIP's global state cannot be
+ * rebuilt in-process, so a later pcfw_init() returns PCFW_ERR_BUSY.
+ */
+void pcfw_shutdown(void);
+
+/* A static string naming @err. */
+const char *pcfw_strerror(int err);
+
+#endif /* PCFW_H */

@@ -1,0 +1,101 @@
+/*
+ * lwIP 2.1.3 options for the proxycard firmware.
+ *
+ * Bare-metal style (NO_SYS=1, raw API only): one firmware thread owns the
+ * stack and calls it from its main loop.  Sized for tens of thousands of
+ * client connections: nothing is preallocated; every pbuf, PCB and segment
+ * comes from the card-memory arena through mem_malloc (MEM_LIBC_MALLOC with
+ * the arena behind it, MEMP_MEM_MALLOC for the pools), so the only limit is
+ * the device's mem-size, and exhaustion is a failed allocation lwIP handles.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PROXYCARD_LWIPOPTS_H
+#define PROXYCARD_LWIPOPTS_H
+
+/* ---- system ---- */
+#define NO_SYS                          1
+#define SYS_LIGHTWEIGHT_PROT            0
+#define LWIP_SOCKET                     0
+#define LWIP_NETCONN                    0
+#define LWIP_TIMERS                     1
+
+/* ---- memory: all from the card-memory arena ---- */
+#define MEM_LIBC_MALLOC                 1
+#define mem_clib_malloc                 pcfw_mem_alloc
+#define mem_clib_free                   pcfw_mem_free
+#define mem_clib_calloc                 pcfw_mem_calloc
+#define MEMP_MEM_MALLOC                 1
+#define MEM_ALIGNMENT                   8
+/* Only sizes mem_size_t (32 bits); the heap itself is the arena. */
+#define MEM_SIZE                        (256 * 1024 * 1024)
+#define MEMP_OVERFLOW_CHECK             0
+#define MEMP_SANITY_CHECK               0
+
+/* Pool "sizes" are upper bounds for statistics only under MEMP_MEM_MALLOC;
+ * keep them below lwIP's 16-bit counters. */
+#define MEMP_NUM_TCP_PCB                60000
+#define MEMP_NUM_TCP_PCB_LISTEN         64
+#define MEMP_NUM_TCP_SEG                60000
+#define MEMP_NUM_PBUF                   60000
+#define MEMP_NUM_REASSDATA              64
+#define MEMP_NUM_ARP_QUEUE              256
+#define MEMP_NUM_UDP_PCB                8
+#define PBUF_POOL_SIZE                  4096
+#define PBUF_POOL_BUFSIZE               1536
+
+/* ---- link layer ---- */
+#define LWIP_ETHERNET                   1
+#define LWIP_ARP                        1
+#define ARP_TABLE_SIZE                  64
+#define ARP_QUEUEING                    1
+#define ETHARP_SUPPORT_STATIC_ENTRIES   1
+#define LWIP_NETIF_LINK_CALLBACK        1
+#define LWIP_NETIF_STATUS_CALLBACK      1
+#define LWIP_SINGLE_NETIF               0
+#define LWIP_HAVE_LOOPIF                0
+
+/* ---- IP ---- */
+#define LWIP_IPV4                       1
+#define LWIP_IPV6                       0
+#define IP_FORWARD                      0   /* the card terminates, never routes */
+#define IP_REASSEMBLY                   1
+#define IP_FRAG                         1
+#define LWIP_ICMP                       1
+#define LWIP_RAW                        0
+#define LWIP_IGMP                       0
+#define LWIP_DHCP                       1
+#define LWIP_AUTOIP                     0
+#define LWIP_DNS                        0
+
+/* ---- UDP (DHCP only) ---- */
+#define LWIP_UDP                        1
+
+/* ---- TCP ---- */
+#define LWIP_TCP                        1
+#define TCP_MSS                         1460
+#define TCP_WND                         (32 * TCP_MSS)
+#define TCP_SND_BUF                     (32 * TCP_MSS)
+#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF) / TCP_MSS)
+#define TCP_QUEUE_OOSEQ                 1
+#define TCP_LISTEN_BACKLOG              1
+#define TCP_DEFAULT_LISTEN_BACKLOG      0xff
+#define LWIP_WND_SCALE                  1
+#define TCP_RCV_SCALE                   2
+#define LWIP_TCP_KEEPALIVE              1
+#define LWIP_TCP_TIMESTAMPS             0
+#define TCP_OVERSIZE                    TCP_MSS
+#define LWIP_TCP_SACK_OUT               0
+#define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
+
+/* ---- checksums: computed in software on both ports ---- */
+#define LWIP_CHECKSUM_ON_COPY           1
+
+/* ---- statistics and debugging ---- */
+#define LWIP_STATS                      0
+#define LWIP_DEBUG                      0
+#define LWIP_NOASSERT_ON_ERROR          0
+
+#endif /* PROXYCARD_LWIPOPTS_H */

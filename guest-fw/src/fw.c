@@ -1,0 +1,150 @@
+/*
+ * proxycard firmware: the entry API (see pcfw.h).
+ *
+ * Every entry point runs under a fault guard: lwIP's assertions land in
+ * pcfw_lwip_assert() (sys.c), which records the fault, marks the firmware
+ * stopped and jumps back here, so a firmware bug becomes a reported device
+ * state instead of taking the platform (QEMU) down.  After a fault lwIP's
+ * state is not trusted again: every entry point is a no-op.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <string.h>
+#include "lwip/init.h"
+#include "lwip/timeouts.h"
+#include "fw_internal.h"
+
+struct pcfw_state pcfw;
+
+/*
+ * Enter an entry point: bail out with @ret when the firmware is not running,
+ * and arm the fault guard.  Only return values are used after a longjmp, so
+ * no local needs to be volatile.
+ */
+#define PCFW_GUARD(ret)                             \
+    jmp_buf guard_;                                 \
+    if (!pcfw.initialised || pcfw.stopped) {        \
+        return ret;                                 \
+    }                                               \
+    if (setjmp(guard_)) {                           \
+        pcfw.fault_jmp = NULL;                      \
+        return ret;                                 \
+    }                                               \
+    pcfw.fault_jmp = &guard_
+
+#define PCFW_UNGUARD() (pcfw.fault_jmp = NULL)
+
+int pcfw_init(const struct pcfw_platform *platform,
+              const struct pcfw_config *cfg, void *mem, size_t mem_size)
+{
+    int err;
+
+    if (pcfw.initialised) {
+        return PCFW_ERR_BUSY;
+    }
+    if (!platform || !platform->send_frame || !platform->now_ms ||
+        !platform->log || !cfg || !mem) {
+        return PCFW_ERR_ARG;
+    }
+    if (mem_size < PCFW_MIN_MEM) {
+        return PCFW_ERR_NOMEM;
+    }
+
+    memset(&pcfw, 0, sizeof(pcfw));
+    pcfw.plat = *platform;
+    pcfw.cfg = *cfg;
+    pcfw.arena = pcfw_arena_init(mem, mem_size);
+    if (!pcfw.arena) {
+        return PCFW_ERR_NOMEM;
+    }
+    /* Seed from what differs between cards and boots. */
+    pcfw.rand_state = 0x9e3779b97f4a7c15ull ^ pcfw.plat.now_ms(pcfw.plat.opaque);
+    for (int i = 0; i < 6; i++) {
+        pcfw.rand_state = (pcfw.rand_state << 8) ^ cfg->port[PCFW_PORT_NIC].mac[i] ^
+                          (pcfw.rand_state >> 56);
+    }
+    pcfw.initialised = true;
+
+    {
+        PCFW_GUARD(PCFW_ERR_NOMEM);
+        lwip_init();
+        err = pcfw_ports_init();
+        PCFW_UNGUARD();
+    }
+    if (err != PCFW_OK) {
+        pcfw.stopped = true;
+        return err;
+    }
+    pcfw_log(PCFW_LOG_INFO, "firmware up: %zu bytes of card memory", mem_size);
+    return PCFW_OK;
+}
+
+void pcfw_input(enum pcfw_port port, const void *frame, size_t len)
+{
+    PCFW_GUARD();
+    pcfw_ports_input(port, frame, len);
+    PCFW_UNGUARD();
+}
+
+uint32_t pcfw_poll(void)
+{
+    uint32_t next;
+
+    PCFW_GUARD(UINT32_MAX);
+    sys_check_timeouts();
+    next = sys_timeouts_sleeptime();
+    PCFW_UNGUARD();
+    return next;
+}
+
+void pcfw_get_stats(struct pcfw_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!pcfw.initialised) {
+        return;
+    }
+    *st = pcfw.st;
+    if (pcfw.arena) {
+        pcfw_arena_stats(pcfw.arena, &st->mem);
+    }
+}
+
+const char *pcfw_fault(void)
+{
+    return pcfw.fault[0] ? pcfw.fault : NULL;
+}
+
+void pcfw_shutdown(void)
+{
+    if (!pcfw.initialised || pcfw.stopped) {
+        pcfw.stopped = true;
+        return;
+    }
+    {
+        PCFW_GUARD();
+        pcfw_ports_shutdown();
+        PCFW_UNGUARD();
+    }
+    pcfw_log(PCFW_LOG_INFO, "firmware stopped");
+    pcfw.stopped = true;
+    pcfw.arena = NULL;          /* card memory goes back to the platform */
+}
+
+const char *pcfw_strerror(int err)
+{
+    switch (err) {
+    case PCFW_OK:
+        return "success";
+    case PCFW_ERR_BUSY:
+        return "the firmware was already started in this process "
+               "(lwIP keeps global state: one card per process)";
+    case PCFW_ERR_ARG:
+        return "invalid platform or configuration";
+    case PCFW_ERR_NOMEM:
+        return "card memory too small";
+    default:
+        return "unknown error";
+    }
+}

@@ -1,0 +1,42 @@
+/*
+ * proxycard firmware: state shared between the firmware's own files.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PCFW_INTERNAL_H
+#define PCFW_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include "lwip/netif.h"
+#include "pcfw.h"
+#include "arena.h"
+
+/* The firmware's whole global state: one firmware per process. */
+struct pcfw_state {
+    bool initialised;           /* pcfw_init() succeeded once */
+    bool stopped;               /* pcfw_shutdown() or a fault */
+    jmp_buf *fault_jmp;         /* set while inside an entry point */
+    char fault[160];
+
+    struct pcfw_platform plat;
+    struct pcfw_config cfg;
+    struct pcfw_arena *arena;
+    struct netif netif[PCFW_PORT_COUNT];
+    struct pcfw_stats st;
+    uint64_t rand_state;
+};
+
+extern struct pcfw_state pcfw;
+
+void pcfw_log(enum pcfw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ports.c: the two Ethernet ports as lwIP netifs. */
+int pcfw_ports_init(void);
+void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len);
+void pcfw_ports_shutdown(void);
+
+#endif /* PCFW_INTERNAL_H */

@@ -1,0 +1,106 @@
+/*
+ * proxycard firmware: the card's two Ethernet ports (NIC and bus) as lwIP
+ * netifs.  Received frames are copied into arena pbufs and handed to lwIP;
+ * lwIP's outgoing frames are flattened and given to the platform.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <string.h>
+#include "lwip/etharp.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "netif/ethernet.h"
+#include "fw_internal.h"
+
+static const char *const port_name[PCFW_PORT_COUNT] = { "nic", "bus" };
+
+static enum pcfw_port port_of(const struct netif *n)
+{
+    return (enum pcfw_port)(n - pcfw.netif);
+}
+
+static err_t port_linkoutput(struct netif *n, struct pbuf *p)
+{
+    enum pcfw_port port = port_of(n);
+    uint8_t frame[PCFW_MAX_FRAME];
+
+    if (p->tot_len > sizeof(frame) ||
+        pbuf_copy_partial(p, frame, p->tot_len, 0) != p->tot_len ||
+        pcfw.plat.send_frame(pcfw.plat.opaque, port, frame, p->tot_len) != 0) {
+        pcfw.st.tx_dropped[port]++;
+        return ERR_OK;  /* dropped like on a wire; TCP retransmits */
+    }
+    pcfw.st.tx_frames[port]++;
+    return ERR_OK;
+}
+
+static err_t port_netif_init(struct netif *n)
+{
+    enum pcfw_port port = port_of(n);
+
+    n->name[0] = port_name[port][0];
+    n->name[1] = port_name[port][1];
+    n->hwaddr_len = ETH_HWADDR_LEN;
+    memcpy(n->hwaddr, pcfw.cfg.port[port].mac, ETH_HWADDR_LEN);
+    n->mtu = 1500;
+    n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+    n->output = etharp_output;
+    n->linkoutput = port_linkoutput;
+    return ERR_OK;
+}
+
+int pcfw_ports_init(void)
+{
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        const struct pcfw_port_config *pc = &pcfw.cfg.port[port];
+        ip4_addr_t ip, mask, gw;
+        struct netif *n = &pcfw.netif[port];
+
+        ip4_addr_set_u32(&ip, pc->ip);
+        ip4_addr_set_u32(&mask, pc->netmask);
+        ip4_addr_set_u32(&gw, pc->gateway);
+        if (!netif_add(n, &ip, &mask, &gw, NULL, port_netif_init,
+                       ethernet_input)) {
+            pcfw_log(PCFW_LOG_ERROR, "cannot add port %s", port_name[port]);
+            return PCFW_ERR_NOMEM;
+        }
+        netif_set_up(n);
+        netif_set_link_up(n);
+    }
+    netif_set_default(&pcfw.netif[PCFW_PORT_NIC]);
+    return PCFW_OK;
+}
+
+void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
+{
+    struct netif *n;
+    struct pbuf *p;
+
+    if ((unsigned)port >= PCFW_PORT_COUNT) {
+        return;
+    }
+    n = &pcfw.netif[port];
+    if (len < SIZEOF_ETH_HDR || len > PCFW_MAX_FRAME) {
+        pcfw.st.rx_dropped[port]++;
+        return;
+    }
+    p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    if (!p) {
+        pcfw.st.rx_dropped[port]++;    /* card memory full: like a full ring */
+        return;
+    }
+    pbuf_take(p, frame, (u16_t)len);
+    pcfw.st.rx_frames[port]++;
+    if (n->input(p, n) != ERR_OK) {
+        pbuf_free(p);
+    }
+}
+
+void pcfw_ports_shutdown(void)
+{
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        netif_remove(&pcfw.netif[port]);
+    }
+}

@@ -1,0 +1,453 @@
+/*
+ * proxycard: connection-offload adapter card — QOM/PCI glue.
+ *
+ * A network card with its own processor, memory and TCP/IP stack that
+ * terminates client connections and forwards complete requests to the host
+ * over a few persistent bus connections.  This file is the PCI face of the
+ * card: BAR0 registers (hw/proxycard/proxycard_regs.h, docs/datasheet.md),
+ * MSI-X in BAR1, INTx, reset.  The card CPU lives in proxycard_fw_host.c.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "net/net.h"
+#include "pcfw.h"
+#include "proxycard.h"
+#include "proxycard_regs.h"
+#include "trace.h"
+
+/*
+ * lwIP keeps global state, so the firmware runs once per process; the one
+ * card is remembered here (BQL).
+ */
+static ProxyCardState *proxycard_instance;
+
+/* ---- interrupts ---- */
+
+/* INTx follows (cause & mask) while MSI-X is off.  BQL held. */
+static void proxycard_update_intx(ProxyCardState *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    int level = 0;
+
+    if (!msix_enabled(pdev)) {
+        level = !!(qatomic_read(&s->intr_cause) & s->intr_mask);
+    }
+    trace_proxycard_irq_intx(level);
+    pci_set_irq(pdev, level);
+}
+
+/* Bottom half: deliver what any thread asked for.  BQL held. */
+static void proxycard_irq_bh(void *opaque)
+{
+    ProxyCardState *s = opaque;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint32_t pending = qatomic_xchg(&s->irq_pending, 0);
+
+    if (msix_enabled(pdev)) {
+        while (pending) {
+            unsigned vec = ctz32(pending);
+
+            pending &= pending - 1;
+            trace_proxycard_irq_msix_notify(vec);
+            msix_notify(pdev, vec);
+        }
+    }
+    proxycard_update_intx(s);
+}
+
+/*
+ * Raise @cause in INTR_CAUSE and signal @vector.  Callable from any thread:
+ * the firmware thread must not touch MSI-X or the IRQ line itself.  Misc
+ * causes reach VEC_MISC only when enabled in INTR_MASK; a test interrupt
+ * (cause PROXYCARD_INTR_TEST) always reaches the vector it names.
+ */
+void proxycard_raise(ProxyCardState *s, unsigned vector, uint32_t cause)
+{
+    trace_proxycard_irq_raise(vector);
+    qatomic_or(&s->intr_cause, cause);
+    if (cause == PROXYCARD_INTR_TEST ||
+        (cause & qatomic_read(&s->intr_mask))) {
+        qatomic_or(&s->irq_pending, 1u << vector);
+    }
+    qemu_bh_schedule(s->irq_bh);
+}
+
+void proxycard_set_fw_state(ProxyCardState *s, uint32_t state)
+{
+    uint32_t old = qatomic_xchg(&s->fw_state, state);
+
+    if (old != state) {
+        trace_proxycard_fw_state(old, state);
+        proxycard_raise(s, PROXYCARD_VEC_MISC, PROXYCARD_INTR_FW_STATE);
+    }
+}
+
+/* A guest-visible error: sticky in REG_ERROR until reset. */
+static void proxycard_set_error(ProxyCardState *s, uint32_t err)
+{
+    qatomic_cmpxchg(&s->error, PROXYCARD_ERR_NONE, err);
+    proxycard_raise(s, PROXYCARD_VEC_MISC, PROXYCARD_INTR_ERROR);
+}
+
+/* ---- registers ---- */
+
+static uint32_t proxycard_status(ProxyCardState *s)
+{
+    uint32_t st = 0;
+
+    if (qatomic_read(&s->fw_state) == PROXYCARD_FW_RUNNING) {
+        st |= PROXYCARD_STATUS_FW_RUNNING;
+    }
+    if (qatomic_read(&s->error) != PROXYCARD_ERR_NONE) {
+        st |= PROXYCARD_STATUS_ERROR;
+    }
+    if (s->nic && !qemu_get_queue(s->nic)->link_down) {
+        st |= PROXYCARD_STATUS_LINK_UP;
+    }
+    return st;
+}
+
+static uint64_t proxycard_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ProxyCardState *s = opaque;
+    uint32_t val;
+
+    if (size != 4) {
+        trace_proxycard_wrn_mmio_width("read", addr, size);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: %u-byte read at 0x%" HWADDR_PRIx
+                      " (registers are 32-bit), returning 0\n", size, addr);
+        return 0;
+    }
+
+    switch (addr) {
+    case PROXYCARD_REG_ID:
+        val = PROXYCARD_ID_MAGIC;
+        break;
+    case PROXYCARD_REG_VERSION:
+        val = PROXYCARD_VERSION;
+        break;
+    case PROXYCARD_REG_STATUS:
+        val = proxycard_status(s);
+        break;
+    case PROXYCARD_REG_CONTROL:
+        val = 0;                /* RESET self-clears: reset is synchronous */
+        break;
+    case PROXYCARD_REG_INTR_CAUSE:
+        val = qatomic_read(&s->intr_cause);
+        break;
+    case PROXYCARD_REG_INTR_MASK:
+        val = s->intr_mask;
+        break;
+    case PROXYCARD_REG_SCRATCH:
+        val = s->scratch;
+        break;
+    case PROXYCARD_REG_MEM_SIZE_LO:
+        val = (uint32_t)s->mem_size;
+        break;
+    case PROXYCARD_REG_MEM_SIZE_HI:
+        val = (uint32_t)(s->mem_size >> 32);
+        break;
+    case PROXYCARD_REG_FW_STATE:
+        val = qatomic_read(&s->fw_state);
+        break;
+    case PROXYCARD_REG_TEST_INTR:
+        val = qatomic_read(&s->test_intr_count);
+        break;
+    case PROXYCARD_REG_ERROR:
+        val = qatomic_read(&s->error);
+        break;
+    case PROXYCARD_REG_MSIX_VECTORS:
+        val = PROXYCARD_MSIX_VECTORS;
+        break;
+    case PROXYCARD_REG_RESET_COUNT:
+        val = s->reset_count;
+        break;
+    default:
+        trace_proxycard_wrn_mmio_unknown("read", addr);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: read of unknown register 0x%" HWADDR_PRIx
+                      ", returning 0\n", addr);
+        return 0;
+    }
+    trace_proxycard_mmio_read(addr, size, val);
+    return val;
+}
+
+static void proxycard_soft_reset(ProxyCardState *s);
+
+static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                                 unsigned size)
+{
+    ProxyCardState *s = opaque;
+
+    trace_proxycard_mmio_write(addr, size, val);
+    if (size != 4) {
+        trace_proxycard_wrn_mmio_width("write", addr, size);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: %u-byte write at 0x%" HWADDR_PRIx
+                      " (registers are 32-bit), ignored\n", size, addr);
+        return;
+    }
+
+    switch (addr) {
+    case PROXYCARD_REG_CONTROL:
+        if (val & ~(uint64_t)PROXYCARD_CONTROL_RESET) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "proxycard: reserved CONTROL bits 0x%" PRIx64
+                          " written, ignored\n",
+                          val & ~(uint64_t)PROXYCARD_CONTROL_RESET);
+        }
+        if (val & PROXYCARD_CONTROL_RESET) {
+            proxycard_soft_reset(s);
+        }
+        break;
+    case PROXYCARD_REG_INTR_CAUSE:
+        qatomic_and(&s->intr_cause, ~(uint32_t)val);
+        proxycard_update_intx(s);
+        break;
+    case PROXYCARD_REG_INTR_MASK:
+        s->intr_mask = val & PROXYCARD_INTR_ALL;
+        proxycard_update_intx(s);
+        break;
+    case PROXYCARD_REG_SCRATCH:
+        s->scratch = val;
+        break;
+    case PROXYCARD_REG_TEST_INTR:
+        if (val >= PROXYCARD_MSIX_VECTORS) {
+            trace_proxycard_wrn_test_intr_vector(val);
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "proxycard: test interrupt for vector %" PRIu64
+                          " (the card has %u), device error state set\n",
+                          val, PROXYCARD_MSIX_VECTORS);
+            proxycard_set_error(s, PROXYCARD_ERR_BAD_VECTOR);
+            break;
+        }
+        qatomic_or(&s->test_vectors, 1u << val);
+        qatomic_or(&s->fw_requests, PROXYCARD_REQ_TEST_INTR);
+        qemu_sem_post(&s->fw_sem);
+        break;
+    case PROXYCARD_REG_ID:
+    case PROXYCARD_REG_VERSION:
+    case PROXYCARD_REG_STATUS:
+    case PROXYCARD_REG_MEM_SIZE_LO:
+    case PROXYCARD_REG_MEM_SIZE_HI:
+    case PROXYCARD_REG_FW_STATE:
+    case PROXYCARD_REG_ERROR:
+    case PROXYCARD_REG_MSIX_VECTORS:
+    case PROXYCARD_REG_RESET_COUNT:
+        trace_proxycard_wrn_mmio_readonly(addr, val);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: write 0x%" PRIx64 " to read-only register 0x%"
+                      HWADDR_PRIx ", ignored\n", val, addr);
+        break;
+    default:
+        trace_proxycard_wrn_mmio_unknown("write", addr);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: write 0x%" PRIx64 " to unknown register 0x%"
+                      HWADDR_PRIx ", ignored\n", val, addr);
+        break;
+    }
+}
+
+static const MemoryRegionOps proxycard_mmio_ops = {
+    .read = proxycard_mmio_read,
+    .write = proxycard_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    /* Accept every width so that a wrong one is logged, not a bus error. */
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+};
+
+/* ---- NIC front end ---- */
+
+/*
+ * The NIC datapath (frames to and from the firmware) is issue 4; until then
+ * the card's port is present for the netdev= wiring and drops what arrives.
+ */
+static ssize_t proxycard_nic_receive(NetClientState *nc, const uint8_t *buf,
+                                     size_t size)
+{
+    return size;
+}
+
+static NetClientInfo proxycard_net_info = {
+    .type = NET_CLIENT_DRIVER_NIC,
+    .size = sizeof(NICState),
+    .receive = proxycard_nic_receive,
+};
+
+/* ---- reset ---- */
+
+/*
+ * Reset the card: the firmware drops its host-facing state first (handshake
+ * in proxycard_fw_reset()), then the registers return to their reset values.
+ * Used for CONTROL.RESET and for a bus reset.  BQL held.
+ */
+static void proxycard_soft_reset(ProxyCardState *s)
+{
+    proxycard_fw_reset(s);
+
+    qatomic_set(&s->irq_pending, 0);
+    qatomic_set(&s->intr_cause, 0);
+    qatomic_set(&s->error, PROXYCARD_ERR_NONE);
+    s->intr_mask = 0;
+    s->scratch = 0;
+    s->reset_count++;
+    proxycard_update_intx(s);
+}
+
+static void proxycard_qdev_reset(DeviceState *dev)
+{
+    proxycard_soft_reset(PROXYCARD(dev));
+}
+
+/* ---- life cycle ---- */
+
+static void proxycard_realize(PCIDevice *pdev, Error **errp)
+{
+    ProxyCardState *s = PROXYCARD(pdev);
+    DeviceState *dev = DEVICE(pdev);
+    Error *local_err = NULL;
+
+    if (proxycard_instance) {
+        error_setg(errp, "only one proxycard per QEMU process is supported "
+                   "(its firmware's TCP/IP stack, lwIP, keeps global state); "
+                   "'%s' already exists",
+                   DEVICE(proxycard_instance)->id ?: "proxycard");
+        return;
+    }
+    if (s->mem_size < PCFW_MIN_MEM || s->mem_size > PROXYCARD_MAX_MEM_SIZE) {
+        error_setg(errp, "mem-size must be between %u MiB and %" PRIu64
+                   " GiB, got %" PRIu64 " bytes", (unsigned)(PCFW_MIN_MEM / MiB),
+                   (uint64_t)(PROXYCARD_MAX_MEM_SIZE / GiB), s->mem_size);
+        return;
+    }
+
+    pdev->config[PCI_INTERRUPT_PIN] = 1;
+    memory_region_init_io(&s->mmio, OBJECT(s), &proxycard_mmio_ops, s,
+                          "proxycard-mmio", PROXYCARD_BAR_REGS_SIZE);
+    pci_register_bar(pdev, PROXYCARD_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->mmio);
+
+    if (msix_init_exclusive_bar(pdev, PROXYCARD_MSIX_VECTORS,
+                                PROXYCARD_BAR_MSIX, errp)) {
+        return;
+    }
+    for (unsigned v = 0; v < PROXYCARD_MSIX_VECTORS; v++) {
+        msix_vector_use(pdev, v);
+    }
+
+    qemu_macaddr_default_if_unset(&s->conf.macaddr);
+    s->nic = qemu_new_nic(&proxycard_net_info, &s->conf,
+                          object_get_typename(OBJECT(s)), dev->id,
+                          &dev->mem_reentrancy_guard, s);
+    qemu_format_nic_info_str(qemu_get_queue(s->nic), s->conf.macaddr.a);
+
+    s->irq_bh = qemu_bh_new_guarded(proxycard_irq_bh, s,
+                                    &dev->mem_reentrancy_guard);
+
+    proxycard_fw_start(s, &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        qemu_bh_delete(s->irq_bh);
+        qemu_del_nic(s->nic);
+        msix_unuse_all_vectors(pdev);
+        msix_uninit_exclusive_bar(pdev);
+        return;
+    }
+    proxycard_instance = s;
+}
+
+static void proxycard_exit(PCIDevice *pdev)
+{
+    ProxyCardState *s = PROXYCARD(pdev);
+
+    /* The thread must be gone before the PCI core tears down DMA. */
+    proxycard_fw_stop(s);
+    qemu_bh_delete(s->irq_bh);
+    qemu_del_nic(s->nic);
+    msix_unuse_all_vectors(pdev);
+    msix_uninit_exclusive_bar(pdev);
+    if (proxycard_instance == s) {
+        proxycard_instance = NULL;
+    }
+}
+
+static const VMStateDescription proxycard_vmstate = {
+    .name = "proxycard",
+    /* Card memory and lwIP's connection state are not serialisable. */
+    .unmigratable = 1,
+};
+
+static Property proxycard_properties[] = {
+    DEFINE_PROP_SIZE("mem-size", ProxyCardState, mem_size,
+                     PROXYCARD_DEFAULT_MEM_SIZE),
+    DEFINE_NIC_PROPERTIES(ProxyCardState, conf),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static void proxycard_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = proxycard_realize;
+    k->exit = proxycard_exit;
+    k->vendor_id = PROXYCARD_PCI_VENDOR_ID;
+    k->device_id = PROXYCARD_PCI_DEVICE_ID;
+    k->revision = PROXYCARD_PCI_REVISION;
+    k->class_id = PROXYCARD_PCI_CLASS;
+
+    dc->desc = "proxycard connection-offload adapter (TCP proxy card)";
+    dc->reset = proxycard_qdev_reset;
+    dc->vmsd = &proxycard_vmstate;
+    /* One firmware per process, started once: no hot (un)plug. */
+    dc->hotpluggable = false;
+    set_bit(DEVICE_CATEGORY_NETWORK, dc->categories);
+
+    device_class_set_props(dc, proxycard_properties);
+    object_class_property_set_description(klass, "mem-size",
+        "card memory (the firmware's arena: connections, buffers, lwIP), "
+        "1M to 16G");
+    object_class_property_set_description(klass, "mac",
+        "MAC address of the card's network port (client side)");
+    object_class_property_set_description(klass, "netdev",
+        "network backend of the card's network port (client side)");
+}
+
+static const TypeInfo proxycard_info = {
+    .name = TYPE_PROXYCARD,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(ProxyCardState),
+    .class_init = proxycard_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_PCIE_DEVICE },
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { },
+    },
+};
+
+static void proxycard_register_types(void)
+{
+    type_register_static(&proxycard_info);
+}
+
+type_init(proxycard_register_types)

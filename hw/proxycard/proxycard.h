@@ -1,0 +1,87 @@
+/*
+ * proxycard: connection-offload adapter card — device state.
+ *
+ * Two halves, like e1000e.c / e1000e_core.c:
+ *   proxycard.c          QOM type, PCI, BAR0 registers, interrupts, reset
+ *   proxycard_fw_host.c  the card CPU: the firmware thread and the platform
+ *                        interface the firmware (guest-fw/) runs on
+ *
+ * Threads and locks.  Lock order: BQL, then fw_lock.  The firmware thread
+ * never takes the BQL and owns all firmware (lwIP) state.
+ *   - vCPU/main loop (BQL held): MMIO, reset, BHs, timers' callbacks.
+ *   - firmware thread: pcfw_* calls; talks to the rest through the atomics
+ *     and the fw_lock-protected fields below, wakes up on fw_sem.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_PROXYCARD_H
+#define HW_PROXYCARD_H
+
+#include "hw/pci/pci.h"
+#include "net/net.h"
+#include "qemu/thread.h"
+#include "qom/object.h"
+
+#define TYPE_PROXYCARD "proxycard"
+OBJECT_DECLARE_SIMPLE_TYPE(ProxyCardState, PROXYCARD)
+
+#define PROXYCARD_DEFAULT_MEM_SIZE  (64 * MiB)
+#define PROXYCARD_MAX_MEM_SIZE      (16 * GiB)
+
+/* Requests to the firmware thread (ProxyCardState.fw_requests bits). */
+#define PROXYCARD_REQ_TEST_INTR     (1u << 0)
+
+struct ProxyCardState {
+    PCIDevice parent_obj;
+
+    MemoryRegion mmio;
+    NICState *nic;
+
+    /* properties */
+    NICConf conf;
+    uint64_t mem_size;
+
+    /* the card CPU */
+    QemuThread fw_thread;
+    QemuSemaphore fw_sem;       /* wakes the firmware thread */
+    QEMUTimer *fw_timer;        /* QEMU_CLOCK_VIRTUAL: lwIP's next timeout */
+    void *card_mem;             /* mem_size bytes, owned by the firmware */
+    bool fw_stop;               /* atomic: thread must exit */
+    uint32_t fw_requests;       /* atomic: PROXYCARD_REQ_* */
+    uint32_t test_vectors;      /* atomic: vectors asked for by TEST_INTR */
+
+    /* protected by fw_lock; waited on with fw_cond */
+    QemuMutex fw_lock;
+    QemuCond fw_cond;
+    uint32_t reset_req;         /* sequence of the last reset asked for */
+    uint32_t reset_ack;         /* sequence the firmware has completed */
+    bool fw_booted;             /* firmware left BOOTING */
+    bool fw_exited;             /* the thread has returned */
+    int fw_init_err;            /* pcfw_init() result */
+
+    /* firmware -> main loop interrupts */
+    QEMUBH *irq_bh;
+    uint32_t irq_pending;       /* atomic: MSI-X vectors to notify */
+
+    /* registers: atomics where the firmware thread writes them */
+    uint32_t fw_state;          /* atomic */
+    uint32_t error;             /* atomic, sticky until reset */
+    uint32_t intr_cause;        /* atomic */
+    uint32_t test_intr_count;   /* atomic */
+    uint32_t intr_mask;         /* BQL */
+    uint32_t scratch;           /* BQL */
+    uint32_t reset_count;       /* BQL */
+};
+
+/* proxycard.c */
+void proxycard_raise(ProxyCardState *s, unsigned vector, uint32_t cause);
+void proxycard_set_fw_state(ProxyCardState *s, uint32_t state);
+
+/* proxycard_fw_host.c */
+void proxycard_fw_start(ProxyCardState *s, Error **errp);
+void proxycard_fw_stop(ProxyCardState *s);
+void proxycard_fw_reset(ProxyCardState *s);
+
+#endif /* HW_PROXYCARD_H */

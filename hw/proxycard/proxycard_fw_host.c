@@ -1,0 +1,260 @@
+/*
+ * proxycard: the card CPU — the firmware thread and its platform.
+ *
+ * The firmware (guest-fw/, on lwIP) runs in one QEMU thread per card, like a
+ * card's own processor: it owns card memory and every lwIP structure.  Other
+ * threads reach it only through
+ *   - fw_requests / test_vectors (atomics) plus a post of fw_sem,
+ *   - the reset handshake (reset_req/reset_ack under fw_lock, fw_cond),
+ * and it reaches them only through proxycard_raise() (atomics + a BH).
+ * It never takes the BQL, so the BQL holder may wait for it (reset, exit).
+ *
+ * Time: the firmware's clock (sys_now) is QEMU_CLOCK_VIRTUAL in ms.  lwIP's
+ * timers stop while the VM is stopped, and qtest drives them with
+ * clock_step; fw_timer (on the same clock) posts fw_sem when the next lwIP
+ * timeout is due, so the thread sleeps without polling.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/rcu.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "pcfw.h"
+#include "proxycard.h"
+#include "proxycard_regs.h"
+#include "trace.h"
+
+/* ---- the platform interface (pcfw_platform.h), on the firmware thread ---- */
+
+static int proxycard_plat_send(void *opaque, enum pcfw_port port,
+                               const void *frame, size_t len)
+{
+    /* The NIC and bus datapaths arrive with issue 4: drop, like no link. */
+    trace_proxycard_fw_send_drop(port, len);
+    return -1;
+}
+
+static uint32_t proxycard_plat_now_ms(void *opaque)
+{
+    return (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
+}
+
+static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
+                               const char *msg)
+{
+    trace_proxycard_fw_log(level, msg);
+    if (level == PCFW_LOG_ERROR) {
+        error_report("proxycard: firmware: %s", msg);
+    }
+}
+
+static const struct pcfw_platform proxycard_platform = {
+    .send_frame = proxycard_plat_send,
+    .now_ms = proxycard_plat_now_ms,
+    .log = proxycard_plat_log,
+};
+
+/* ---- the firmware thread ---- */
+
+static void proxycard_fw_config(ProxyCardState *s, struct pcfw_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    memcpy(cfg->port[PCFW_PORT_NIC].mac, s->conf.macaddr.a, 6);
+    /* The bus port's MAC: the NIC's with the locally administered bit. */
+    memcpy(cfg->port[PCFW_PORT_BUS].mac, s->conf.macaddr.a, 6);
+    cfg->port[PCFW_PORT_BUS].mac[0] |= 0x02;
+    cfg->port[PCFW_PORT_BUS].mac[5] ^= 0x01;
+}
+
+/* Serve the host's requests: test interrupts. */
+static void proxycard_fw_requests(ProxyCardState *s)
+{
+    uint32_t req = qatomic_xchg(&s->fw_requests, 0);
+
+    if (req & PROXYCARD_REQ_TEST_INTR) {
+        uint32_t vecs = qatomic_xchg(&s->test_vectors, 0);
+
+        while (vecs) {
+            unsigned vec = ctz32(vecs);
+
+            vecs &= vecs - 1;
+            qatomic_inc(&s->test_intr_count);
+            proxycard_raise(s, vec, PROXYCARD_INTR_TEST);
+        }
+    }
+}
+
+/*
+ * Complete a reset the host asked for: drop every host-facing request and
+ * acknowledge, so that nothing from before the reset reaches the host after
+ * it.  Connections on the network side are the firmware's and survive.
+ */
+static void proxycard_fw_reset_ack(ProxyCardState *s)
+{
+    uint32_t req;
+
+    qemu_mutex_lock(&s->fw_lock);
+    req = s->reset_req;
+    qemu_mutex_unlock(&s->fw_lock);
+    if (req == s->reset_ack) {
+        return;
+    }
+
+    proxycard_set_fw_state(s, PROXYCARD_FW_RESETTING);
+    qatomic_set(&s->fw_requests, 0);
+    qatomic_set(&s->test_vectors, 0);
+    proxycard_set_fw_state(s, pcfw_fault() ? PROXYCARD_FW_FAILED
+                                            : PROXYCARD_FW_RUNNING);
+
+    qemu_mutex_lock(&s->fw_lock);
+    s->reset_ack = req;
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+}
+
+static void *proxycard_fw_thread(void *opaque)
+{
+    ProxyCardState *s = opaque;
+    struct pcfw_config cfg;
+    int err;
+
+    rcu_register_thread();
+
+    proxycard_fw_config(s, &cfg);
+    err = pcfw_init(&proxycard_platform, &cfg, s->card_mem, s->mem_size);
+    proxycard_set_fw_state(s, err ? PROXYCARD_FW_FAILED : PROXYCARD_FW_RUNNING);
+    qemu_mutex_lock(&s->fw_lock);
+    s->fw_init_err = err;
+    s->fw_booted = true;
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+
+    while (!err && !qatomic_read(&s->fw_stop)) {
+        uint32_t next_ms;
+
+        proxycard_fw_reset_ack(s);
+        proxycard_fw_requests(s);
+
+        next_ms = pcfw_poll();
+        if (pcfw_fault() &&
+            qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
+            proxycard_set_fw_state(s, PROXYCARD_FW_FAILED);
+        }
+        if (next_ms == UINT32_MAX) {
+            timer_del(s->fw_timer);
+        } else {
+            timer_mod(s->fw_timer,
+                      qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) + next_ms);
+        }
+        qemu_sem_wait(&s->fw_sem);
+    }
+    if (!err) {
+        pcfw_shutdown();
+    }
+
+    /* Answer any reset still waiting, then let exit join us. */
+    qemu_mutex_lock(&s->fw_lock);
+    s->reset_ack = s->reset_req;
+    s->fw_exited = true;
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+
+    rcu_unregister_thread();
+    return NULL;
+}
+
+/* fw_timer callback (main loop): lwIP's next timeout is due. */
+static void proxycard_fw_timer_cb(void *opaque)
+{
+    ProxyCardState *s = opaque;
+
+    qemu_sem_post(&s->fw_sem);
+}
+
+/*
+ * Allocate card memory and boot the firmware; wait until it is up so that a
+ * firmware that cannot start fails realize with its reason.  BQL held.
+ */
+void proxycard_fw_start(ProxyCardState *s, Error **errp)
+{
+    int err;
+
+    s->card_mem = g_try_malloc(s->mem_size);
+    if (!s->card_mem) {
+        error_setg(errp, "cannot allocate %" PRIu64 " bytes of card memory "
+                   "(mem-size)", s->mem_size);
+        return;
+    }
+    qemu_mutex_init(&s->fw_lock);
+    qemu_cond_init(&s->fw_cond);
+    qemu_sem_init(&s->fw_sem, 0);
+    s->fw_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
+    s->fw_stop = false;
+    s->fw_booted = s->fw_exited = false;
+    s->reset_req = s->reset_ack = 0;
+    qatomic_set(&s->fw_state, PROXYCARD_FW_BOOTING);
+
+    qemu_thread_create(&s->fw_thread, "proxycard-fw", proxycard_fw_thread, s,
+                       QEMU_THREAD_JOINABLE);
+
+    qemu_mutex_lock(&s->fw_lock);
+    while (!s->fw_booted) {
+        qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+    }
+    err = s->fw_init_err;
+    qemu_mutex_unlock(&s->fw_lock);
+
+    if (err) {
+        error_setg(errp, "card firmware failed to start: %s",
+                   pcfw_strerror(err));
+        qatomic_set(&s->error, PROXYCARD_ERR_FW_INIT);
+        proxycard_fw_stop(s);
+    }
+}
+
+/* Stop and join the firmware thread, free card memory.  BQL held. */
+void proxycard_fw_stop(ProxyCardState *s)
+{
+    if (!s->card_mem) {
+        return;
+    }
+    qatomic_set(&s->fw_stop, true);
+    qemu_sem_post(&s->fw_sem);
+    qemu_thread_join(&s->fw_thread);
+
+    timer_free(s->fw_timer);
+    s->fw_timer = NULL;
+    qemu_sem_destroy(&s->fw_sem);
+    qemu_cond_destroy(&s->fw_cond);
+    qemu_mutex_destroy(&s->fw_lock);
+    g_free(s->card_mem);
+    s->card_mem = NULL;
+    qatomic_set(&s->fw_state, PROXYCARD_FW_OFF);
+}
+
+/*
+ * Reset handshake: ask the firmware to drop host-facing state and wait until
+ * it has (or has exited).  BQL held; the firmware never takes the BQL, so
+ * this cannot deadlock.
+ */
+void proxycard_fw_reset(ProxyCardState *s)
+{
+    uint32_t seq;
+
+    if (!s->card_mem) {
+        return;
+    }
+    qemu_mutex_lock(&s->fw_lock);
+    seq = ++s->reset_req;
+    trace_proxycard_reset_request(seq);
+    qemu_sem_post(&s->fw_sem);
+    while (s->reset_ack != seq && !s->fw_exited) {
+        qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+    }
+    qemu_mutex_unlock(&s->fw_lock);
+    trace_proxycard_reset_done(seq);
+}

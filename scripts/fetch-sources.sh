@@ -1,0 +1,44 @@
+#!/bin/sh
+# Fetch Debian's source packages of QEMU and lwIP into $BUILD/src with
+# `apt-get source` (dpkg-source -x checks every file against the .dsc
+# checksums and applies Debian's patches), and pin their upstream versions.
+#
+# usage: scripts/fetch-sources.sh BUILD_DIR
+# Prints nothing and does nothing when both trees are already unpacked.
+set -eu
+
+BUILD=${1:?usage: fetch-sources.sh BUILD_DIR}
+. "$(dirname "$0")/versions.sh"
+
+mkdir -p "$BUILD/src"
+cd "$BUILD/src"
+
+# fetch PKG UPSTREAM_PINNED DIRNAME
+fetch() {
+    pkg=$1 pin=$2 dir=$3
+    [ -f "$dir/.proxycard-fetched" ] && return 0
+
+    ver=$(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n 1)
+    if [ -z "$ver" ]; then
+        echo "fetch-sources: apt knows no source package '$pkg' (is there a deb-src entry? run scripts/install-deps.sh)" >&2
+        exit 1
+    fi
+    # Debian version = [epoch:]upstream[-revision]; compare the upstream part.
+    up=${ver#*:}
+    up=${up%-*}
+    if [ "$up" != "$pin" ]; then
+        echo "fetch-sources: Debian serves $pkg $ver (upstream $up), but proxycard is pinned to upstream $pin." >&2
+        echo "fetch-sources: refusing to build against another upstream version; update scripts/versions.sh deliberately." >&2
+        exit 1
+    fi
+    echo "fetch-sources: $pkg $ver"
+    rm -rf "$dir" "${pkg}_"*
+    # apt-get source runs dpkg-source -x, which verifies sizes and checksums
+    # against the .dsc and fails on any mismatch.
+    apt-get source -qq "$pkg=$ver" >/dev/null
+    [ -d "$dir" ] || { echo "fetch-sources: $dir missing after apt-get source" >&2; exit 1; }
+    echo "$ver" >"$dir/.proxycard-fetched"
+}
+
+fetch qemu "$QEMU_UPSTREAM" "$QEMU_DIR"
+fetch lwip "$LWIP_UPSTREAM" "$LWIP_DIR"
