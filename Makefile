@@ -114,6 +114,7 @@ qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB)
 	@if [ $(FW_LIB) -nt $(QEMU_BUILD)/qemu-system-x86_64 ]; then \
 		rm -f $(QEMU_BUILD)/qemu-system-x86_64; fi
 	ninja -C $(QEMU_BUILD) -j $(JOBS) qemu-system-x86_64 tests/qtest/proxycard-test
+	scripts/link-firmware.sh $(QEMU_BUILD)
 	ln -sfn qemu/qemu-system-x86_64 $(QEMU_BIN)
 
 # ---- unit tests (Check) ------------------------------------------------------

@@ -8,10 +8,11 @@
 set -eu
 
 # Build: QEMU 7.2 (meson, ninja, glib, pixman, slirp, zlib), lwIP, the firmware.
+# Run: SeaBIOS and QEMU's option ROMs (Debian's dfsg QEMU source has none).
 # Test: Check for unit tests, binutils' nm for the symbol check.
 PKGS="build-essential pkg-config dpkg-dev ninja-build meson python3 \
       libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev \
-      flex bison check binutils xz-utils"
+      flex bison check binutils xz-utils seabios qemu-system-data"
 
 SRC_LIST=/etc/apt/sources.list.d/proxycard-deb-src.sources
 
@@ -72,7 +73,7 @@ if [ -n "$missing" ]; then
 fi
 
 # apt-get source needs a package list that knows about sources.
-if [ ! -s /var/lib/apt/lists/lock ] && ! ls /var/lib/apt/lists/*_source_Sources* >/dev/null 2>&1; then
+if ! ls /var/lib/apt/lists/*_source_Sources* >/dev/null 2>&1; then
     need_root "update apt's source lists" "Sources"
     apt_update
 fi

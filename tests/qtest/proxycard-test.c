@@ -1,1 +1,426 @@
-/* placeholder until written */
+/*
+ * QTest testcase for the proxycard connection-offload adapter
+ *
+ * Device level: identity, BARs, register reset values and side effects,
+ * MSI-X vectors and the firmware thread's test interrupt, reset, and the
+ * handling of bad guest accesses.  Command-line behaviour (properties,
+ * refused second card) is checked by running the QEMU binary directly.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <glib/gstdio.h>
+#include "libqtest.h"
+#include "libqos/libqos-pc.h"
+#include "libqos/pci.h"
+#include "hw/pci/pci_regs.h"
+#include "hw/proxycard/proxycard_regs.h"
+
+/* The firmware thread answers asynchronously: poll up to this long. */
+#define FW_TIMEOUT_US   (10 * G_USEC_PER_SEC)
+
+typedef struct PCState {
+    QOSState *qs;
+    QPCIDevice *dev;
+    QPCIBar bar0;
+    uint64_t bar0_size;
+} PCState;
+
+static void save_fn(QPCIDevice *dev, int devfn, void *data)
+{
+    QPCIDevice **pdev = data;
+
+    *pdev = dev;
+}
+
+/* Boot a PC with @args (which must create one proxycard) and find it. */
+static void pc_boot_args(PCState *s, const char *args)
+{
+    s->qs = qtest_pc_boot("-nodefaults %s", args);
+    s->dev = NULL;
+    qpci_device_foreach(s->qs->pcibus, PROXYCARD_PCI_VENDOR_ID,
+                        PROXYCARD_PCI_DEVICE_ID, save_fn, &s->dev);
+    g_assert_nonnull(s->dev);
+    s->bar0 = qpci_iomap(s->dev, PROXYCARD_BAR_REGS, &s->bar0_size);
+    qpci_device_enable(s->dev);
+}
+
+/* Boot a PC with one proxycard, with extra device properties @props. */
+static void pc_boot(PCState *s, const char *props)
+{
+    g_autofree char *args = g_strdup_printf("-device proxycard,id=card0%s%s",
+                                            props ? "," : "",
+                                            props ? props : "");
+
+    pc_boot_args(s, args);
+}
+
+static void pc_shutdown(PCState *s)
+{
+    g_free(s->dev);
+    qtest_shutdown(s->qs);
+}
+
+static uint32_t rd(PCState *s, uint32_t reg)
+{
+    return qpci_io_readl(s->dev, s->bar0, reg);
+}
+
+static void wr(PCState *s, uint32_t reg, uint32_t val)
+{
+    qpci_io_writel(s->dev, s->bar0, reg, val);
+}
+
+/* Poll @reg until it equals @want or the deadline passes. */
+static uint32_t wait_reg(PCState *s, uint32_t reg, uint32_t want)
+{
+    gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
+    uint32_t v;
+
+    while ((v = rd(s, reg)) != want && g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    return v;
+}
+
+static void test_identity(void)
+{
+    PCState s;
+    uint64_t msix_size;
+    QPCIBar msix_bar;
+
+    pc_boot(&s, NULL);
+    g_assert_cmphex(qpci_config_readw(s.dev, PCI_VENDOR_ID), ==,
+                    PROXYCARD_PCI_VENDOR_ID);
+    g_assert_cmphex(qpci_config_readw(s.dev, PCI_DEVICE_ID), ==,
+                    PROXYCARD_PCI_DEVICE_ID);
+    g_assert_cmphex(qpci_config_readb(s.dev, PCI_REVISION_ID), ==,
+                    PROXYCARD_PCI_REVISION);
+    g_assert_cmphex(qpci_config_readw(s.dev, PCI_CLASS_DEVICE), ==,
+                    PROXYCARD_PCI_CLASS);
+    g_assert_cmphex(qpci_config_readb(s.dev, PCI_INTERRUPT_PIN), ==, 1);
+
+    g_assert_cmpuint(s.bar0_size, ==, PROXYCARD_BAR_REGS_SIZE);
+    msix_bar = qpci_iomap(s.dev, PROXYCARD_BAR_MSIX, &msix_size);
+    g_assert_cmpuint(msix_size, ==, 4096);
+    qpci_iounmap(s.dev, msix_bar);
+
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ID), ==, PROXYCARD_ID_MAGIC);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_VERSION), ==, PROXYCARD_VERSION);
+
+    qpci_msix_enable(s.dev);
+    g_assert_cmpuint(qpci_msix_table_size(s.dev), ==, PROXYCARD_MSIX_VECTORS);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_MSIX_VECTORS), ==,
+                     PROXYCARD_MSIX_VECTORS);
+    qpci_msix_disable(s.dev);
+    pc_shutdown(&s);
+}
+
+static void test_reset_values(void)
+{
+    PCState s;
+
+    pc_boot(&s, NULL);
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_FW_STATE, PROXYCARD_FW_RUNNING),
+                     ==, PROXYCARD_FW_RUNNING);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_STATUS) &
+                    (PROXYCARD_STATUS_FW_RUNNING | PROXYCARD_STATUS_ERROR), ==,
+                    PROXYCARD_STATUS_FW_RUNNING);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_CONTROL), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_MASK), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_TEST_INTR), ==, 0);
+    /* Default card memory: 64 MiB. */
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_MEM_SIZE_LO), ==, 64 * 1024 * 1024);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_MEM_SIZE_HI), ==, 0);
+    /* Machine reset at boot counts as the first reset. */
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_RESET_COUNT), >=, 1);
+    pc_shutdown(&s);
+}
+
+static void test_mem_size_property(void)
+{
+    PCState s;
+
+    pc_boot(&s, "mem-size=5G");
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_MEM_SIZE_LO), ==, 0x40000000);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_MEM_SIZE_HI), ==, 1);
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_FW_STATE, PROXYCARD_FW_RUNNING),
+                     ==, PROXYCARD_FW_RUNNING);
+    pc_shutdown(&s);
+}
+
+static void test_scratch(void)
+{
+    PCState s;
+    static const uint32_t pat[] = { 0xffffffff, 0x0, 0xa5a5a5a5, 0x12345678 };
+
+    pc_boot(&s, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(pat); i++) {
+        wr(&s, PROXYCARD_REG_SCRATCH, pat[i]);
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, pat[i]);
+    }
+    pc_shutdown(&s);
+}
+
+static void test_reset_bit(void)
+{
+    PCState s;
+    uint32_t resets;
+
+    pc_boot(&s, NULL);
+    resets = rd(&s, PROXYCARD_REG_RESET_COUNT);
+    wr(&s, PROXYCARD_REG_SCRATCH, 0xdeadbeef);
+    wr(&s, PROXYCARD_REG_INTR_MASK, PROXYCARD_INTR_ALL);
+    wr(&s, PROXYCARD_REG_TEST_INTR, 7);         /* bad vector: error state */
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_BAD_VECTOR);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_STATUS) & PROXYCARD_STATUS_ERROR, ==,
+                    PROXYCARD_STATUS_ERROR);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_ERROR, ==,
+                    PROXYCARD_INTR_ERROR);
+
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+
+    /* Reset is synchronous: the write returns after the handshake. */
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_CONTROL), ==, 0);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_RESET_COUNT), ==, resets + 1);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_MASK), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_STATUS) & PROXYCARD_STATUS_ERROR, ==, 0);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_FW_STATE), ==, PROXYCARD_FW_RUNNING);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ID), ==, PROXYCARD_ID_MAGIC);
+
+    /*
+     * A machine reset goes through the same handshake.  It also resets the
+     * PCI configuration, so map BAR0 again once it happened.
+     */
+    wr(&s, PROXYCARD_REG_SCRATCH, 0xfeedf00d);
+    qtest_qmp_assert_success(s.qs->qts, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(s.qs->qts, "RESET");
+    s.bar0 = qpci_iomap(s.dev, PROXYCARD_BAR_REGS, NULL);
+    qpci_device_enable(s.dev);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_RESET_COUNT), ==, resets + 2);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, 0);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_FW_STATE), ==, PROXYCARD_FW_RUNNING);
+    pc_shutdown(&s);
+}
+
+static bool wait_pending(PCState *s, unsigned vec)
+{
+    gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
+
+    while (g_get_monotonic_time() < end) {
+        if (qpci_msix_pending(s->dev, vec)) {
+            return true;
+        }
+        g_usleep(1000);
+    }
+    return false;
+}
+
+/* Masked vectors: the firmware's interrupt shows up in the PBA. */
+static void test_test_interrupt_pending(void)
+{
+    PCState s;
+
+    pc_boot(&s, NULL);
+    qpci_msix_enable(s.dev);
+    for (unsigned vec = 0; vec < PROXYCARD_MSIX_VECTORS; vec++) {
+        g_assert_true(qpci_msix_masked(s.dev, vec));
+        g_assert_false(qpci_msix_pending(s.dev, vec));
+    }
+    for (unsigned vec = 0; vec < PROXYCARD_MSIX_VECTORS; vec++) {
+        wr(&s, PROXYCARD_REG_TEST_INTR, vec);
+        g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_TEST_INTR, vec + 1), ==,
+                         vec + 1);
+        g_assert_true(wait_pending(&s, vec));
+        /* Masked pending bits stay set; later vectors are still clear. */
+        for (unsigned later = vec + 1; later < PROXYCARD_MSIX_VECTORS; later++) {
+            g_assert_false(qpci_msix_pending(s.dev, later));
+        }
+    }
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_TEST, ==,
+                    PROXYCARD_INTR_TEST);
+    wr(&s, PROXYCARD_REG_INTR_CAUSE, PROXYCARD_INTR_TEST);   /* write 1 to clear */
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_TEST, ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    qpci_msix_disable(s.dev);
+    pc_shutdown(&s);
+}
+
+/* Unmasked vector: the MSI-X message is written where the table says. */
+static void test_test_interrupt_delivered(void)
+{
+    PCState s;
+    const unsigned vec = PROXYCARD_VEC_BUS_RX;
+    const uint32_t data = 0x5ca1ab1e;
+    uint64_t addr, entry;
+    gint64 end;
+
+    pc_boot(&s, NULL);
+    qpci_msix_enable(s.dev);
+    addr = guest_alloc(&s.qs->alloc, 4);
+    qtest_writel(s.qs->qts, addr, 0);
+
+    entry = s.dev->msix_table_off + vec * PCI_MSIX_ENTRY_SIZE;
+    qpci_io_writel(s.dev, s.dev->msix_table_bar,
+                   entry + PCI_MSIX_ENTRY_LOWER_ADDR, (uint32_t)addr);
+    qpci_io_writel(s.dev, s.dev->msix_table_bar,
+                   entry + PCI_MSIX_ENTRY_UPPER_ADDR, addr >> 32);
+    qpci_io_writel(s.dev, s.dev->msix_table_bar,
+                   entry + PCI_MSIX_ENTRY_DATA, data);
+    qpci_io_writel(s.dev, s.dev->msix_table_bar,
+                   entry + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);   /* unmask */
+
+    wr(&s, PROXYCARD_REG_TEST_INTR, vec);
+    end = g_get_monotonic_time() + FW_TIMEOUT_US;
+    while (qtest_readl(s.qs->qts, addr) != data &&
+           g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(qtest_readl(s.qs->qts, addr), ==, data);
+    g_assert_false(qpci_msix_pending(s.dev, vec));   /* delivered, not held */
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_TEST_INTR), ==, 1);
+
+    guest_free(&s.qs->alloc, addr);
+    qpci_msix_disable(s.dev);
+    pc_shutdown(&s);
+}
+
+/*
+ * Bad guest accesses are logged as guest errors and change nothing; the
+ * device keeps working.  The log goes to a file we read after QEMU exits.
+ */
+static void test_bad_accesses(void)
+{
+    PCState s;
+    g_autofree char *log = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *text = NULL;
+    int fd;
+
+    fd = g_file_open_tmp("proxycard-test-XXXXXX.log", &log, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    args = g_strdup_printf("-d guest_errors -D %s -device proxycard", log);
+    pc_boot_args(&s, args);
+
+    wr(&s, PROXYCARD_REG_SCRATCH, 0x11223344);
+    /* Unknown offsets. */
+    g_assert_cmphex(rd(&s, 0x800), ==, 0);
+    wr(&s, 0xffc, 0xbad);
+    /* Wrong widths. */
+    g_assert_cmphex(qpci_io_readb(s.dev, s.bar0, PROXYCARD_REG_ID), ==, 0);
+    g_assert_cmphex(qpci_io_readw(s.dev, s.bar0, PROXYCARD_REG_SCRATCH), ==, 0);
+    qpci_io_writeb(s.dev, s.bar0, PROXYCARD_REG_SCRATCH, 0xff);
+    qpci_io_writeq(s.dev, s.bar0, PROXYCARD_REG_SCRATCH, 0);
+    /* Read-only register. */
+    wr(&s, PROXYCARD_REG_ID, 0);
+    /* Nothing changed, and the card still answers. */
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, 0x11223344);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ID), ==, PROXYCARD_ID_MAGIC);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    pc_shutdown(&s);
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert_nonnull(strstr(text, "read of unknown register 0x800"));
+    g_assert_nonnull(strstr(text, "to unknown register 0xffc"));
+    g_assert_nonnull(strstr(text, "1-byte read at 0x0"));
+    g_assert_nonnull(strstr(text, "2-byte read at 0x18"));
+    g_assert_nonnull(strstr(text, "1-byte write at 0x18"));
+    g_assert_nonnull(strstr(text, "8-byte write at 0x18"));
+    g_assert_nonnull(strstr(text, "to read-only register 0x0"));
+    g_unlink(log);
+}
+
+static bool exited_ok(int status)
+{
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Run the QEMU binary with @args; return its wait status and stderr. */
+static int run_qemu(const char *args, char **err)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *cmd = g_strdup_printf("%s %s", qemu, args);
+    g_auto(GStrv) argv = NULL;
+    int status = -1;
+
+    g_assert_nonnull(qemu);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               NULL, err, &status, NULL));
+    return status;
+}
+
+static void test_second_card_refused(void)
+{
+    g_autofree char *err = NULL;
+    int status = run_qemu("-M q35 -nodefaults -display none -S "
+                          "-device proxycard,id=a -device proxycard,id=b", &err);
+
+    g_assert_false(exited_ok(status));
+    g_assert_nonnull(strstr(err, "only one proxycard per QEMU process"));
+    g_assert_nonnull(strstr(err, "'a' already exists"));
+}
+
+static void test_bad_mem_size_refused(void)
+{
+    static const char *const bad[] = { "mem-size=512K", "mem-size=17G",
+                                       "mem-size=banana" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "-M q35 -nodefaults -display none -S -device proxycard,%s", bad[i]);
+        g_autofree char *err = NULL;
+        int status = run_qemu(args, &err);
+
+        g_assert_false(exited_ok(status));
+        g_assert_nonnull(strstr(err, "mem-size"));
+    }
+}
+
+static void test_properties_documented(void)
+{
+    g_autofree char *out = NULL;
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    const char *argv[] = { qemu, "-device", "proxycard,help", NULL };
+    int status;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
+                               NULL, NULL, &out, NULL, &status, NULL));
+    g_assert_true(exited_ok(status));
+    g_assert_nonnull(strstr(out, "mem-size=<size>"));
+    g_assert_nonnull(strstr(out, "card memory"));
+    g_assert_nonnull(strstr(out, "(default: 67108864)"));
+    g_assert_nonnull(strstr(out, "mac=<str>"));
+    g_assert_nonnull(strstr(out, "netdev=<str>"));
+    g_assert_nonnull(strstr(out, "client side"));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/proxycard/identity", test_identity);
+    qtest_add_func("/proxycard/reset-values", test_reset_values);
+    qtest_add_func("/proxycard/mem-size", test_mem_size_property);
+    qtest_add_func("/proxycard/scratch", test_scratch);
+    qtest_add_func("/proxycard/reset-bit", test_reset_bit);
+    qtest_add_func("/proxycard/test-interrupt/pending",
+                   test_test_interrupt_pending);
+    qtest_add_func("/proxycard/test-interrupt/delivered",
+                   test_test_interrupt_delivered);
+    qtest_add_func("/proxycard/bad-accesses", test_bad_accesses);
+    qtest_add_func("/proxycard/cmdline/second-card-refused",
+                   test_second_card_refused);
+    qtest_add_func("/proxycard/cmdline/bad-mem-size", test_bad_mem_size_refused);
+    qtest_add_func("/proxycard/cmdline/properties", test_properties_documented);
+
+    return g_test_run();
+}

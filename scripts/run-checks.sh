@@ -1,0 +1,78 @@
+#!/bin/bash
+# Run every test layer of proxycard and end with one line:
+#   N passed, N failed[, N skipped]
+# Each layer prints its own counts first.  Exit status 0 only if nothing
+# failed.  Called by `make check` after everything is built.
+#
+# Environment: BUILD (default build), QEMU_BUILD (default $BUILD/qemu).
+set -u
+
+BUILD=${BUILD:-build}
+QEMU_BUILD=${QEMU_BUILD:-$BUILD/qemu}
+LOGDIR=$BUILD/test-logs
+mkdir -p "$LOGDIR"
+
+passed=0 failed=0 skipped=0
+
+# layer NAME PASSED FAILED [SKIPPED]
+layer() {
+    printf '== %-10s %d passed, %d failed' "$1" "$2" "$3"
+    [ "${4:-0}" -gt 0 ] && printf ', %d skipped' "$4"
+    printf '\n'
+    passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + ${4:-0}))
+}
+
+# --- 1. firmware unit tests (Check) ---
+unit_log=$LOGDIR/unit.log
+CK_DEFAULT_TIMEOUT=60 timeout 300 "$BUILD/tests/unit/fw-unit" >"$unit_log" 2>&1
+unit_rc=$?
+cat "$unit_log"
+line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$unit_log" | tail -n 1)
+if [ -n "$line" ]; then
+    n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+    f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+    e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+    layer unit $((n - f - e)) $((f + e))
+else
+    echo "unit: the Check runner printed no summary (exit $unit_rc)"
+    layer unit 0 1
+fi
+
+# --- 2. static checks: symbol hygiene, datasheet vs header ---
+static_pass=0 static_fail=0
+for t in tests/static/*.sh; do
+    if BUILD=$BUILD timeout 60 "$t" >"$LOGDIR/$(basename "$t").log" 2>&1; then
+        echo "ok   $(basename "$t")"
+        static_pass=$((static_pass + 1))
+    else
+        echo "FAIL $(basename "$t"):"
+        sed 's/^/    /' "$LOGDIR/$(basename "$t").log"
+        static_fail=$((static_fail + 1))
+    fi
+done
+layer static $static_pass $static_fail
+
+# --- 3. qtest: the device in QEMU ---
+qtest_log=$LOGDIR/qtest.log
+QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
+    timeout 600 "$QEMU_BUILD/tests/qtest/proxycard-test" --tap -k >"$qtest_log" 2>&1
+qtest_rc=$?
+grep -E '^(ok|not ok|# )' "$qtest_log" | grep -v '^# starting QEMU'
+qp=$(grep -cE '^ok ' "$qtest_log")
+qf=$(grep -cE '^not ok ' "$qtest_log")
+qs=$(grep -cE '^ok .*# SKIP' "$qtest_log")
+qp=$((qp - qs))
+if [ "$qtest_rc" != 0 ] && [ "$qf" = 0 ]; then
+    echo "qtest: exited with status $qtest_rc (crash or timeout); log: $qtest_log"
+    tail -n 20 "$qtest_log"
+    qf=1
+fi
+layer qtest "$qp" "$qf" "$qs"
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]
