@@ -73,7 +73,9 @@ LWIP_FLAGS    := -std=gnu11 -Wall -Wno-address
 LWIP_OBJS := $(patsubst %.c,$(FW_DIR)/lwip/%.o,$(LWIP_FILES))
 FW_OBJS   := $(patsubst %.c,$(FW_DIR)/own/%.o,$(FW_FILES))
 
-$(LWIP_SRC)/src/include/lwip/init.h: $(STAMP_SRC)
+# lwIP's sources exist once fetched.
+$(addprefix $(LWIP_SRC)/src/,$(LWIP_FILES)): $(STAMP_SRC)
+	@test -f $@ || { echo "$@ missing after fetching lwIP"; exit 1; }
 
 $(FW_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c guest-fw/port/lwipopts.h | $(STAMP_SRC)
 	@mkdir -p $(dir $@)

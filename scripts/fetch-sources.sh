@@ -35,7 +35,14 @@ fetch() {
     rm -rf "$dir" "${pkg}_"*
     # apt-get source runs dpkg-source -x, which verifies sizes and checksums
     # against the .dsc and fails on any mismatch.
-    apt-get source -qq "$pkg=$ver" >/dev/null
+    # (apt warns that root downloads unsandboxed: expected here, not shown.)
+    if ! apt-get source -qq "$pkg=$ver" >apt-source.log 2>&1; then
+        cat apt-source.log >&2
+        echo "fetch-sources: apt-get source $pkg=$ver failed" >&2
+        exit 1
+    fi
+    grep -v 'Download is performed unsandboxed' apt-source.log >&2 || true
+    rm -f apt-source.log
     [ -d "$dir" ] || { echo "fetch-sources: $dir missing after apt-get source" >&2; exit 1; }
     echo "$ver" >"$dir/.proxycard-fetched"
 }

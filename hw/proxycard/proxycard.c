@@ -439,7 +439,6 @@ static const TypeInfo proxycard_info = {
     .instance_size = sizeof(ProxyCardState),
     .class_init = proxycard_class_init,
     .interfaces = (InterfaceInfo[]) {
-        { INTERFACE_PCIE_DEVICE },
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },
         { },
     },
