@@ -218,7 +218,7 @@ static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         proxycard_update_intx(s);
         break;
     case PROXYCARD_REG_INTR_MASK:
-        s->intr_mask = val & PROXYCARD_INTR_ALL;
+        qatomic_set(&s->intr_mask, val & PROXYCARD_INTR_ALL);
         proxycard_update_intx(s);
         break;
     case PROXYCARD_REG_SCRATCH:
@@ -308,7 +308,7 @@ static void proxycard_soft_reset(ProxyCardState *s)
     qatomic_set(&s->irq_pending, 0);
     qatomic_set(&s->intr_cause, 0);
     qatomic_set(&s->error, PROXYCARD_ERR_NONE);
-    s->intr_mask = 0;
+    qatomic_set(&s->intr_mask, 0);
     s->scratch = 0;
     s->reset_count++;
     proxycard_update_intx(s);

@@ -70,7 +70,7 @@ struct ProxyCardState {
     uint32_t error;             /* atomic, sticky until reset */
     uint32_t intr_cause;        /* atomic */
     uint32_t test_intr_count;   /* atomic */
-    uint32_t intr_mask;         /* BQL */
+    uint32_t intr_mask;         /* written under BQL, read by any thread */
     uint32_t scratch;           /* BQL */
     uint32_t reset_count;       /* BQL */
 };

@@ -13,6 +13,7 @@
 #include "qemu/osdep.h"
 #include <glib/gstdio.h>
 #include "libqtest.h"
+#include "qapi/qmp/qdict.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
 #include "hw/pci/pci_regs.h"
@@ -210,6 +211,42 @@ static void test_reset_bit(void)
     pc_shutdown(&s);
 }
 
+/* The card's network port: netdev= wiring and the link state in STATUS. */
+static void test_netdev_link(void)
+{
+    PCState s;
+    QDict *rsp;
+
+    pc_boot_args(&s, "-netdev user,id=n0,restrict=on "
+                 "-device proxycard,netdev=n0,mac=52:54:00:aa:bb:cc");
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_STATUS) & PROXYCARD_STATUS_LINK_UP, ==,
+                    PROXYCARD_STATUS_LINK_UP);
+    rsp = qtest_qmp(s.qs->qts, "{ 'execute': 'set_link', 'arguments': "
+                    "{ 'name': 'n0', 'up': false } }");
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_STATUS) & PROXYCARD_STATUS_LINK_UP, ==, 0);
+    pc_shutdown(&s);
+}
+
+/* Card memory and lwIP's state cannot migrate: migration is refused. */
+static void test_unmigratable(void)
+{
+    PCState s;
+    QDict *rsp;
+    const char *desc;
+
+    pc_boot(&s, NULL);
+    rsp = qtest_qmp(s.qs->qts, "{ 'execute': 'migrate', 'arguments': "
+                    "{ 'uri': 'exec:cat >/dev/null' } }");
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    g_assert_nonnull(strstr(desc, "proxycard"));
+    qobject_unref(rsp);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ID), ==, PROXYCARD_ID_MAGIC);
+    pc_shutdown(&s);
+}
+
 static bool wait_pending(PCState *s, unsigned vec)
 {
     gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
@@ -343,8 +380,8 @@ static bool exited_ok(int status)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Run the QEMU binary with @args; return its wait status and stderr. */
-static int run_qemu(const char *args, char **err)
+/* Run the QEMU binary with @args; return its wait status, stdout, stderr. */
+static int run_qemu(const char *args, char **out, char **err)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *cmd = g_strdup_printf("%s %s", qemu, args);
@@ -354,7 +391,7 @@ static int run_qemu(const char *args, char **err)
     g_assert_nonnull(qemu);
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
     g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               NULL, err, &status, NULL));
+                               out, err, &status, NULL));
     return status;
 }
 
@@ -362,7 +399,8 @@ static void test_second_card_refused(void)
 {
     g_autofree char *err = NULL;
     int status = run_qemu("-M q35 -nodefaults -display none -S "
-                          "-device proxycard,id=a -device proxycard,id=b", &err);
+                          "-device proxycard,id=a -device proxycard,id=b",
+                          NULL, &err);
 
     g_assert_false(exited_ok(status));
     g_assert_nonnull(strstr(err, "only one proxycard per QEMU process"));
@@ -378,7 +416,7 @@ static void test_bad_mem_size_refused(void)
         g_autofree char *args = g_strdup_printf(
             "-M q35 -nodefaults -display none -S -device proxycard,%s", bad[i]);
         g_autofree char *err = NULL;
-        int status = run_qemu(args, &err);
+        int status = run_qemu(args, NULL, &err);
 
         g_assert_false(exited_ok(status));
         g_assert_nonnull(strstr(err, "mem-size"));
@@ -388,12 +426,8 @@ static void test_bad_mem_size_refused(void)
 static void test_properties_documented(void)
 {
     g_autofree char *out = NULL;
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
-    const char *argv[] = { qemu, "-device", "proxycard,help", NULL };
-    int status;
+    int status = run_qemu("-device proxycard,help", &out, NULL);
 
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT,
-                               NULL, NULL, &out, NULL, &status, NULL));
     g_assert_true(exited_ok(status));
     g_assert_nonnull(strstr(out, "mem-size=<size>"));
     g_assert_nonnull(strstr(out, "card memory"));
@@ -417,6 +451,8 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/test-interrupt/delivered",
                    test_test_interrupt_delivered);
     qtest_add_func("/proxycard/bad-accesses", test_bad_accesses);
+    qtest_add_func("/proxycard/netdev-link", test_netdev_link);
+    qtest_add_func("/proxycard/unmigratable", test_unmigratable);
     qtest_add_func("/proxycard/cmdline/second-card-refused",
                    test_second_card_refused);
     qtest_add_func("/proxycard/cmdline/bad-mem-size", test_bad_mem_size_refused);
