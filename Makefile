@@ -61,7 +61,7 @@ LWIP_FILES := \
 	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c \
 	core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c \
 	netif/ethernet.c
-FW_FILES := arena.c bytequeue.c fw.c ports.c sys.c
+FW_FILES := arena.c bytequeue.c config.c fw.c ports.c sys.c
 
 FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
 	-I$(LWIP_SRC)/src/include
@@ -123,7 +123,8 @@ qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB)
 
 UNIT_SRCS := tests/unit/fw_unit_main.c tests/unit/test_arena.c \
 	tests/unit/test_bytequeue.c tests/unit/test_list.c \
-	guest-fw/src/arena.c guest-fw/src/bytequeue.c
+	tests/unit/test_config.c \
+	guest-fw/src/arena.c guest-fw/src/bytequeue.c guest-fw/src/config.c
 
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/include/*.h) | $(STAMP_DEPS)
 	@mkdir -p $(dir $@)

@@ -24,6 +24,7 @@
 #ifndef PCFW_H
 #define PCFW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "pcfw_platform.h"
@@ -37,13 +38,48 @@
 /* IPv4 settings of one port; addresses in network byte order. */
 struct pcfw_port_config {
     uint8_t mac[6];
+    bool dhcp;              /* take the address from DHCP (NIC port only) */
     uint32_t ip;
     uint32_t netmask;
     uint32_t gateway;
 };
 
+/* Application proxies (the patent's FIG. 3). */
+enum pcfw_proxy_kind {
+    PCFW_PROXY_HTTP = 1,    /* buffering HTTP/1.x reverse proxy */
+    PCFW_PROXY_PASS = 2,    /* TCP pass-through */
+};
+
+#define PCFW_MAX_LISTENERS  32
+
+/* One listening port of the NIC side and where its clients go. */
+struct pcfw_listener {
+    uint16_t port;          /* card port clients connect to */
+    uint16_t server_port;   /* server port on the bus side */
+    uint8_t proxy;          /* enum pcfw_proxy_kind */
+};
+
+/*
+ * The card configuration (the patent's non-volatile memory 123).  The text
+ * format that fills it is documented in docs/config.md; sizes in bytes,
+ * times in milliseconds.
+ */
 struct pcfw_config {
     struct pcfw_port_config port[PCFW_PORT_COUNT];
+    uint32_t server_ip;             /* the server, on the bus side */
+    unsigned n_listeners;
+    struct pcfw_listener listeners[PCFW_MAX_LISTENERS];
+    uint32_t pool_size;             /* persistent server connections */
+    uint32_t max_clients;           /* client connections at once */
+    uint32_t max_header;            /* request head limit (431) */
+    uint64_t max_body;              /* request body limit (413) */
+    uint64_t conn_buffer;           /* response bytes buffered per client */
+    uint32_t request_timeout_ms;    /* complete request within (408) */
+    uint32_t server_timeout_ms;     /* response must start within (504) */
+    uint32_t idle_timeout_ms;       /* idle client keep-alive connection */
+    uint32_t pool_idle_timeout_ms;  /* idle pooled server connection */
+    uint32_t connect_timeout_ms;    /* server connection set-up (502) */
+    bool forwarded;                 /* add X-Forwarded-For and Forwarded */
 };
 
 /* Card-memory accounting (bytes unless named otherwise). */
@@ -71,6 +107,18 @@ enum pcfw_err {
     PCFW_ERR_ARG = -2,      /* missing platform hook or NULL memory */
     PCFW_ERR_NOMEM = -3,    /* card memory smaller than PCFW_MIN_MEM */
 };
+
+/* Fill @cfg with the documented defaults (no listeners, no addresses). */
+void pcfw_config_defaults(struct pcfw_config *cfg);
+
+/*
+ * Apply the configuration text @text (@len bytes, docs/config.md) on top of
+ * @cfg.  Returns 0, or -1 with a message "line N: ..." in @err (@errlen
+ * bytes, always NUL-terminated) and @cfg partly changed.  Needs no firmware
+ * running: platforms use it to check a configuration before pcfw_init().
+ */
+int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
+                      char *err, size_t errlen);
 
 /*
  * Boot the firmware in @mem (@mem_size bytes of card memory, which the

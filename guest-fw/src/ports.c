@@ -8,6 +8,7 @@
  */
 
 #include <string.h>
+#include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -68,6 +69,11 @@ int pcfw_ports_init(void)
         }
         netif_set_up(n);
         netif_set_link_up(n);
+        if (pc->dhcp && dhcp_start(n) != ERR_OK) {
+            pcfw_log(PCFW_LOG_ERROR, "cannot start DHCP on port %s",
+                     port_name[port]);
+            return PCFW_ERR_NOMEM;
+        }
     }
     netif_set_default(&pcfw.netif[PCFW_PORT_NIC]);
     return PCFW_OK;

@@ -62,7 +62,7 @@ static const struct pcfw_platform proxycard_platform = {
 
 static void proxycard_fw_config(ProxyCardState *s, struct pcfw_config *cfg)
 {
-    memset(cfg, 0, sizeof(*cfg));
+    pcfw_config_defaults(cfg);
     memcpy(cfg->port[PCFW_PORT_NIC].mac, s->conf.macaddr.a, 6);
     /* The bus port's MAC: the NIC's with the locally administered bit. */
     memcpy(cfg->port[PCFW_PORT_BUS].mac, s->conf.macaddr.a, 6);

@@ -13,5 +13,6 @@
 Suite *arena_suite(void);
 Suite *bytequeue_suite(void);
 Suite *list_suite(void);
+Suite *config_suite(void);
 
 #endif

@@ -1,0 +1,444 @@
+/*
+ * proxycard firmware: the card configuration and its text format
+ * (docs/config.md).
+ *
+ * One directive per line, words separated by blanks, '#' starts a comment.
+ * The parser allocates nothing and never reads past @len; every error names
+ * its line.  Directives apply in order on top of what @cfg already holds, so
+ * a platform can set defaults (MACs, addresses of its own networks) first.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "pcfw.h"
+
+#define MAX_WORDS   8
+#define MAX_WORD    64
+
+struct line {
+    unsigned no;
+    int nwords;
+    char word[MAX_WORDS][MAX_WORD];
+};
+
+void pcfw_config_defaults(struct pcfw_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->pool_size = 4;
+    cfg->max_clients = 10000;
+    cfg->max_header = 16 * 1024;
+    cfg->max_body = 1024 * 1024;
+    cfg->conn_buffer = 16 * 1024 * 1024;
+    cfg->request_timeout_ms = 30 * 1000;
+    cfg->server_timeout_ms = 60 * 1000;
+    cfg->idle_timeout_ms = 60 * 1000;
+    cfg->pool_idle_timeout_ms = 30 * 1000;
+    cfg->connect_timeout_ms = 5 * 1000;
+    cfg->forwarded = true;
+}
+
+static int fail(char *err, size_t errlen, const struct line *l,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, const struct line *l,
+                const char *fmt, ...)
+{
+    va_list ap;
+    int n = 0;
+
+    if (errlen) {
+        n = snprintf(err, errlen, "line %u: ", l->no);
+        if (n < 0 || (size_t)n >= errlen) {
+            n = 0;
+        }
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Decimal without sign; false on overflow of @max or on junk. */
+static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!is_digit(*s)) {
+        return false;
+    }
+    for (; is_digit(*s); s++) {
+        unsigned d = (unsigned)(*s - '0');
+
+        if (v > (max - d) / 10) {
+            return false;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return *s == '\0';
+}
+
+/* N[k|m|g] (powers of 1024). */
+static bool parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+    char num[MAX_WORD];
+    size_t n = strlen(s);
+    uint64_t mult = 1, v;
+
+    if (n == 0 || n >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, s, n + 1);
+    switch (num[n - 1]) {
+    case 'k': case 'K': mult = 1ull << 10; break;
+    case 'm': case 'M': mult = 1ull << 20; break;
+    case 'g': case 'G': mult = 1ull << 30; break;
+    default: break;
+    }
+    if (mult != 1) {
+        num[n - 1] = '\0';
+    }
+    if (!parse_uint(num, max / mult, &v)) {
+        return false;
+    }
+    *out = v * mult;
+    return true;
+}
+
+/* N(ms|s|m); a bare number is seconds. */
+static bool parse_duration(const char *s, uint32_t *out_ms)
+{
+    char num[MAX_WORD];
+    size_t n = strlen(s);
+    uint64_t mult = 1000, v;
+
+    if (n == 0 || n >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, s, n + 1);
+    if (n > 2 && strcmp(num + n - 2, "ms") == 0) {
+        mult = 1;
+        num[n - 2] = '\0';
+    } else if (num[n - 1] == 's') {
+        num[n - 1] = '\0';
+    } else if (num[n - 1] == 'm') {
+        mult = 60 * 1000;
+        num[n - 1] = '\0';
+    }
+    if (!parse_uint(num, UINT32_MAX / mult, &v) || v == 0) {
+        return false;
+    }
+    *out_ms = (uint32_t)(v * mult);
+    return true;
+}
+
+/* Dotted quad to network byte order. */
+static bool parse_ipv4(const char *s, uint32_t *out)
+{
+    uint8_t b[4];
+
+    for (int i = 0; i < 4; i++) {
+        uint64_t v = 0;
+        int digits = 0;
+
+        while (is_digit(*s) && digits < 4) {
+            v = v * 10 + (uint64_t)(*s++ - '0');
+            digits++;
+        }
+        if (digits == 0 || digits > 3 || v > 255 || *s != (i < 3 ? '.' : '\0')) {
+            return false;
+        }
+        b[i] = (uint8_t)v;
+        if (i < 3) {
+            s++;
+        }
+    }
+    memcpy(out, b, 4);
+    return true;
+}
+
+/* A.B.C.D/N */
+static bool parse_cidr(const char *s, uint32_t *ip, uint32_t *mask)
+{
+    char addr[MAX_WORD];
+    const char *slash = strchr(s, '/');
+    uint64_t bits;
+    uint32_t m;
+
+    if (!slash || (size_t)(slash - s) >= sizeof(addr)) {
+        return false;
+    }
+    memcpy(addr, s, (size_t)(slash - s));
+    addr[slash - s] = '\0';
+    if (!parse_ipv4(addr, ip) || !parse_uint(slash + 1, 32, &bits) ||
+        bits == 0 || bits > 30) {
+        return false;
+    }
+    m = (uint32_t)(0xffffffffull << (32 - bits));
+    /* to network byte order, independent of the host's */
+    {
+        uint8_t b[4] = { m >> 24, m >> 16, m >> 8, m };
+
+        memcpy(mask, b, 4);
+    }
+    return true;
+}
+
+static int do_address(struct pcfw_config *cfg, const struct line *l,
+                      char *err, size_t errlen)
+{
+    enum pcfw_port port = strcmp(l->word[0], "nic") == 0 ? PCFW_PORT_NIC
+                                                         : PCFW_PORT_BUS;
+    struct pcfw_port_config *pc = &cfg->port[port];
+
+    if (l->nwords < 3 || strcmp(l->word[1], "address") != 0) {
+        return fail(err, errlen, l, "expected '%s address A.B.C.D/N [gateway "
+                    "A.B.C.D]'%s", l->word[0],
+                    port == PCFW_PORT_NIC ? " or 'nic address dhcp'" : "");
+    }
+    if (strcmp(l->word[2], "dhcp") == 0) {
+        if (port != PCFW_PORT_NIC || l->nwords != 3) {
+            return fail(err, errlen, l, "only 'nic address dhcp' takes its "
+                        "address from DHCP");
+        }
+        pc->dhcp = true;
+        pc->ip = pc->netmask = pc->gateway = 0;
+        return 0;
+    }
+    if (!parse_cidr(l->word[2], &pc->ip, &pc->netmask)) {
+        return fail(err, errlen, l, "'%s' is not an address with a prefix "
+                    "length (A.B.C.D/N, N from 1 to 30)", l->word[2]);
+    }
+    pc->dhcp = false;
+    pc->gateway = 0;
+    if (l->nwords == 5 && strcmp(l->word[3], "gateway") == 0) {
+        if (!parse_ipv4(l->word[4], &pc->gateway)) {
+            return fail(err, errlen, l, "'%s' is not an IPv4 address",
+                        l->word[4]);
+        }
+    } else if (l->nwords != 3) {
+        return fail(err, errlen, l, "unexpected '%s' (only 'gateway "
+                    "A.B.C.D' may follow the address)", l->word[3]);
+    }
+    return 0;
+}
+
+static int do_listen(struct pcfw_config *cfg, const struct line *l,
+                     char *err, size_t errlen)
+{
+    struct pcfw_listener li = { 0 };
+    uint64_t port, sport;
+
+    if (l->nwords < 3 || l->nwords > 4) {
+        return fail(err, errlen, l, "expected 'listen PORT http|pass "
+                    "[SERVER_PORT]'");
+    }
+    if (!parse_uint(l->word[1], 65535, &port) || port == 0) {
+        return fail(err, errlen, l, "'%s' is not a port (1 to 65535)",
+                    l->word[1]);
+    }
+    if (strcmp(l->word[2], "http") == 0) {
+        li.proxy = PCFW_PROXY_HTTP;
+    } else if (strcmp(l->word[2], "pass") == 0) {
+        li.proxy = PCFW_PROXY_PASS;
+    } else {
+        return fail(err, errlen, l, "unknown proxy '%s' (http or pass)",
+                    l->word[2]);
+    }
+    sport = port;
+    if (l->nwords == 4 &&
+        (!parse_uint(l->word[3], 65535, &sport) || sport == 0)) {
+        return fail(err, errlen, l, "'%s' is not a server port (1 to 65535)",
+                    l->word[3]);
+    }
+    for (unsigned i = 0; i < cfg->n_listeners; i++) {
+        if (cfg->listeners[i].port == port) {
+            return fail(err, errlen, l, "port %u is already listened on",
+                        (unsigned)port);
+        }
+    }
+    if (cfg->n_listeners == PCFW_MAX_LISTENERS) {
+        return fail(err, errlen, l, "more than %d listeners",
+                    PCFW_MAX_LISTENERS);
+    }
+    li.port = (uint16_t)port;
+    li.server_port = (uint16_t)sport;
+    cfg->listeners[cfg->n_listeners++] = li;
+    return 0;
+}
+
+static int do_timeout(struct pcfw_config *cfg, const struct line *l,
+                      char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } timeouts[] = {
+        { "request", offsetof(struct pcfw_config, request_timeout_ms) },
+        { "server", offsetof(struct pcfw_config, server_timeout_ms) },
+        { "idle", offsetof(struct pcfw_config, idle_timeout_ms) },
+        { "pool-idle", offsetof(struct pcfw_config, pool_idle_timeout_ms) },
+        { "connect", offsetof(struct pcfw_config, connect_timeout_ms) },
+    };
+
+    if (l->nwords != 3) {
+        return fail(err, errlen, l, "expected 'timeout "
+                    "request|server|idle|pool-idle|connect DURATION'");
+    }
+    for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+        if (strcmp(l->word[1], timeouts[i].name) == 0) {
+            uint32_t ms;
+
+            if (!parse_duration(l->word[2], &ms)) {
+                return fail(err, errlen, l, "'%s' is not a duration (e.g. "
+                            "500ms, 30s, 2m)", l->word[2]);
+            }
+            memcpy((char *)cfg + timeouts[i].off, &ms, sizeof(ms));
+            return 0;
+        }
+    }
+    return fail(err, errlen, l, "unknown timeout '%s'", l->word[1]);
+}
+
+/* Directives taking one number or size: name, field, limits, kind. */
+struct num_directive {
+    const char *name;
+    size_t off;
+    unsigned width;         /* 4 or 8 bytes */
+    uint64_t min, max;
+    bool size;              /* accepts k/m/g */
+};
+
+static const struct num_directive num_directives[] = {
+    { "pool", offsetof(struct pcfw_config, pool_size), 4, 1, 1024, false },
+    { "max-clients", offsetof(struct pcfw_config, max_clients), 4, 1,
+      1000000, false },
+    { "max-header", offsetof(struct pcfw_config, max_header), 4, 256,
+      1 << 20, true },
+    { "max-body", offsetof(struct pcfw_config, max_body), 8, 0,
+      1ull << 40, true },
+    { "buffer", offsetof(struct pcfw_config, conn_buffer), 8, 4096,
+      1ull << 40, true },
+};
+
+static int do_number(struct pcfw_config *cfg, const struct line *l,
+                     const struct num_directive *d, char *err, size_t errlen)
+{
+    uint64_t v;
+    bool ok;
+
+    if (l->nwords != 2) {
+        return fail(err, errlen, l, "'%s' takes one %s", d->name,
+                    d->size ? "size" : "number");
+    }
+    ok = d->size ? parse_size(l->word[1], d->max, &v)
+                 : parse_uint(l->word[1], d->max, &v);
+    if (!ok || v < d->min || v > d->max) {
+        return fail(err, errlen, l, "'%s' needs a %s from %llu to %llu, not "
+                    "'%s'", d->name, d->size ? "size" : "number",
+                    (unsigned long long)d->min, (unsigned long long)d->max,
+                    l->word[1]);
+    }
+    if (d->width == 4) {
+        uint32_t v32 = (uint32_t)v;
+
+        memcpy((char *)cfg + d->off, &v32, sizeof(v32));
+    } else {
+        memcpy((char *)cfg + d->off, &v, sizeof(v));
+    }
+    return 0;
+}
+
+static int do_line(struct pcfw_config *cfg, const struct line *l,
+                   char *err, size_t errlen)
+{
+    const char *w = l->word[0];
+
+    if (strcmp(w, "nic") == 0 || strcmp(w, "bus") == 0) {
+        return do_address(cfg, l, err, errlen);
+    }
+    if (strcmp(w, "server") == 0) {
+        if (l->nwords != 2 || !parse_ipv4(l->word[1], &cfg->server_ip)) {
+            return fail(err, errlen, l, "expected 'server A.B.C.D'");
+        }
+        return 0;
+    }
+    if (strcmp(w, "listen") == 0) {
+        return do_listen(cfg, l, err, errlen);
+    }
+    if (strcmp(w, "timeout") == 0) {
+        return do_timeout(cfg, l, err, errlen);
+    }
+    if (strcmp(w, "forwarded") == 0) {
+        if (l->nwords == 2 && strcmp(l->word[1], "on") == 0) {
+            cfg->forwarded = true;
+        } else if (l->nwords == 2 && strcmp(l->word[1], "off") == 0) {
+            cfg->forwarded = false;
+        } else {
+            return fail(err, errlen, l, "expected 'forwarded on|off'");
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(num_directives) / sizeof(num_directives[0]);
+         i++) {
+        if (strcmp(w, num_directives[i].name) == 0) {
+            return do_number(cfg, l, &num_directives[i], err, errlen);
+        }
+    }
+    return fail(err, errlen, l, "unknown directive '%s'", w);
+}
+
+int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
+                      char *err, size_t errlen)
+{
+    struct line l = { .no = 1 };
+    size_t i = 0;
+
+    if (errlen) {
+        err[0] = '\0';
+    }
+    while (i <= len) {
+        bool eol = i == len || text[i] == '\n';
+
+        if (!eol && text[i] == '#') {
+            while (i < len && text[i] != '\n') {
+                i++;
+            }
+            continue;
+        }
+        if (!eol && text[i] != ' ' && text[i] != '\t' && text[i] != '\r') {
+            size_t n = 0;
+
+            if (l.nwords == MAX_WORDS) {
+                return fail(err, errlen, &l, "too many words");
+            }
+            while (i < len && text[i] != ' ' && text[i] != '\t' &&
+                   text[i] != '\r' && text[i] != '\n' && text[i] != '#') {
+                if (text[i] == '\0' || n + 1 == MAX_WORD) {
+                    return fail(err, errlen, &l, "word too long or NUL byte");
+                }
+                l.word[l.nwords][n++] = text[i++];
+            }
+            l.word[l.nwords++][n] = '\0';
+            continue;
+        }
+        if (eol) {
+            if (l.nwords && do_line(cfg, &l, err, errlen) < 0) {
+                return -1;
+            }
+            l.nwords = 0;
+            l.no++;
+        }
+        i++;
+    }
+    return 0;
+}

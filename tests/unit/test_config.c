@@ -1,0 +1,182 @@
+/*
+ * Unit tests: the card configuration text format (docs/config.md).
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+#include "fw_unit.h"
+#include "pcfw.h"
+
+static struct pcfw_config cfg;
+static char err[160];
+
+static int parse(const char *text)
+{
+    pcfw_config_defaults(&cfg);
+    return pcfw_config_parse(&cfg, text, strlen(text), err, sizeof(err));
+}
+
+static uint32_t ip(const char *s)
+{
+    return inet_addr(s);
+}
+
+START_TEST(test_defaults)
+{
+    ck_assert_int_eq(parse(""), 0);
+    ck_assert_uint_eq(cfg.n_listeners, 0);
+    ck_assert_uint_eq(cfg.pool_size, 4);
+    ck_assert_uint_eq(cfg.max_clients, 10000);
+    ck_assert_uint_eq(cfg.max_header, 16384);
+    ck_assert_uint_eq(cfg.max_body, 1048576);
+    ck_assert_uint_eq(cfg.conn_buffer, 16u << 20);
+    ck_assert_uint_eq(cfg.request_timeout_ms, 30000);
+    ck_assert(cfg.forwarded);
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(test_full_example)
+{
+    const char *text =
+        "# the card in front of nginx\n"
+        "nic address 10.0.2.15/24 gateway 10.0.2.2\n"
+        "bus address 192.168.76.2/24\n"
+        "server 192.168.76.1\n"
+        "listen 80 http 8080   # web\n"
+        "listen 2222 pass 22\n"
+        "\n"
+        "pool 8\r\n"
+        "max-clients 50000\n"
+        "max-header 8k\n"
+        "max-body 2m\n"
+        "buffer 512K\n"
+        "timeout request 10s\n"
+        "timeout server 1m\n"
+        "timeout idle 500ms\n"
+        "timeout pool-idle 20\n"
+        "timeout connect 2s\n"
+        "forwarded off";
+
+    ck_assert_msg(parse(text) == 0, "%s", err);
+    ck_assert_uint_eq(cfg.port[PCFW_PORT_NIC].ip, ip("10.0.2.15"));
+    ck_assert_uint_eq(cfg.port[PCFW_PORT_NIC].netmask, ip("255.255.255.0"));
+    ck_assert_uint_eq(cfg.port[PCFW_PORT_NIC].gateway, ip("10.0.2.2"));
+    ck_assert_uint_eq(cfg.port[PCFW_PORT_BUS].ip, ip("192.168.76.2"));
+    ck_assert_uint_eq(cfg.port[PCFW_PORT_BUS].gateway, 0);
+    ck_assert_uint_eq(cfg.server_ip, ip("192.168.76.1"));
+    ck_assert_uint_eq(cfg.n_listeners, 2);
+    ck_assert_uint_eq(cfg.listeners[0].port, 80);
+    ck_assert_uint_eq(cfg.listeners[0].server_port, 8080);
+    ck_assert_uint_eq(cfg.listeners[0].proxy, PCFW_PROXY_HTTP);
+    ck_assert_uint_eq(cfg.listeners[1].port, 2222);
+    ck_assert_uint_eq(cfg.listeners[1].server_port, 22);
+    ck_assert_uint_eq(cfg.listeners[1].proxy, PCFW_PROXY_PASS);
+    ck_assert_uint_eq(cfg.pool_size, 8);
+    ck_assert_uint_eq(cfg.max_clients, 50000);
+    ck_assert_uint_eq(cfg.max_header, 8192);
+    ck_assert_uint_eq(cfg.max_body, 2u << 20);
+    ck_assert_uint_eq(cfg.conn_buffer, 512u << 10);
+    ck_assert_uint_eq(cfg.request_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg.server_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg.idle_timeout_ms, 500);
+    ck_assert_uint_eq(cfg.pool_idle_timeout_ms, 20000);
+    ck_assert_uint_eq(cfg.connect_timeout_ms, 2000);
+    ck_assert(!cfg.forwarded);
+}
+END_TEST
+
+START_TEST(test_listen_defaults_to_same_port_and_dhcp)
+{
+    ck_assert_int_eq(parse("listen 8080 http\nnic address dhcp\n"), 0);
+    ck_assert_uint_eq(cfg.listeners[0].server_port, 8080);
+    ck_assert(cfg.port[PCFW_PORT_NIC].dhcp);
+}
+END_TEST
+
+/* Each bad line is refused with its line number and a reason. */
+START_TEST(test_errors)
+{
+    static const struct {
+        const char *text;
+        const char *msg;
+    } bad[] = {
+        { "frobnicate 1", "line 1: unknown directive 'frobnicate'" },
+        { "\n\npool 0", "line 3: 'pool' needs a number from 1 to 1024, not '0'" },
+        { "pool 1025", "needs a number from 1 to 1024" },
+        { "pool 4x", "not '4x'" },
+        { "pool", "'pool' takes one number" },
+        { "max-header 100", "needs a size from 256" },
+        { "max-body 99999999999999999999", "needs a size" },
+        { "listen 0 http", "'0' is not a port" },
+        { "listen 70000 http", "'70000' is not a port" },
+        { "listen 80 ftp", "unknown proxy 'ftp'" },
+        { "listen 80 http 0", "is not a server port" },
+        { "listen 80 http\nlisten 80 pass", "line 2: port 80 is already listened on" },
+        { "nic address 10.0.2.15", "not an address with a prefix length" },
+        { "nic address 10.0.2.256/24", "not an address with a prefix length" },
+        { "nic address 10.0.2.15/31", "N from 1 to 30" },
+        { "nic address 10.0.2.15/24 gateway 10.0.2", "'10.0.2' is not an IPv4" },
+        { "nic address 10.0.2.15/24 via 10.0.2.2", "unexpected 'via'" },
+        { "bus address dhcp", "only 'nic address dhcp'" },
+        { "server 1.2.3", "expected 'server A.B.C.D'" },
+        { "timeout request 0s", "is not a duration" },
+        { "timeout request soon", "is not a duration" },
+        { "timeout forever 1s", "unknown timeout 'forever'" },
+        { "forwarded maybe", "expected 'forwarded on|off'" },
+        { "a b c d e f g h i", "too many words" },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(parse(bad[i].text) == -1, "accepted: %s", bad[i].text);
+        ck_assert_msg(strstr(err, bad[i].msg) != NULL,
+                      "for '%s' got '%s'", bad[i].text, err);
+    }
+}
+END_TEST
+
+START_TEST(test_too_many_listeners)
+{
+    char text[64 * 24] = "";
+
+    for (int i = 0; i <= PCFW_MAX_LISTENERS; i++) {
+        char line[32];
+
+        snprintf(line, sizeof(line), "listen %d pass\n", 1000 + i);
+        strcat(text, line);
+    }
+    ck_assert_int_eq(parse(text), -1);
+    ck_assert_ptr_nonnull(strstr(err, "more than 32 listeners"));
+}
+END_TEST
+
+START_TEST(test_not_nul_terminated)
+{
+    /* Only @len bytes are read: the directive is cut at "pool 1". */
+    const char text[] = "pool 12";
+
+    pcfw_config_defaults(&cfg);
+    ck_assert_int_eq(pcfw_config_parse(&cfg, text, 6, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cfg.pool_size, 1);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_full_example);
+    tcase_add_test(tc, test_listen_defaults_to_same_port_and_dhcp);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_too_many_listeners);
+    tcase_add_test(tc, test_not_nul_terminated);
+    suite_add_tcase(s, tc);
+    return s;
+}
