@@ -61,7 +61,8 @@ LWIP_FILES := \
 	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c \
 	core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c \
 	netif/ethernet.c
-FW_FILES := arena.c bytequeue.c config.c fw.c ports.c sys.c
+FW_FILES := arena.c bytequeue.c client.c config.c fw.c http_parse.c \
+	http_proxy.c master.c pass_proxy.c ports.c sys.c
 
 FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
 	-I$(LWIP_SRC)/src/include
@@ -123,8 +124,9 @@ qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB)
 
 UNIT_SRCS := tests/unit/fw_unit_main.c tests/unit/test_arena.c \
 	tests/unit/test_bytequeue.c tests/unit/test_list.c \
-	tests/unit/test_config.c \
-	guest-fw/src/arena.c guest-fw/src/bytequeue.c guest-fw/src/config.c
+	tests/unit/test_config.c tests/unit/test_http_parse.c \
+	guest-fw/src/arena.c guest-fw/src/bytequeue.c guest-fw/src/config.c \
+	guest-fw/src/http_parse.c
 
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/include/*.h) | $(STAMP_DEPS)
 	@mkdir -p $(dir $@)

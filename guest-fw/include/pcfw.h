@@ -92,8 +92,28 @@ struct pcfw_mem_stats {
     uint64_t failures;      /* allocations refused for lack of memory */
 };
 
+/* What the proxies did (counters since boot unless named otherwise). */
+struct pcfw_proxy_stats {
+    uint64_t clients_active;        /* client connections open now */
+    uint64_t clients_accepted;
+    uint64_t clients_refused;       /* max-clients or card memory */
+    uint64_t requests;              /* complete HTTP requests received */
+    uint64_t responses[6];          /* to clients, by class 1xx..5xx; [0] other */
+    uint64_t bytes_from_clients;
+    uint64_t bytes_to_clients;
+    uint64_t bytes_to_server;
+    uint64_t bytes_from_server;
+    uint64_t srv_connects;          /* server connections established */
+    uint64_t srv_connect_failures;
+    uint64_t srv_in_use;            /* pooled connections serving now */
+    uint64_t srv_idle;              /* pooled connections idle now */
+    uint64_t retries;               /* requests resent on a fresh connection */
+    uint64_t errors;                /* error responses made by the card */
+};
+
 struct pcfw_stats {
     struct pcfw_mem_stats mem;
+    struct pcfw_proxy_stats proxy;
     uint64_t rx_frames[PCFW_PORT_COUNT];
     uint64_t tx_frames[PCFW_PORT_COUNT];
     uint64_t rx_dropped[PCFW_PORT_COUNT];   /* bad length or no memory */

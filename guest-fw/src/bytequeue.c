@@ -110,6 +110,21 @@ const void *pcfw_bq_front(const struct pcfw_bq *q, size_t *len)
     return q->head->data + q->head->start;
 }
 
+const void *pcfw_bq_segment(const struct pcfw_bq *q, size_t off, size_t *len)
+{
+    for (const struct pcfw_bq_chunk *c = q->head; c; c = c->next) {
+        size_t n = c->end - c->start;
+
+        if (off < n) {
+            *len = n - off;
+            return c->data + c->start + off;
+        }
+        off -= n;
+    }
+    *len = 0;
+    return NULL;
+}
+
 void pcfw_bq_consume(struct pcfw_bq *q, size_t n)
 {
     if (n > q->len) {

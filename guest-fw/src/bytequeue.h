@@ -49,6 +49,13 @@ size_t pcfw_bq_peek(const struct pcfw_bq *q, size_t off, void *buf,
 /* The first contiguous run of queued bytes; *@len is 0 when empty. */
 const void *pcfw_bq_front(const struct pcfw_bq *q, size_t *len);
 
+/*
+ * The contiguous run of queued bytes starting at offset @off; *@len is 0
+ * when @off is at or past the end.  For sending a queue's middle without
+ * copying it out first.
+ */
+const void *pcfw_bq_segment(const struct pcfw_bq *q, size_t off, size_t *len);
+
 /* Drop @n bytes (at most pcfw_bq_len) from the front, freeing chunks. */
 void pcfw_bq_consume(struct pcfw_bq *q, size_t n);
 

@@ -15,6 +15,7 @@
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
 #include "fw_internal.h"
+#include "proxy.h"
 
 struct pcfw_state pcfw;
 
@@ -71,6 +72,13 @@ int pcfw_init(const struct pcfw_platform *platform,
         PCFW_GUARD(PCFW_ERR_NOMEM);
         lwip_init();
         err = pcfw_ports_init();
+        if (err == PCFW_OK) {
+            err = pcfw_master_init();
+        }
+        if (err == PCFW_OK) {
+            err = pcfw_http_init();
+        }
+        pcfw_client_reap();
         PCFW_UNGUARD();
     }
     if (err != PCFW_OK) {
@@ -85,6 +93,7 @@ void pcfw_input(enum pcfw_port port, const void *frame, size_t len)
 {
     PCFW_GUARD();
     pcfw_ports_input(port, frame, len);
+    pcfw_client_reap();
     PCFW_UNGUARD();
 }
 
@@ -94,6 +103,7 @@ uint32_t pcfw_poll(void)
 
     PCFW_GUARD(UINT32_MAX);
     sys_check_timeouts();
+    pcfw_client_reap();
     next = sys_timeouts_sleeptime();
     PCFW_UNGUARD();
     return next;
@@ -106,8 +116,10 @@ void pcfw_get_stats(struct pcfw_stats *st)
         return;
     }
     *st = pcfw.st;
+    st->proxy = pcfw_pstats;
     if (pcfw.arena) {
         pcfw_arena_stats(pcfw.arena, &st->mem);
+        pcfw_http_pool_stats(&st->proxy.srv_in_use, &st->proxy.srv_idle);
     }
 }
 
@@ -124,6 +136,9 @@ void pcfw_shutdown(void)
     }
     {
         PCFW_GUARD();
+        pcfw_master_shutdown();
+        pcfw_http_shutdown();
+        pcfw_client_reap();
         pcfw_ports_shutdown();
         PCFW_UNGUARD();
     }

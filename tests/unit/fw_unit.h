@@ -14,5 +14,6 @@ Suite *arena_suite(void);
 Suite *bytequeue_suite(void);
 Suite *list_suite(void);
 Suite *config_suite(void);
+Suite *http_parse_suite(void);
 
 #endif

@@ -72,6 +72,20 @@ START_TEST(test_fifo_across_chunks)
     }
     ck_assert_uint_eq(pcfw_bq_peek(&q, 100, out, 500), 500);
     ck_assert_mem_eq(out, in + 100, 500);
+    /* Segments at any offset walk the queue without copying. */
+    for (size_t off = 0, seg; off < 1000; off += seg) {
+        const uint8_t *p = pcfw_bq_segment(&q, off, &seg);
+
+        ck_assert_uint_gt(seg, 0);
+        ck_assert_uint_le(seg, 64);
+        ck_assert_mem_eq(p, in + off, seg);
+    }
+    {
+        size_t seg = 1;
+
+        ck_assert_ptr_null(pcfw_bq_segment(&q, 1000, &seg));
+        ck_assert_uint_eq(seg, 0);
+    }
 
     /* Consume in uneven steps, checking the front each time. */
     for (size_t done = 0; done < 1000;) {

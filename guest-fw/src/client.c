@@ -1,0 +1,351 @@
+/*
+ * proxycard firmware: client processes (the patent's FIG. 7 and 11).
+ *
+ * A client connection's bytes go into its input queue as they arrive and
+ * leave its output queue as fast as the client's TCP window allows.  The
+ * proxy owning the client decides everything else through its ops.
+ *
+ * Life cycle and ownership:
+ *   - the client struct lives from accept until its pcb is closed or freed;
+ *   - pcfw_client_close(): queued bytes go out, then FIN (tcp_shutdown of
+ *     the sending side); input is then read and discarded (a lingering
+ *     close, so that a client still sending does not turn our FIN into a
+ *     reset that destroys the response) until the client's FIN or
+ *     PCFW_LINGER_MS, then the pcb is closed and the struct freed;
+ *   - pcfw_client_abort(): RST and free at once;
+ *   - the pcb's err callback means lwIP freed it: free the struct.
+ * Callbacks are cleared before any close or abort, so lwIP never calls us
+ * with a freed struct; a callback whose own pcb was aborted returns
+ * ERR_ABRT (tracked by cb_pcb/cb_aborted).
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include "fw_internal.h"
+#include "http_parse.h"
+#include "proxy.h"
+
+#define PCFW_LINGER_MS      5000
+#define PCFW_POLL_INTERVAL  2       /* tcp_poll units of 500 ms */
+
+/* The pcb whose callback is running, and whether it was aborted. */
+static struct tcp_pcb *cb_pcb;
+static bool cb_aborted;
+
+/* Freed clients, kept until the entry point returns (pcfw_client_reap). */
+static struct pcfw_list zombies = { &zombies, &zombies };
+
+/*
+ * Drop the client: off every queue, its memory back to the arena, except
+ * the struct itself, which stays (marked dead) until pcfw_client_reap() at
+ * the end of the firmware entry point.  So code that called into the proxy
+ * may still test pcfw_client_gone(c) afterwards, whatever happened inside.
+ */
+static void client_free(struct pcfw_client *c)
+{
+    if (c->dead) {
+        return;
+    }
+    c->dead = true;
+    c->proxy->ops->detach(c);
+    pcfw_list_remove(&c->link);
+    pcfw_list_remove(&c->all);
+    pcfw_bq_clear(&c->in);
+    pcfw_bq_clear(&c->out);
+    pcfw_pstats.clients_active--;
+    pcfw_list_push_tail(&zombies, &c->all);
+}
+
+void pcfw_client_reap(void)
+{
+    struct pcfw_list *e;
+
+    while ((e = pcfw_list_pop_head(&zombies))) {
+        pcfw_arena_free(pcfw.arena, pcfw_container_of(e, struct pcfw_client, all));
+    }
+}
+
+static void client_detach_pcb(struct pcfw_client *c)
+{
+    tcp_arg(c->pcb, NULL);
+    tcp_recv(c->pcb, NULL);
+    tcp_sent(c->pcb, NULL);
+    tcp_err(c->pcb, NULL);
+    tcp_poll(c->pcb, NULL, 0);
+}
+
+void pcfw_client_abort(struct pcfw_client *c)
+{
+    if (c->dead) {
+        return;
+    }
+    if (c->pcb) {
+        client_detach_pcb(c);
+        if (c->pcb == cb_pcb) {
+            cb_aborted = true;
+        }
+        tcp_abort(c->pcb);
+        c->pcb = NULL;
+    }
+    client_free(c);
+}
+
+/* Close the pcb for good (both directions) and free the client. */
+static void client_finish(struct pcfw_client *c)
+{
+    client_detach_pcb(c);
+    if (tcp_close(c->pcb) != ERR_OK) {
+        /* Out of memory for the FIN: reset rather than leak. */
+        if (c->pcb == cb_pcb) {
+            cb_aborted = true;
+        }
+        tcp_abort(c->pcb);
+    }
+    c->pcb = NULL;
+    client_free(c);
+}
+
+void pcfw_client_ack(struct pcfw_client *c, uint32_t n)
+{
+    if (n > c->in_held) {
+        n = c->in_held;
+    }
+    c->in_held -= n;
+    while (n && c->pcb) {
+        u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
+
+        tcp_recved(c->pcb, step);
+        n -= step;
+    }
+}
+
+void pcfw_client_flush(struct pcfw_client *c)
+{
+    bool wrote = false;
+
+    while (c->pcb && pcfw_bq_len(&c->out)) {
+        size_t len;
+        const void *p = pcfw_bq_front(&c->out, &len);
+        u16_t room = tcp_sndbuf(c->pcb);
+        u8_t flags = TCP_WRITE_FLAG_COPY;
+        err_t err;
+
+        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN) {
+            break;
+        }
+        if (len > room) {
+            len = room;
+        }
+        if (len < pcfw_bq_len(&c->out)) {
+            flags |= TCP_WRITE_FLAG_MORE;
+        }
+        /* On ERR_MEM retry smaller, then leave the rest to sent/poll. */
+        while ((err = tcp_write(c->pcb, p, (u16_t)len, flags)) == ERR_MEM &&
+               len > 1) {
+            len /= 2;
+        }
+        if (err != ERR_OK) {
+            break;
+        }
+        pcfw_bq_consume(&c->out, len);
+        pcfw_pstats.bytes_to_clients += len;
+        wrote = true;
+    }
+    if (wrote) {
+        tcp_output(c->pcb);
+    }
+    if (c->pcb && c->state == PCFW_CL_CLOSING && !pcfw_bq_len(&c->out)) {
+        if (c->peer_fin) {
+            client_finish(c);           /* both sides are done */
+        } else if (!c->shut_tx && tcp_shutdown(c->pcb, 0, 1) == ERR_OK) {
+            c->shut_tx = true;
+            c->last_active_ms = pcfw_now();
+        }
+    }
+}
+
+void pcfw_client_close(struct pcfw_client *c)
+{
+    c->state = PCFW_CL_CLOSING;
+    pcfw_list_remove(&c->link);
+    /* Whatever the client sends from now on is read and dropped. */
+    pcfw_client_ack(c, c->in_held);
+    pcfw_bq_clear(&c->in);
+    pcfw_client_flush(c);
+}
+
+void pcfw_client_error(struct pcfw_client *c, int status)
+{
+    char buf[256];
+    const char *reason = pcfw_http_reason(status);
+    int body, n;
+
+    body = (int)strlen(reason) + 1;
+    n = snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 %d %s\r\n"
+                 "Server: proxycard\r\n"
+                 "Content-Type: text/plain\r\n"
+                 "Content-Length: %d\r\n"
+                 "Connection: close\r\n"
+                 "\r\n"
+                 "%s\n", status, reason, body, reason);
+    pcfw_pstats.errors++;
+    pcfw_pstats.responses[status / 100 <= 5 ? status / 100 : 0]++;
+    if (n > 0 && pcfw_bq_append(&c->out, buf, (size_t)n) != (size_t)n) {
+        pcfw_client_abort(c);   /* no card memory even for the answer */
+        return;
+    }
+    pcfw_client_close(c);
+}
+
+bool pcfw_client_gone(const struct pcfw_client *c)
+{
+    return c->dead;
+}
+
+/* ---- lwIP callbacks ---- */
+
+static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
+                         err_t err)
+{
+    struct pcfw_client *c = arg;
+    struct tcp_pcb *outer = cb_pcb;
+    bool outer_aborted = cb_aborted;
+    err_t ret;
+
+    if (!c) {
+        /* Not ours any more: drop it (lwIP answers further data with RST). */
+        if (p) {
+            tcp_recved(pcb, p->tot_len);
+            pbuf_free(p);
+        }
+        return ERR_OK;
+    }
+    cb_pcb = pcb;
+    cb_aborted = false;
+
+    if (!p) {
+        c->peer_fin = true;
+        if (c->state == PCFW_CL_CLOSING) {
+            if (c->shut_tx || !pcfw_bq_len(&c->out)) {
+                client_finish(c);
+            }
+        } else {
+            c->proxy->ops->input(c, true);
+        }
+    } else if (c->state == PCFW_CL_CLOSING || err != ERR_OK) {
+        tcp_recved(pcb, p->tot_len);
+        pbuf_free(p);
+    } else {
+        size_t total = p->tot_len, took = 0;
+
+        for (struct pbuf *q = p; q; q = q->next) {
+            size_t n = pcfw_bq_append(&c->in, q->payload, q->len);
+
+            took += n;
+            if (n < q->len) {
+                break;
+            }
+        }
+        pbuf_free(p);
+        c->in_held += (uint32_t)took;
+        c->last_active_ms = pcfw_now();
+        pcfw_pstats.bytes_from_clients += took;
+        if (took < total) {
+            /* Card memory is exhausted: this client cannot be served. */
+            pcfw_client_ack(c, (uint32_t)(total - took));
+            pcfw_client_error(c, 503);
+        } else {
+            c->proxy->ops->input(c, false);
+        }
+    }
+
+    ret = cb_aborted ? ERR_ABRT : ERR_OK;
+    cb_pcb = outer;
+    cb_aborted = outer_aborted;
+    return ret;
+}
+
+static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct pcfw_client *c = arg;
+    struct tcp_pcb *outer = cb_pcb;
+    bool outer_aborted = cb_aborted;
+    err_t ret;
+
+    if (!c) {
+        return ERR_OK;
+    }
+    cb_pcb = pcb;
+    cb_aborted = false;
+    c->last_active_ms = pcfw_now();
+    pcfw_client_flush(c);
+    if (!cb_aborted && c->pcb && c->state != PCFW_CL_CLOSING) {
+        c->proxy->ops->drained(c);
+    }
+    ret = cb_aborted ? ERR_ABRT : ERR_OK;
+    cb_pcb = outer;
+    cb_aborted = outer_aborted;
+    return ret;
+}
+
+static err_t client_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct pcfw_client *c = arg;
+    struct tcp_pcb *outer = cb_pcb;
+    bool outer_aborted = cb_aborted;
+    uint32_t now = pcfw_now();
+    err_t ret;
+
+    if (!c) {
+        return ERR_OK;
+    }
+    cb_pcb = pcb;
+    cb_aborted = false;
+    if (c->state == PCFW_CL_CLOSING) {
+        if (now - c->last_active_ms >= PCFW_LINGER_MS) {
+            pcfw_client_abort(c);           /* the client never finished */
+        } else {
+            pcfw_client_flush(c);
+        }
+    } else {
+        pcfw_client_flush(c);
+        if (!cb_aborted && c->pcb) {
+            c->proxy->ops->tick(c, now);
+        }
+    }
+    ret = cb_aborted ? ERR_ABRT : ERR_OK;
+    cb_pcb = outer;
+    cb_aborted = outer_aborted;
+    return ret;
+}
+
+static void client_err(void *arg, err_t err)
+{
+    struct pcfw_client *c = arg;
+
+    /* lwIP has freed the pcb already: never touch it. */
+    if (c) {
+        c->pcb = NULL;
+        client_free(c);
+    }
+}
+
+void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb)
+{
+    c->pcb = pcb;
+    c->state = PCFW_CL_READING;
+    c->last_active_ms = pcfw_now();
+    pcfw_list_init(&c->link);
+    pcfw_bq_init(&c->in, pcfw.arena, 4096 - 32);
+    pcfw_bq_init(&c->out, pcfw.arena, 16384 - 32);
+    tcp_arg(pcb, c);
+    tcp_recv(pcb, client_recv);
+    tcp_sent(pcb, client_sent);
+    tcp_err(pcb, client_err);
+    tcp_poll(pcb, client_poll, PCFW_POLL_INTERVAL);
+    tcp_nagle_disable(pcb);
+}

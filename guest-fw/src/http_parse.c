@@ -1,0 +1,1076 @@
+/*
+ * HTTP/1.x message framing.  See http_parse.h.
+ *
+ * The two incremental parsers (end of head, chunked body) are byte-at-a-time
+ * state machines in the manner of nginx's ngx_http_parse.c: one switch in a
+ * loop over the buffer, the state saved in the caller's struct at the end of
+ * the buffer, no byte ever looked at twice.  The head parsers run once, on a
+ * complete head, and walk it line by line.
+ *
+ * Character classes are our own ASCII tables: the C library's are locale
+ * dependent, and a proxy must classify bytes exactly as its peers do.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <limits.h>
+#include <string.h>
+#include "http_parse.h"
+
+/* ---- ASCII helpers ----------------------------------------------------- */
+
+static inline uint8_t lc(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
+}
+
+static inline bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Hex digit value, or -1. */
+static inline int hex_val(uint8_t c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = lc(c);
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+/* tchar of RFC 9110 §5.6.2: the characters of methods and field names. */
+static inline bool is_tchar(uint8_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) {
+        return true;
+    }
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+    case '+': case '-': case '.': case '^': case '_': case '`': case '|':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+static inline bool is_ows(uint8_t c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* field-vchar, SP or HTAB: what a field value, reason phrase may hold. */
+static inline bool is_text(uint8_t c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Case-insensitive compare of b[0..n) with the lower-case @lower. */
+static bool eq_lower(const uint8_t *b, size_t n, const char *lower)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (lower[i] == '\0' || lc(b[i]) != (uint8_t)lower[i]) {
+            return false;
+        }
+    }
+    return lower[i] == '\0';
+}
+
+/* ---- errors and reasons ------------------------------------------------ */
+
+int pcfw_http_error_status(int err)
+{
+    switch (err) {
+    case PCFW_HTTP_E_BAD:               return 400;
+    case PCFW_HTTP_E_HEAD_TOO_LARGE:    return 431;
+    case PCFW_HTTP_E_BODY_TOO_LARGE:    return 413;
+    case PCFW_HTTP_E_NOT_IMPLEMENTED:   return 501;
+    case PCFW_HTTP_E_VERSION:           return 505;
+    case PCFW_HTTP_E_EXPECTATION:       return 417;
+    default:                            return 500;
+    }
+}
+
+const char *pcfw_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";       /* RFC 9110 §15.5.14 */
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default:  return "Unknown";
+    }
+}
+
+/* ---- end of head ------------------------------------------------------- */
+
+enum {
+    HS_START = 0,       /* at a line start, no non-empty line yet */
+    HS_START_CR,        /* CR of a leading empty line: LF must follow */
+    HS_LINE,            /* inside a non-empty line */
+    HS_LINE_CR,         /* CR inside a line: LF must follow */
+    HS_LINE_START,      /* at a line start after a non-empty line */
+    HS_END_CR,          /* CR of the final empty line: LF must follow */
+    HS_DONE,
+};
+
+void pcfw_http_head_scan_init(struct pcfw_http_head_scan *s)
+{
+    s->total = 0;
+    s->state = HS_START;
+    s->err = 0;
+}
+
+bool pcfw_http_head_scan_done(const struct pcfw_http_head_scan *s)
+{
+    return s->state == HS_DONE;
+}
+
+long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
+                              size_t len, size_t max_head)
+{
+    uint8_t state = s->state;
+    size_t i;
+
+    if (s->err) {
+        return s->err;
+    }
+    if (state == HS_DONE) {
+        return PCFW_HTTP_E_BAD;
+    }
+    /* The count returned must fit a long; no real head comes near. */
+    if (max_head > LONG_MAX) {
+        max_head = LONG_MAX;
+    }
+
+    for (i = 0; i < len; i++) {
+        uint8_t ch = p[i];
+
+        /* Invariant: s->total counts the head bytes before p[i]. */
+        if (s->total >= max_head) {
+            s->err = PCFW_HTTP_E_HEAD_TOO_LARGE;
+            break;
+        }
+
+        switch (state) {
+        case HS_START:
+            if (ch == '\r') {
+                state = HS_START_CR;
+            } else if (ch != '\n') {
+                state = HS_LINE;
+            }
+            break;
+
+        case HS_LINE:
+            if (ch == '\r') {
+                state = HS_LINE_CR;
+            } else if (ch == '\n') {
+                state = HS_LINE_START;
+            }
+            break;
+
+        case HS_LINE_START:
+            if (ch == '\r') {
+                state = HS_END_CR;
+            } else if (ch == '\n') {
+                state = HS_DONE;
+            } else {
+                state = HS_LINE;
+            }
+            break;
+
+        case HS_START_CR:
+        case HS_LINE_CR:
+        case HS_END_CR:
+            if (ch != '\n') {
+                /* A bare CR: RFC 9112 §2.2 lets us reject it, and we do. */
+                s->err = PCFW_HTTP_E_BAD;
+                break;
+            }
+            state = state == HS_START_CR ? HS_START
+                    : state == HS_LINE_CR ? HS_LINE_START : HS_DONE;
+            break;
+        }
+        if (s->err) {
+            break;
+        }
+        s->total++;
+        if (state == HS_DONE) {
+            s->state = state;
+            return (long)(i + 1);
+        }
+    }
+    s->state = state;
+    return s->err;
+}
+
+/* ---- heads: lines, fields, lists --------------------------------------- */
+
+/*
+ * Find the end of the line starting at @pos: its content is [pos, *eol),
+ * and the next line starts at *next.  A line ends in LF or CRLF; a CR
+ * anywhere else, or no line end before @len, makes the head malformed.
+ */
+static int line_end(const uint8_t *b, size_t len, size_t pos, size_t *eol,
+                    size_t *next)
+{
+    for (size_t i = pos; i < len; i++) {
+        if (b[i] == '\n') {
+            *eol = i;
+            *next = i + 1;
+            return 0;
+        }
+        if (b[i] == '\r') {
+            if (i + 1 < len && b[i + 1] == '\n') {
+                *eol = i;
+                *next = i + 2;
+                return 0;
+            }
+            return PCFW_HTTP_E_BAD;
+        }
+    }
+    return PCFW_HTTP_E_BAD;
+}
+
+/*
+ * Next element of the comma-separated list in [*pos, end), OWS-trimmed, as
+ * [*off, *off + *n).  Empty elements are skipped (RFC 9110 §5.6.1).
+ * Returns false when the list is exhausted.
+ */
+static bool list_next(const uint8_t *b, size_t *pos, size_t end, size_t *off,
+                      size_t *n)
+{
+    while (*pos < end) {
+        size_t s = *pos, e;
+
+        while (*pos < end && b[*pos] != ',') {
+            (*pos)++;
+        }
+        e = *pos;
+        if (*pos < end) {
+            (*pos)++;           /* the comma */
+        }
+        while (s < e && is_ows(b[s])) {
+            s++;
+        }
+        while (e > s && is_ows(b[e - 1])) {
+            e--;
+        }
+        if (e > s) {
+            *off = s;
+            *n = e - s;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "HTTP/" DIGIT "." DIGIT: 0 for 1.0 and 1.1, E_VERSION for another such
+ * version, E_BAD for anything else (the name is case-sensitive). */
+static int parse_version(const uint8_t *p, size_t n, uint8_t *major,
+                         uint8_t *minor)
+{
+    if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || !is_digit(p[5])
+        || p[6] != '.' || !is_digit(p[7])) {
+        return PCFW_HTTP_E_BAD;
+    }
+    *major = (uint8_t)(p[5] - '0');
+    *minor = (uint8_t)(p[7] - '0');
+    if (*major != 1 || *minor > 1) {
+        return PCFW_HTTP_E_VERSION;
+    }
+    return 0;
+}
+
+/* What the framing- and connection-related fields said, for both kinds. */
+struct hdr_sum {
+    int64_t content_length;     /* -1 if none */
+    unsigned te_lines;          /* Transfer-Encoding field lines */
+    unsigned te_codings;        /* codings over all of them */
+    bool te_last_chunked;       /* the last coding is "chunked" */
+    bool conn_close, conn_keepalive, conn_upgrade;
+    unsigned hosts;
+    unsigned expect_lines;
+    bool expect_other;          /* an expectation other than 100-continue */
+};
+
+/* Content-Length = 1*DIGIT, at most INT64_MAX (RFC 9110 §8.6). */
+static int parse_content_length(const uint8_t *b, size_t n, int64_t *out)
+{
+    int64_t v = 0;
+
+    if (n == 0) {
+        return PCFW_HTTP_E_BAD;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int d;
+
+        if (!is_digit(b[i])) {
+            return PCFW_HTTP_E_BAD;     /* a list "5, 5" included */
+        }
+        d = b[i] - '0';
+        if (v > (INT64_MAX - d) / 10) {
+            return PCFW_HTTP_E_BAD;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Fold one field into the summary; the value is f's trimmed value. */
+static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
+                      struct hdr_sum *sum)
+{
+    size_t vo = f->value_off, vend = (size_t)f->value_off + f->value_len;
+    size_t pos = vo, eo, en;
+    int64_t cl;
+    int rc;
+
+    if (pcfw_http_field_is(b, f, "content-length")) {
+        /*
+         * Any second Content-Length is refused, even an identical one:
+         * nginx does the same, and it leaves no value to choose.
+         */
+        if (sum->content_length >= 0) {
+            return PCFW_HTTP_E_BAD;
+        }
+        rc = parse_content_length(b + vo, f->value_len, &cl);
+        if (rc) {
+            return rc;
+        }
+        sum->content_length = cl;
+    } else if (pcfw_http_field_is(b, f, "transfer-encoding")) {
+        /* Several lines make one list (RFC 9110 §5.3), judged at the end. */
+        sum->te_lines++;
+        while (list_next(b, &pos, vend, &eo, &en)) {
+            sum->te_codings++;
+            sum->te_last_chunked = eq_lower(b + eo, en, "chunked");
+        }
+    } else if (pcfw_http_field_is(b, f, "connection")) {
+        while (list_next(b, &pos, vend, &eo, &en)) {
+            if (eq_lower(b + eo, en, "close")) {
+                sum->conn_close = true;
+            } else if (eq_lower(b + eo, en, "keep-alive")) {
+                sum->conn_keepalive = true;
+            } else if (eq_lower(b + eo, en, "upgrade")) {
+                sum->conn_upgrade = true;
+            }
+        }
+    } else if (pcfw_http_field_is(b, f, "host")) {
+        sum->hosts++;
+    } else if (pcfw_http_field_is(b, f, "expect")) {
+        bool any = false;
+
+        sum->expect_lines++;
+        while (list_next(b, &pos, vend, &eo, &en)) {
+            any = true;
+            if (!eq_lower(b + eo, en, "100-continue")) {
+                sum->expect_other = true;
+            }
+        }
+        if (!any) {
+            sum->expect_other = true;   /* an empty Expect: not 100-continue */
+        }
+    }
+    return 0;
+}
+
+/*
+ * Parse the field lines from @pos up to and including the empty line that
+ * must end exactly at @len.  Syntax (RFC 9112 §5): a name of tchars, the
+ * colon right after it (whitespace before it is refused, RFC 9112 §5.1),
+ * OWS, a value of field-vchars/SP/HTAB, OWS.  A line starting with SP or
+ * HTAB is obs-fold and refused (RFC 9112 §5.2).
+ */
+static int parse_fields(const uint8_t *b, size_t len, size_t pos,
+                        struct pcfw_http_field *fields, uint16_t *nfields,
+                        struct hdr_sum *sum)
+{
+    unsigned n = 0;
+    int rc;
+
+    memset(sum, 0, sizeof(*sum));
+    sum->content_length = -1;
+
+    for (;;) {
+        size_t eol, next, i, vs, ve;
+        struct pcfw_http_field *f;
+
+        rc = line_end(b, len, pos, &eol, &next);
+        if (rc) {
+            return rc;
+        }
+        if (eol == pos) {
+            /* The empty line: the head must end with it. */
+            if (next != len) {
+                return PCFW_HTTP_E_BAD;
+            }
+            *nfields = (uint16_t)n;
+            return 0;
+        }
+
+        i = pos;
+        while (i < eol && is_tchar(b[i])) {
+            i++;
+        }
+        if (i == pos || i == eol || b[i] != ':') {
+            /* obs-fold, empty name, non-token byte, no colon */
+            return PCFW_HTTP_E_BAD;
+        }
+        vs = i + 1;
+        ve = eol;
+        while (vs < ve && is_ows(b[vs])) {
+            vs++;
+        }
+        while (ve > vs && is_ows(b[ve - 1])) {
+            ve--;
+        }
+        for (size_t j = vs; j < ve; j++) {
+            if (!is_text(b[j])) {
+                return PCFW_HTTP_E_BAD;     /* NUL, other CTLs, DEL */
+            }
+        }
+
+        if (n == PCFW_HTTP_MAX_FIELDS) {
+            return PCFW_HTTP_E_HEAD_TOO_LARGE;
+        }
+        f = &fields[n++];
+        f->name_off = (uint16_t)pos;
+        f->name_len = (uint16_t)(i - pos);
+        f->value_off = (uint16_t)vs;
+        f->value_len = (uint16_t)(ve - vs);
+        rc = note_field(b, f, sum);
+        if (rc) {
+            return rc;
+        }
+        pos = next;
+    }
+}
+
+/* Skip the empty lines allowed before a start line (RFC 9112 §2.2). */
+static int skip_empty_lines(const uint8_t *b, size_t len, size_t *pos)
+{
+    for (;;) {
+        size_t eol, next;
+        int rc = line_end(b, len, *pos, &eol, &next);
+
+        if (rc) {
+            return rc;
+        }
+        if (eol != *pos) {
+            return 0;
+        }
+        *pos = next;
+    }
+}
+
+bool pcfw_http_field_is(const uint8_t *head, const struct pcfw_http_field *f,
+                        const char *lower_name)
+{
+    return eq_lower(head + f->name_off, f->name_len, lower_name);
+}
+
+int pcfw_http_find_field(const uint8_t *head,
+                         const struct pcfw_http_field *fields,
+                         unsigned nfields, const char *lower_name)
+{
+    for (unsigned i = 0; i < nfields; i++) {
+        if (pcfw_http_field_is(head, &fields[i], lower_name)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* ---- request head ------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    enum pcfw_http_method m;
+} methods[] = {
+    { "GET", PCFW_HTTP_M_GET },
+    { "HEAD", PCFW_HTTP_M_HEAD },
+    { "POST", PCFW_HTTP_M_POST },
+    { "PUT", PCFW_HTTP_M_PUT },
+    { "DELETE", PCFW_HTTP_M_DELETE },
+    { "OPTIONS", PCFW_HTTP_M_OPTIONS },
+    { "PATCH", PCFW_HTTP_M_PATCH },
+    { "CONNECT", PCFW_HTTP_M_CONNECT },
+    { "TRACE", PCFW_HTTP_M_TRACE },
+};
+
+/* Methods are case-sensitive (RFC 9110 §9.1): "get" is OTHER. */
+static enum pcfw_http_method method_of(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (strlen(methods[i].name) == n
+            && memcmp(p, methods[i].name, n) == 0) {
+            return methods[i].m;
+        }
+    }
+    return PCFW_HTTP_M_OTHER;
+}
+
+/*
+ * request-line = method SP request-target SP HTTP-version, single SPs
+ * (RFC 9112 §3).  The target is any run of bytes other than CTLs, SP and
+ * DEL (obs-text passes, as nginx lets raw UTF-8 through); its form is the
+ * proxy's business.
+ */
+static int parse_request_line(const uint8_t *b, size_t s, size_t e,
+                              struct pcfw_http_request *req)
+{
+    size_t i, j;
+
+    i = s;
+    while (i < e && is_tchar(b[i])) {
+        i++;
+    }
+    if (i == s || i == e || b[i] != ' ') {
+        return PCFW_HTTP_E_BAD;
+    }
+    req->method_off = (uint16_t)s;
+    req->method_len = (uint16_t)(i - s);
+    req->method = method_of(b + s, i - s);
+
+    j = ++i;
+    while (j < e && b[j] > 0x20 && b[j] != 0x7f) {
+        j++;
+    }
+    if (j == i || j == e || b[j] != ' ') {
+        return PCFW_HTTP_E_BAD;   /* empty target, CTL in it, or no version */
+    }
+    req->target_off = (uint16_t)i;
+    req->target_len = (uint16_t)(j - i);
+
+    j++;
+    return parse_version(b + j, e - j, &req->version_major,
+                         &req->version_minor);
+}
+
+int pcfw_http_parse_request(const uint8_t *head, size_t len,
+                            struct pcfw_http_request *req)
+{
+    struct hdr_sum sum;
+    size_t pos = 0, eol, next;
+    bool v11;
+    int rc;
+
+    memset(req, 0, sizeof(*req));
+    req->content_length = -1;
+    if (len > PCFW_HTTP_HEAD_MAX) {
+        return PCFW_HTTP_E_HEAD_TOO_LARGE;
+    }
+
+    rc = skip_empty_lines(head, len, &pos);
+    if (rc) {
+        return rc;
+    }
+    rc = line_end(head, len, pos, &eol, &next);
+    if (rc) {
+        return rc;
+    }
+    rc = parse_request_line(head, pos, eol, req);
+    if (rc) {
+        return rc;
+    }
+    rc = parse_fields(head, len, next, req->fields, &req->nfields, &sum);
+    if (rc) {
+        return rc;
+    }
+    v11 = req->version_minor == 1;
+
+    /*
+     * Framing that an upstream might read differently is refused
+     * (RFC 9112 §6.1, §6.3; nginx's ngx_http_process_request_header).
+     */
+    if (sum.te_lines) {
+        if (!v11 || sum.content_length >= 0) {
+            return PCFW_HTTP_E_BAD;
+        }
+        if (sum.te_codings != 1 || !sum.te_last_chunked) {
+            return PCFW_HTTP_E_NOT_IMPLEMENTED;
+        }
+        req->chunked = true;
+        req->framing = PCFW_HTTP_BODY_CHUNKED;
+    } else if (sum.content_length >= 0) {
+        req->content_length = sum.content_length;
+        req->framing = PCFW_HTTP_BODY_LENGTH;
+    } else {
+        req->framing = PCFW_HTTP_BODY_NONE;
+    }
+
+    /* RFC 9112 §3.2: exactly one Host, and a 1.1 request must have it. */
+    if (sum.hosts > 1 || (v11 && sum.hosts == 0)) {
+        return PCFW_HTTP_E_BAD;
+    }
+    req->has_host = sum.hosts == 1;
+
+    /*
+     * RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored;
+     * a 1.1 one we cannot meet is a 417.
+     */
+    if (v11 && sum.expect_lines) {
+        if (sum.expect_other) {
+            return PCFW_HTTP_E_EXPECTATION;
+        }
+        req->expect_continue = true;
+    }
+
+    req->conn_close = sum.conn_close;
+    req->conn_keepalive = sum.conn_keepalive;
+    req->conn_upgrade = sum.conn_upgrade;
+    req->keep_alive = !sum.conn_close && (v11 || sum.conn_keepalive);
+    return 0;
+}
+
+/* ---- response head ----------------------------------------------------- */
+
+/*
+ * status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] (RFC 9112 §4);
+ * like nginx we also take a status code ending the line with no SP.
+ */
+static int parse_status_line(const uint8_t *b, size_t s, size_t e,
+                             struct pcfw_http_response *resp)
+{
+    size_t i;
+    int rc;
+
+    if (e - s < 8) {
+        return PCFW_HTTP_E_BAD;
+    }
+    /* "HTTP/2.0 200" is a version we refuse, "HTTP/1.10 200" is garbage. */
+    rc = parse_version(b + s, 8, &resp->version_major, &resp->version_minor);
+    if (rc == PCFW_HTTP_E_BAD || e - s < 12 || b[s + 8] != ' ') {
+        return PCFW_HTTP_E_BAD;
+    }
+    if (rc) {
+        return rc;
+    }
+    i = s + 9;
+    if (!is_digit(b[i]) || !is_digit(b[i + 1]) || !is_digit(b[i + 2])
+        || b[i] == '0') {
+        return PCFW_HTTP_E_BAD;
+    }
+    resp->status = (uint16_t)((b[i] - '0') * 100 + (b[i + 1] - '0') * 10
+                              + (b[i + 2] - '0'));
+    i += 3;
+    if (i == e) {
+        resp->reason_off = (uint16_t)i;
+        return 0;
+    }
+    if (b[i] != ' ') {
+        return PCFW_HTTP_E_BAD;
+    }
+    resp->reason_off = (uint16_t)++i;
+    resp->reason_len = (uint16_t)(e - i);
+    for (; i < e; i++) {
+        if (!is_text(b[i])) {
+            return PCFW_HTTP_E_BAD;
+        }
+    }
+    return 0;
+}
+
+int pcfw_http_parse_response(const uint8_t *head, size_t len,
+                             int request_method,
+                             struct pcfw_http_response *resp)
+{
+    struct hdr_sum sum;
+    size_t pos = 0, eol, next;
+    unsigned st;
+    bool v11;
+    int rc;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->content_length = -1;
+    if (len > PCFW_HTTP_HEAD_MAX) {
+        return PCFW_HTTP_E_HEAD_TOO_LARGE;
+    }
+
+    rc = skip_empty_lines(head, len, &pos);
+    if (rc) {
+        return rc;
+    }
+    rc = line_end(head, len, pos, &eol, &next);
+    if (rc) {
+        return rc;
+    }
+    rc = parse_status_line(head, pos, eol, resp);
+    if (rc) {
+        return rc;
+    }
+    rc = parse_fields(head, len, next, resp->fields, &resp->nfields, &sum);
+    if (rc) {
+        return rc;
+    }
+    st = resp->status;
+    v11 = resp->version_minor == 1;
+
+    /*
+     * RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty
+     * framing; with Content-Length it is ambiguous.  Both are refused
+     * whatever the status, as nginx's upstream module does.
+     */
+    if (sum.te_lines && (!v11 || sum.content_length >= 0)) {
+        return PCFW_HTTP_E_BAD;
+    }
+    resp->content_length = sum.content_length;
+    resp->chunked = sum.te_codings > 0 && sum.te_last_chunked;
+    resp->conn_close = sum.conn_close;
+    resp->conn_keepalive = sum.conn_keepalive;
+    resp->conn_upgrade = sum.conn_upgrade;
+    resp->keep_alive = !sum.conn_close && (v11 || sum.conn_keepalive);
+
+    /* Decided once, here (RFC 9112 §6.3). */
+    if (st == 101 || (request_method == PCFW_HTTP_M_CONNECT
+                      && st >= 200 && st < 300)) {
+        resp->framing = PCFW_HTTP_BODY_CLOSE;
+        resp->tunnel = true;
+    } else if (request_method == PCFW_HTTP_M_HEAD || st < 200 || st == 204
+               || st == 304) {
+        resp->framing = PCFW_HTTP_BODY_NONE;
+        resp->interim = st < 200;
+    } else if (resp->chunked) {
+        resp->framing = PCFW_HTTP_BODY_CHUNKED;
+    } else if (sum.te_lines) {
+        resp->framing = PCFW_HTTP_BODY_CLOSE;   /* §6.3 point 4 */
+    } else if (sum.content_length >= 0) {
+        resp->framing = PCFW_HTTP_BODY_LENGTH;
+    } else {
+        resp->framing = PCFW_HTTP_BODY_CLOSE;
+    }
+    if (resp->framing == PCFW_HTTP_BODY_CLOSE) {
+        resp->keep_alive = false;
+    }
+    return 0;
+}
+
+/* ---- chunked bodies ---------------------------------------------------- */
+
+enum {
+    sw_chunk_start = 0,     /* first hex digit of a chunk size */
+    sw_chunk_size,          /* more hex digits */
+    sw_chunk_bws,           /* BWS after size or extension: ';' must come */
+    sw_ext_name_start,      /* after ';': BWS, then a name */
+    sw_ext_name,
+    sw_ext_name_bws,        /* BWS after a name: '=' or ';' must come */
+    sw_ext_val_start,       /* after '=': BWS, then a token or DQUOTE */
+    sw_ext_val_token,
+    sw_ext_val_quoted,
+    sw_ext_val_qpair,       /* after a backslash inside the quotes */
+    sw_ext_val_end,         /* after the closing DQUOTE */
+    sw_chunk_size_lf,       /* CR of the size line: LF must follow */
+    sw_chunk_data,
+    sw_chunk_data_cr,       /* data done: CR must follow */
+    sw_chunk_data_lf,
+    sw_trailer_start,       /* start of a trailer line or of the final CRLF */
+    sw_trailer_name,
+    sw_trailer_value,
+    sw_trailer_lf,          /* CR of a trailer line: LF must follow */
+    sw_end_lf,              /* CR of the final line: LF must follow */
+    sw_done,
+};
+
+void pcfw_http_chunked_init(struct pcfw_http_chunked *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->state = sw_chunk_start;
+}
+
+bool pcfw_http_chunked_done(const struct pcfw_http_chunked *c)
+{
+    return c->state == sw_done;
+}
+
+/* qdtext of RFC 9110 §5.6.4. */
+static inline bool is_qdtext(uint8_t c)
+{
+    return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b)
+           || (c >= 0x5d && c <= 0x7e) || c >= 0x80;
+}
+
+/*
+ * The size line ends (CR or the start of extensions): the size is known, so
+ * the body limit is checked now, before any of its data arrives.
+ */
+static int chunk_size_known(struct pcfw_http_chunked *c, uint64_t max_body)
+{
+    if (c->size_left > max_body - c->body_bytes) {
+        return PCFW_HTTP_E_BODY_TOO_LARGE;
+    }
+    return 0;
+}
+
+int pcfw_http_chunked_feed(struct pcfw_http_chunked *c, const uint8_t *p,
+                           size_t len, size_t *used, uint64_t max_body)
+{
+    uint8_t state = c->state;
+    size_t i = 0;
+    int rc = 0;
+
+    *used = 0;
+    if (c->err) {
+        return c->err;
+    }
+    if (state == sw_done) {
+        return 1;
+    }
+
+    /*
+     * Invariants: body_bytes <= max_body; in sw_chunk_data, size_left > 0
+     * and body_bytes + size_left <= max_body.
+     */
+    while (i < len) {
+        uint8_t ch = p[i];
+
+        if (state <= sw_ext_val_end) {
+            /* A size line: bounded so extensions cannot run forever. */
+            if (++c->line_len > PCFW_HTTP_MAX_CHUNK_LINE) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+        } else if (state >= sw_trailer_name && state <= sw_trailer_lf) {
+            if (++c->trailer_len > PCFW_HTTP_MAX_TRAILER) {
+                rc = PCFW_HTTP_E_HEAD_TOO_LARGE;
+                goto fail;
+            }
+        }
+
+        switch (state) {
+        case sw_chunk_start:
+        case sw_chunk_size: {
+            int d = hex_val(ch);
+
+            if (d >= 0) {
+                /* Overflow is checked before the digit goes in. */
+                if (c->size_left > (PCFW_HTTP_MAX_CHUNK_SIZE >> 4)) {
+                    rc = PCFW_HTTP_E_BAD;
+                    goto fail;
+                }
+                c->size_left = (c->size_left << 4) | (uint64_t)d;
+                state = sw_chunk_size;
+                break;
+            }
+            if (state == sw_chunk_start) {
+                rc = PCFW_HTTP_E_BAD;   /* no digits: whitespace, sign, junk */
+                goto fail;
+            }
+            rc = chunk_size_known(c, max_body);
+            if (rc) {
+                goto fail;
+            }
+            if (ch == '\r') {
+                state = sw_chunk_size_lf;
+            } else if (ch == ';') {
+                state = sw_ext_name_start;
+            } else if (is_ows(ch)) {
+                state = sw_chunk_bws;   /* only allowed before ';' */
+            } else {
+                rc = PCFW_HTTP_E_BAD;   /* bare LF included */
+                goto fail;
+            }
+            break;
+        }
+
+        case sw_chunk_bws:
+            if (ch == ';') {
+                state = sw_ext_name_start;
+            } else if (!is_ows(ch)) {
+                rc = PCFW_HTTP_E_BAD;   /* e.g. "5 \r\n" */
+                goto fail;
+            }
+            break;
+
+        case sw_ext_name_start:
+            if (is_tchar(ch)) {
+                state = sw_ext_name;
+            } else if (!is_ows(ch)) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            break;
+
+        case sw_ext_name:
+        case sw_ext_name_bws:
+            if (ch == '=') {
+                state = sw_ext_val_start;
+            } else if (ch == ';') {
+                state = sw_ext_name_start;
+            } else if (is_ows(ch)) {
+                state = sw_ext_name_bws;
+            } else if (ch == '\r' && state == sw_ext_name) {
+                state = sw_chunk_size_lf;
+            } else if (!is_tchar(ch) || state != sw_ext_name) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            break;
+
+        case sw_ext_val_start:
+            if (ch == '"') {
+                state = sw_ext_val_quoted;
+            } else if (is_tchar(ch)) {
+                state = sw_ext_val_token;
+            } else if (!is_ows(ch)) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            break;
+
+        case sw_ext_val_token:
+        case sw_ext_val_end:
+            if (ch == '\r') {
+                state = sw_chunk_size_lf;
+            } else if (ch == ';') {
+                state = sw_ext_name_start;
+            } else if (is_ows(ch)) {
+                state = sw_chunk_bws;
+            } else if (!is_tchar(ch) || state != sw_ext_val_token) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            break;
+
+        case sw_ext_val_quoted:
+            if (ch == '"') {
+                state = sw_ext_val_end;
+            } else if (ch == '\\') {
+                state = sw_ext_val_qpair;
+            } else if (!is_qdtext(ch)) {
+                rc = PCFW_HTTP_E_BAD;   /* CR, LF, other CTLs */
+                goto fail;
+            }
+            break;
+
+        case sw_ext_val_qpair:
+            if (!is_text(ch)) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            state = sw_ext_val_quoted;
+            break;
+
+        case sw_chunk_size_lf:
+            if (ch != '\n') {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            c->line_len = 0;
+            state = c->size_left ? sw_chunk_data : sw_trailer_start;
+            break;
+
+        case sw_chunk_data: {
+            size_t n = len - i;
+
+            if (n > c->size_left) {
+                n = (size_t)c->size_left;
+            }
+            c->size_left -= n;
+            c->body_bytes += n;
+            i += n;
+            if (c->size_left == 0) {
+                state = sw_chunk_data_cr;
+            }
+            continue;           /* i already advanced */
+        }
+
+        case sw_chunk_data_cr:
+            if (ch != '\r') {
+                rc = PCFW_HTTP_E_BAD;   /* data longer than its size, or LF */
+                goto fail;
+            }
+            state = sw_chunk_data_lf;
+            break;
+
+        case sw_chunk_data_lf:
+            if (ch != '\n') {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            state = sw_chunk_start;
+            break;
+
+        case sw_trailer_start:
+            if (ch == '\r') {
+                state = sw_end_lf;
+                break;
+            }
+            if (!is_tchar(ch)) {
+                rc = PCFW_HTTP_E_BAD;   /* obs-fold, bare LF, junk */
+                goto fail;
+            }
+            /* This byte starts a field line: count it with the rest. */
+            if (++c->trailer_len > PCFW_HTTP_MAX_TRAILER) {
+                rc = PCFW_HTTP_E_HEAD_TOO_LARGE;
+                goto fail;
+            }
+            state = sw_trailer_name;
+            break;
+
+        case sw_trailer_name:
+            if (ch == ':') {
+                state = sw_trailer_value;
+            } else if (!is_tchar(ch)) {
+                rc = PCFW_HTTP_E_BAD;   /* whitespace before the colon too */
+                goto fail;
+            }
+            break;
+
+        case sw_trailer_value:
+            if (ch == '\r') {
+                state = sw_trailer_lf;
+            } else if (!is_text(ch)) {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            break;
+
+        case sw_trailer_lf:
+            if (ch != '\n') {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            state = sw_trailer_start;
+            break;
+
+        case sw_end_lf:
+            if (ch != '\n') {
+                rc = PCFW_HTTP_E_BAD;
+                goto fail;
+            }
+            c->state = sw_done;
+            *used = i + 1;
+            return 1;
+        }
+        i++;
+    }
+
+    c->state = state;
+    *used = len;
+    return 0;
+
+fail:
+    c->state = state;
+    c->err = (int8_t)rc;
+    *used = i;
+    return rc;
+}

@@ -1,0 +1,1166 @@
+/*
+ * proxycard firmware: the HTTP proxy (the patent's FIG. 8-10) and its pool
+ * of persistent server connections.
+ *
+ * A client's request accumulates in its input queue until it is complete
+ * (head and whole body: nothing reaches the server before that); the client
+ * then waits on its pool's ready queue (FIG. 8) for an idle pooled server
+ * connection, the request is written to it (FIG. 9) and the client moves to
+ * the read-pending queue.  The response is buffered into the client's output
+ * queue (FIG. 10) up to the per-client budget (`buffer`); the moment its last
+ * byte has arrived the server connection returns to the pool, however slowly
+ * the client reads.  A response larger than the budget streams: the server's
+ * TCP window is held closed while the client's output queue is over budget.
+ *
+ * Pooled connection states: CONNECTING -> IDLE -> BUSY (exactly one client
+ * request) -> IDLE again, or closed and reopened.  A connection returns to
+ * IDLE only at the exact end of a response that allows it: framing by
+ * Content-Length or chunked (or no body), no extra bytes, keep-alive.  An
+ * idle connection is owned by the pool: any byte or FIN on it closes it,
+ * and it is closed and reopened after `timeout pool-idle`.
+ *
+ * Failures: a server connection that fails before any response byte
+ * arrived is retried once on another connection if the request is
+ * idempotent (the request stays buffered until the first response byte);
+ * otherwise the client gets 502.  After response bytes went to the client,
+ * a failure can only be shown by resetting the client connection.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include "lwip/timeouts.h"
+#include "fw_internal.h"
+#include "proxy.h"
+
+enum { RQ_HEAD, RQ_BODY_LENGTH, RQ_BODY_CHUNKED, RQ_DONE };
+enum { RS_HEAD, RS_LENGTH, RS_CHUNKED, RS_CLOSE, RS_DONE };
+enum { SRV_DOWN, SRV_CONNECTING, SRV_IDLE, SRV_BUSY };
+
+#define RECONNECT_MIN_MS    100
+#define RECONNECT_MAX_MS    2000
+/*
+ * Reconnects are driven by one periodic tick rather than a timeout per
+ * connection: a timeout is allocated from card memory when armed, and lwIP
+ * treats a failed allocation there as a fatal assertion.
+ */
+#define POOL_TICK_MS        100
+
+struct pcfw_pool;
+
+struct pcfw_srv {
+    struct tcp_pcb *pcb;
+    struct pcfw_pool *pool;
+    struct pcfw_client *owner;  /* BUSY: the client it serves */
+    struct pcfw_list link;      /* IDLE: on pool->idle */
+    uint8_t state;
+    bool reusable;              /* nothing odd seen in this exchange */
+    uint32_t since_ms;          /* entered the current state */
+    uint32_t retry_at_ms;       /* DOWN: reconnect from then on */
+    uint32_t held;              /* response bytes not acknowledged */
+};
+
+/* One pool per server port that HTTP listeners forward to. */
+struct pcfw_pool {
+    uint16_t port;
+    unsigned size;
+    struct pcfw_srv *srv;       /* size entries, arena */
+    struct pcfw_list idle;
+    unsigned connected;         /* IDLE + BUSY */
+    bool down;                  /* the last connect attempt failed */
+    uint32_t backoff_ms;
+};
+
+static struct pcfw_pool pools[PCFW_MAX_LISTENERS];
+static unsigned npools;
+
+/* The last server pcb we reset: a callback of it must return ERR_ABRT. */
+static struct tcp_pcb *srv_aborted_pcb;
+
+static const struct pcfw_proxy_ops http_ops;
+struct pcfw_proxy pcfw_http_proxy = { .name = "http", .ops = &http_ops };
+
+static void http_run(struct pcfw_pool *pool);
+static void srv_connect(struct pcfw_srv *s);
+static void http_parse_more(struct pcfw_client *c);
+
+static struct pcfw_pool *pool_of(const struct pcfw_client *c)
+{
+    for (unsigned i = 0; i < npools; i++) {
+        if (pools[i].port == c->listener->server_port) {
+            return &pools[i];
+        }
+    }
+    return NULL;    /* cannot happen: every HTTP listener has a pool */
+}
+
+/* ---- head building ---- */
+
+struct hbuf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static void hb_put(struct hbuf *b, const void *data, size_t n)
+{
+    if (b->len + n <= b->cap) {
+        memcpy(b->p + b->len, data, n);
+    }
+    b->len += n;    /* overflow shows as len > cap */
+}
+
+static void hb_str(struct hbuf *b, const char *s)
+{
+    hb_put(b, s, strlen(s));
+}
+
+static void hb_ip(struct hbuf *b, const ip4_addr_t *a)
+{
+    char s[16];
+
+    hb_str(b, ip4addr_ntoa_r(a, s, sizeof(s)) ? s : "0.0.0.0");
+}
+
+static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *f)
+{
+    static const char *const names[] = {
+        "connection", "keep-alive", "proxy-connection", "te", "upgrade",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (pcfw_http_field_is(head, f, names[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The head sent to the server: the request line as HTTP/1.1 (the pool's
+ * connections persist whatever the client speaks), the client's fields
+ * without hop-by-hop ones and Expect (the card answered it), Host added for
+ * HTTP/1.0 clients that sent none, and the client's address appended to
+ * X-Forwarded-For and Forwarded.
+ */
+static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
+                                   const struct pcfw_http_request *req,
+                                   size_t *out_len)
+{
+    struct hbuf b = { .cap = req->target_off + req->target_len + 512 };
+    bool xff = false, fwd = false;
+
+    for (unsigned i = 0; i < req->nfields; i++) {
+        b.cap += req->fields[i].name_len + req->fields[i].value_len + 4;
+    }
+    b.p = pcfw_arena_alloc(pcfw.arena, b.cap);
+    if (!b.p) {
+        return NULL;
+    }
+    hb_put(&b, raw + req->method_off, req->method_len);
+    hb_str(&b, " ");
+    hb_put(&b, raw + req->target_off, req->target_len);
+    hb_str(&b, " HTTP/1.1\r\n");
+    for (unsigned i = 0; i < req->nfields; i++) {
+        const struct pcfw_http_field *f = &req->fields[i];
+        bool is_xff = pcfw_http_field_is(raw, f, "x-forwarded-for");
+        bool is_fwd = pcfw_http_field_is(raw, f, "forwarded");
+
+        if (hop_by_hop(raw, f) || pcfw_http_field_is(raw, f, "expect")) {
+            continue;
+        }
+        hb_put(&b, raw + f->name_off, f->name_len);
+        hb_str(&b, ": ");
+        hb_put(&b, raw + f->value_off, f->value_len);
+        if (pcfw.cfg.forwarded && is_xff && !xff) {
+            hb_str(&b, ", ");
+            hb_ip(&b, &c->addr);
+            xff = true;
+        } else if (pcfw.cfg.forwarded && is_fwd && !fwd) {
+            hb_str(&b, ", for=");
+            hb_ip(&b, &c->addr);
+            fwd = true;
+        }
+        hb_str(&b, "\r\n");
+    }
+    if (!req->has_host) {
+        ip4_addr_t srv;
+
+        ip4_addr_set_u32(&srv, pcfw.cfg.server_ip);
+        hb_str(&b, "Host: ");
+        hb_ip(&b, &srv);
+        hb_str(&b, "\r\n");
+    }
+    if (pcfw.cfg.forwarded && !xff) {
+        hb_str(&b, "X-Forwarded-For: ");
+        hb_ip(&b, &c->addr);
+        hb_str(&b, "\r\n");
+    }
+    if (pcfw.cfg.forwarded && !fwd) {
+        hb_str(&b, "Forwarded: for=");
+        hb_ip(&b, &c->addr);
+        hb_str(&b, "\r\n");
+    }
+    hb_str(&b, "\r\n");
+    if (b.len > b.cap) {
+        pcfw_arena_free(pcfw.arena, b.p);   /* cannot happen: cap is an upper bound */
+        return NULL;
+    }
+    *out_len = b.len;
+    return b.p;
+}
+
+/* The response head for the client: hop-by-hop fields replaced by ours. */
+static bool queue_response_head(struct pcfw_client *c, const uint8_t *raw,
+                                const struct pcfw_http_response *resp)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    struct hbuf b = { .cap = 128 + resp->reason_len };
+    char line[32];
+    size_t took;
+
+    for (unsigned i = 0; i < resp->nfields; i++) {
+        b.cap += resp->fields[i].name_len + resp->fields[i].value_len + 4;
+    }
+    b.p = pcfw_arena_alloc(pcfw.arena, b.cap);
+    if (!b.p) {
+        return false;
+    }
+    snprintf(line, sizeof(line), "HTTP/1.1 %u ", resp->status);
+    hb_str(&b, line);
+    hb_put(&b, raw + resp->reason_off, resp->reason_len);
+    hb_str(&b, "\r\n");
+    for (unsigned i = 0; i < resp->nfields; i++) {
+        const struct pcfw_http_field *f = &resp->fields[i];
+
+        if (hop_by_hop(raw, f)) {
+            continue;
+        }
+        hb_put(&b, raw + f->name_off, f->name_len);
+        hb_str(&b, ": ");
+        hb_put(&b, raw + f->value_off, f->value_len);
+        hb_str(&b, "\r\n");
+    }
+    hb_str(&b, h->close_after ? "Connection: close\r\n"
+                              : "Connection: keep-alive\r\n");
+    hb_str(&b, "\r\n");
+    took = b.len <= b.cap ? pcfw_bq_append(&c->out, b.p, b.len) : 0;
+    pcfw_arena_free(pcfw.arena, b.p);
+    return took == b.len;
+}
+
+/* ---- the pool ---- */
+
+static void srv_detach_pcb(struct tcp_pcb *pcb)
+{
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    tcp_poll(pcb, NULL, 0);
+}
+
+static void srv_abort_pcb(struct tcp_pcb *pcb)
+{
+    srv_detach_pcb(pcb);
+    srv_aborted_pcb = pcb;
+    tcp_abort(pcb);
+}
+
+/* Acknowledge @n bytes to the server (opens its window). */
+static void srv_ack(struct pcfw_srv *s, uint32_t n)
+{
+    while (n && s->pcb) {
+        u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
+
+        tcp_recved(s->pcb, step);
+        n -= step;
+    }
+}
+
+/* What a callback of @pcb returns after our processing. */
+static err_t srv_cb_ret(struct tcp_pcb *pcb)
+{
+    if (srv_aborted_pcb == pcb) {
+        srv_aborted_pcb = NULL;
+        return ERR_ABRT;
+    }
+    return ERR_OK;
+}
+
+static void srv_schedule(struct pcfw_srv *s, uint32_t delay_ms)
+{
+    s->retry_at_ms = pcfw_now() + delay_ms;
+}
+
+/* Reopen the connections that are down and due (every POOL_TICK_MS). */
+static void pool_tick(void *arg)
+{
+    uint32_t now = pcfw_now();
+
+    for (unsigned i = 0; i < npools; i++) {
+        for (unsigned k = 0; k < pools[i].size; k++) {
+            struct pcfw_srv *s = &pools[i].srv[k];
+
+            if (s->state == SRV_DOWN && (int32_t)(now - s->retry_at_ms) >= 0) {
+                srv_connect(s);
+            }
+        }
+    }
+    sys_timeout(POOL_TICK_MS, pool_tick, NULL);
+}
+
+/*
+ * Take @s out of service: forget its pcb (closing it gracefully unless
+ * @reset) and reopen it later.  The owner, if any, is the caller's business.
+ */
+static void srv_drop(struct pcfw_srv *s, bool reset)
+{
+    struct pcfw_pool *pool = s->pool;
+
+    if (s->state == SRV_IDLE) {
+        pcfw_list_remove(&s->link);
+    }
+    if (s->state == SRV_IDLE || s->state == SRV_BUSY) {
+        pool->connected--;
+    }
+    if (s->pcb) {
+        srv_detach_pcb(s->pcb);
+        if (reset || tcp_close(s->pcb) != ERR_OK) {
+            srv_abort_pcb(s->pcb);
+        }
+        s->pcb = NULL;
+    }
+    s->owner = NULL;
+    s->state = SRV_DOWN;
+    s->held = 0;
+    srv_schedule(s, pool->down ? pool->backoff_ms : 0);
+}
+
+/* An exchange ended cleanly: back to the pool, or closed if it must. */
+static void srv_release(struct pcfw_srv *s, bool keep)
+{
+    srv_ack(s, s->held);
+    s->held = 0;
+    s->owner = NULL;
+    if (!keep || !s->reusable) {
+        srv_drop(s, false);
+        return;
+    }
+    s->state = SRV_IDLE;
+    s->since_ms = pcfw_now();
+    pcfw_list_push_head(&s->pool->idle, &s->link);  /* most recent first */
+}
+
+/* Fail every client waiting on @pool's ready queue: the server is down. */
+static void pool_fail_ready(struct pcfw_pool *pool);
+
+static void srv_failed(struct pcfw_srv *s);
+
+static err_t srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct pcfw_srv *s = arg;
+    struct pcfw_pool *pool;
+
+    if (!s) {
+        return ERR_OK;
+    }
+    pool = s->pool;
+    s->state = SRV_IDLE;
+    s->reusable = true;
+    s->since_ms = pcfw_now();
+    pool->connected++;
+    pool->down = false;
+    pool->backoff_ms = RECONNECT_MIN_MS;
+    pcfw_pstats.srv_connects++;
+    pcfw_list_push_head(&pool->idle, &s->link);
+    http_run(pool);
+    return ERR_OK;
+}
+
+static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
+                                struct pbuf *p);
+static void http_response_done(struct pcfw_client *c);
+static void http_server_failed(struct pcfw_client *c);
+
+static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct pcfw_srv *s = arg;
+    struct pcfw_client *c;
+
+    if (!s) {
+        if (p) {
+            pbuf_free(p);
+        }
+        return ERR_OK;
+    }
+    c = s->owner;
+    if (!p) {
+        /* The server closed.  For a close-delimited body that is its end. */
+        if (c && c->pd.http.rphase == RS_CLOSE) {
+            s->reusable = false;
+            http_response_done(c);      /* drops s: it is not reusable */
+        } else if (c) {
+            srv_drop(s, false);
+            http_server_failed(c);
+        } else {
+            srv_drop(s, false);         /* an idle connection closed */
+        }
+        return srv_cb_ret(pcb);
+    }
+    if (!c || err != ERR_OK) {
+        /* Bytes nobody asked for: this connection cannot be trusted. */
+        pbuf_free(p);
+        srv_drop(s, true);
+        return srv_cb_ret(pcb);
+    }
+    pcfw_pstats.bytes_from_server += p->tot_len;
+    http_response_input(c, s, p);
+    return srv_cb_ret(pcb);
+}
+
+static void srv_send_request(struct pcfw_client *c);
+
+static err_t srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct pcfw_srv *s = arg;
+
+    if (s && s->owner) {
+        srv_send_request(s->owner);
+    }
+    return ERR_OK;
+}
+
+static err_t srv_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct pcfw_srv *s = arg;
+    uint32_t now = pcfw_now();
+
+    if (!s) {
+        return ERR_OK;
+    }
+    if (s->state == SRV_IDLE &&
+        now - s->since_ms >= pcfw.cfg.pool_idle_timeout_ms) {
+        /* Reopen before the server's own keep-alive timeout closes it. */
+        srv_drop(s, false);
+    } else if (s->state == SRV_CONNECTING &&
+               now - s->since_ms >= pcfw.cfg.connect_timeout_ms) {
+        srv_failed(s);
+    } else if (s->state == SRV_BUSY && s->owner) {
+        srv_send_request(s->owner);
+    }
+    return srv_cb_ret(pcb);
+}
+
+/* A connect that failed or timed out (pcb gone or to be aborted). */
+static void srv_failed(struct pcfw_srv *s)
+{
+    struct pcfw_pool *pool = s->pool;
+
+    pcfw_pstats.srv_connect_failures++;
+    if (s->pcb) {
+        srv_abort_pcb(s->pcb);
+        s->pcb = NULL;
+    }
+    s->state = SRV_DOWN;
+    if (pool->connected == 0) {
+        pool->down = true;
+        pool_fail_ready(pool);
+    }
+    srv_schedule(s, pool->backoff_ms);
+    if (pool->backoff_ms < RECONNECT_MAX_MS) {
+        pool->backoff_ms *= 2;
+    }
+}
+
+static void srv_err(void *arg, err_t err)
+{
+    struct pcfw_srv *s = arg;
+    struct pcfw_client *c;
+
+    if (!s) {
+        return;
+    }
+    s->pcb = NULL;      /* freed by lwIP */
+    if (s->state == SRV_CONNECTING) {
+        srv_failed(s);
+        return;
+    }
+    c = s->owner;
+    srv_drop(s, true);
+    if (c) {
+        http_server_failed(c);
+    }
+}
+
+static void srv_connect(struct pcfw_srv *s)
+{
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    ip_addr_t dst;
+
+    if (!pcb) {
+        srv_schedule(s, RECONNECT_MAX_MS);      /* card memory is short */
+        return;
+    }
+    tcp_arg(pcb, s);
+    tcp_err(pcb, srv_err);
+    tcp_recv(pcb, srv_recv);
+    tcp_sent(pcb, srv_sent);
+    tcp_poll(pcb, srv_poll, 2);
+    tcp_nagle_disable(pcb);
+    ip_addr_set_ip4_u32(&dst, pcfw.cfg.server_ip);
+    s->pcb = pcb;
+    s->state = SRV_CONNECTING;
+    s->since_ms = pcfw_now();
+    if (tcp_connect(pcb, &dst, s->pool->port, srv_connected) != ERR_OK) {
+        srv_failed(s);
+    }
+}
+
+/* ---- requests ---- */
+
+static void http_reset_request(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    pcfw_http_head_scan_init(&h->scan);
+    pcfw_http_head_scan_init(&h->rscan);
+    pcfw_bq_clear(&h->rhead);
+    pcfw_arena_free(pcfw.arena, h->head);
+    h->head = NULL;
+    h->phase = RQ_HEAD;
+    h->rphase = RS_HEAD;
+    h->parsed = h->raw_head_len = h->req_len = 0;
+    h->head_len = h->head_sent = h->body_sent = 0;
+    h->resp_started = h->retried = false;
+    h->close_after = false;
+}
+
+/* Open the client's window as far as one request may need. */
+static void http_ack_input(struct pcfw_client *c)
+{
+    uint64_t limit = (uint64_t)pcfw.cfg.max_header + pcfw.cfg.max_body;
+
+    if (pcfw_bq_len(&c->in) <= limit) {
+        pcfw_client_ack(c, c->in_held);
+    }
+}
+
+static bool idempotent(int method)
+{
+    return method == PCFW_HTTP_M_GET || method == PCFW_HTTP_M_HEAD ||
+           method == PCFW_HTTP_M_PUT || method == PCFW_HTTP_M_DELETE ||
+           method == PCFW_HTTP_M_OPTIONS || method == PCFW_HTTP_M_TRACE;
+}
+
+static void http_error(struct pcfw_client *c, int status)
+{
+    pcfw_list_remove(&c->link);
+    if (c->srv) {
+        struct pcfw_srv *s = c->srv;
+
+        c->srv = NULL;
+        srv_drop(s, true);      /* its late answer must reach nobody */
+    }
+    pcfw_client_error(c, status);
+}
+
+/* The head is complete in c->in[0, raw_head_len): parse and prepare it. */
+static bool http_head_done(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    struct pcfw_http_request req;
+    uint8_t *raw = pcfw_arena_alloc(pcfw.arena, h->raw_head_len);
+    int err;
+
+    if (!raw) {
+        http_error(c, 503);
+        return false;
+    }
+    pcfw_bq_peek(&c->in, 0, raw, h->raw_head_len);
+    err = pcfw_http_parse_request(raw, h->raw_head_len, &req);
+    if (err == 0 && req.method == PCFW_HTTP_M_CONNECT) {
+        err = PCFW_HTTP_E_NOT_IMPLEMENTED;
+    }
+    if (err == 0 && req.content_length > (int64_t)pcfw.cfg.max_body) {
+        err = PCFW_HTTP_E_BODY_TOO_LARGE;
+    }
+    if (err) {
+        pcfw_arena_free(pcfw.arena, raw);
+        http_error(c, pcfw_http_error_status(err));
+        return false;
+    }
+    h->method = req.method;
+    h->keep_alive = req.keep_alive;
+    h->head = build_request_head(c, raw, &req, &h->head_len);
+    pcfw_arena_free(pcfw.arena, raw);
+    if (!h->head) {
+        http_error(c, 503);
+        return false;
+    }
+    if (req.framing == PCFW_HTTP_BODY_LENGTH && req.content_length > 0) {
+        h->phase = RQ_BODY_LENGTH;
+        h->body_left = (uint64_t)req.content_length;
+    } else if (req.framing == PCFW_HTTP_BODY_CHUNKED) {
+        h->phase = RQ_BODY_CHUNKED;
+        pcfw_http_chunked_init(&h->chunked);
+    } else {
+        h->phase = RQ_DONE;
+    }
+    if (req.expect_continue && h->phase != RQ_DONE &&
+        pcfw_bq_len(&c->in) == h->raw_head_len) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+        pcfw_bq_append(&c->out, cont, sizeof(cont) - 1);
+        pcfw_client_flush(c);
+        if (pcfw_client_gone(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Examine what arrived for the current request (FIG. 7, steps 710-714). */
+static void http_parse_more(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    while (c->state == PCFW_CL_READING && h->phase != RQ_DONE) {
+        size_t len;
+        const uint8_t *seg = pcfw_bq_segment(&c->in, h->parsed, &len);
+
+        if (!seg) {
+            return;                     /* wait for more */
+        }
+        if (h->parsed == 0) {
+            h->req_start_ms = pcfw_now();
+        }
+        if (h->phase == RQ_HEAD) {
+            long r = pcfw_http_head_scan_feed(&h->scan, seg, len,
+                                              pcfw.cfg.max_header);
+
+            if (r < 0) {
+                http_error(c, pcfw_http_error_status((int)r));
+                return;
+            }
+            h->parsed += r ? (size_t)r : len;
+            if (r > 0) {
+                h->raw_head_len = h->scan.total;
+                if (!http_head_done(c)) {
+                    return;
+                }
+            }
+        } else if (h->phase == RQ_BODY_LENGTH) {
+            size_t take = len < h->body_left ? len : (size_t)h->body_left;
+
+            h->parsed += take;
+            h->body_left -= take;
+            if (h->body_left == 0) {
+                h->phase = RQ_DONE;
+            }
+        } else {
+            size_t used = 0;
+            int r = pcfw_http_chunked_feed(&h->chunked, seg, len, &used,
+                                           pcfw.cfg.max_body);
+
+            if (r < 0) {
+                http_error(c, pcfw_http_error_status(r));
+                return;
+            }
+            h->parsed += used;
+            if (r == 1) {
+                h->phase = RQ_DONE;
+            }
+        }
+    }
+    if (c->state == PCFW_CL_READING && h->phase == RQ_DONE) {
+        struct pcfw_pool *pool = pool_of(c);
+
+        /* A complete request: to the ready queue (FIG. 7 step 714, FIG. 8). */
+        h->req_len = h->parsed;
+        h->wait_start_ms = pcfw_now();
+        c->state = PCFW_CL_READY;
+        pcfw_pstats.requests++;
+        pcfw_list_remove(&c->link);
+        pcfw_list_push_tail(&pcfw_http_proxy.ready, &c->link);
+        if (pool->down && pool->connected == 0) {
+            http_error(c, 502);
+            return;
+        }
+        http_run(pool);
+    }
+}
+
+/* Write as much of the request as the server connection takes (FIG. 9). */
+static void srv_send_request(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    struct tcp_pcb *pcb = c->srv ? c->srv->pcb : NULL;
+    size_t body_len = h->req_len - h->raw_head_len;
+    bool wrote = false;
+
+    while (pcb && (h->head_sent < h->head_len || h->body_sent < body_len)) {
+        const uint8_t *p;
+        size_t len;
+        u16_t room = tcp_sndbuf(pcb);
+        err_t err;
+
+        if (room == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN) {
+            break;
+        }
+        if (h->head_sent < h->head_len) {
+            p = h->head + h->head_sent;
+            len = h->head_len - h->head_sent;
+        } else {
+            p = pcfw_bq_segment(&c->in, h->raw_head_len + h->body_sent, &len);
+            if (len > body_len - h->body_sent) {
+                len = body_len - h->body_sent;
+            }
+        }
+        if (len > room) {
+            len = room;
+        }
+        while ((err = tcp_write(pcb, p, (u16_t)len,
+                                TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE)) ==
+               ERR_MEM && len > 1) {
+            len /= 2;
+        }
+        if (err != ERR_OK) {
+            break;
+        }
+        if (h->head_sent < h->head_len) {
+            h->head_sent += len;
+        } else {
+            h->body_sent += len;
+        }
+        pcfw_pstats.bytes_to_server += len;
+        wrote = true;
+    }
+    if (wrote) {
+        tcp_output(pcb);
+    }
+}
+
+/* Pair ready clients with idle connections (FIG. 8 steps 802-810, FIG. 9). */
+static void http_run(struct pcfw_pool *pool)
+{
+    struct pcfw_list *pos, *tmp;
+
+    pcfw_list_for_each_safe(pos, tmp, &pcfw_http_proxy.ready) {
+        struct pcfw_client *c = pcfw_container_of(pos, struct pcfw_client, link);
+        struct pcfw_srv *s;
+
+        if (pcfw_list_empty(&pool->idle)) {
+            return;
+        }
+        if (pool_of(c) != pool) {
+            continue;
+        }
+        s = pcfw_container_of(pcfw_list_pop_head(&pool->idle),
+                              struct pcfw_srv, link);
+        s->state = SRV_BUSY;
+        s->owner = c;
+        s->since_ms = pcfw_now();
+        c->srv = s;
+        c->state = PCFW_CL_PENDING;
+        c->pd.http.wait_start_ms = pcfw_now();
+        pcfw_list_remove(&c->link);
+        pcfw_list_push_tail(&pcfw_http_proxy.pending, &c->link);
+        srv_send_request(c);
+    }
+}
+
+static void pool_fail_ready(struct pcfw_pool *pool)
+{
+    struct pcfw_list *pos, *tmp;
+
+    pcfw_list_for_each_safe(pos, tmp, &pcfw_http_proxy.ready) {
+        struct pcfw_client *c = pcfw_container_of(pos, struct pcfw_client, link);
+
+        if (pool_of(c) == pool) {
+            http_error(c, 502);
+        }
+    }
+}
+
+/* ---- responses ---- */
+
+/* The complete response head is in h->rhead: parse it, queue ours. */
+static bool http_response_head(struct pcfw_client *c, struct pcfw_srv *s)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    struct pcfw_http_response resp;
+    size_t len = pcfw_bq_len(&h->rhead);
+    uint8_t *raw = pcfw_arena_alloc(pcfw.arena, len);
+    int err;
+
+    if (!raw) {
+        return false;
+    }
+    pcfw_bq_peek(&h->rhead, 0, raw, len);
+    pcfw_bq_clear(&h->rhead);
+    err = pcfw_http_parse_response(raw, len, h->method, &resp);
+    if (err == 0 && resp.tunnel) {
+        err = PCFW_HTTP_E_BAD;  /* we never ask for an upgrade or CONNECT */
+    }
+    if (err) {
+        pcfw_arena_free(pcfw.arena, raw);
+        return false;
+    }
+    if (resp.interim) {
+        /* 100 Continue and friends: the card already answered the client. */
+        pcfw_arena_free(pcfw.arena, raw);
+        pcfw_http_head_scan_init(&h->rscan);
+        return true;
+    }
+    h->resp_started = true;
+    if (!resp.keep_alive) {
+        s->reusable = false;
+    }
+    h->close_after = !h->keep_alive || c->peer_fin ||
+                     resp.framing == PCFW_HTTP_BODY_CLOSE;
+    if (!queue_response_head(c, raw, &resp)) {
+        pcfw_arena_free(pcfw.arena, raw);
+        return false;
+    }
+    pcfw_arena_free(pcfw.arena, raw);
+    pcfw_pstats.responses[resp.status / 100 <= 5 ? resp.status / 100 : 0]++;
+    switch (resp.framing) {
+    case PCFW_HTTP_BODY_NONE:
+        h->rphase = RS_DONE;
+        break;
+    case PCFW_HTTP_BODY_LENGTH:
+        h->rbody_left = (uint64_t)resp.content_length;
+        h->rphase = h->rbody_left ? RS_LENGTH : RS_DONE;
+        break;
+    case PCFW_HTTP_BODY_CHUNKED:
+        pcfw_http_chunked_init(&h->rchunked);
+        h->rphase = RS_CHUNKED;
+        break;
+    default:
+        h->rphase = RS_CLOSE;
+        break;
+    }
+    return true;
+}
+
+/* Move one segment of server bytes along (FIG. 10); false on failure. */
+static bool http_response_bytes(struct pcfw_client *c, struct pcfw_srv *s,
+                                const uint8_t *p, size_t len)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    while (len) {
+        size_t take = len;
+
+        switch (h->rphase) {
+        case RS_HEAD: {
+            long r = pcfw_http_head_scan_feed(&h->rscan, p, len,
+                                              PCFW_HTTP_HEAD_MAX);
+
+            if (r < 0) {
+                return false;
+            }
+            take = r ? (size_t)r : len;
+            if (pcfw_bq_append(&h->rhead, p, take) != take) {
+                return false;
+            }
+            if (r > 0 && !http_response_head(c, s)) {
+                return false;
+            }
+            break;
+        }
+        case RS_LENGTH:
+            if (take > h->rbody_left) {
+                take = (size_t)h->rbody_left;
+            }
+            h->rbody_left -= take;
+            if (pcfw_bq_append(&c->out, p, take) != take) {
+                return false;
+            }
+            if (h->rbody_left == 0) {
+                h->rphase = RS_DONE;
+            }
+            break;
+        case RS_CHUNKED: {
+            int r = pcfw_http_chunked_feed(&h->rchunked, p, len, &take,
+                                           UINT64_MAX);
+
+            if (r < 0 || pcfw_bq_append(&c->out, p, take) != take) {
+                return false;
+            }
+            if (r == 1) {
+                h->rphase = RS_DONE;
+            }
+            break;
+        }
+        case RS_CLOSE:
+            if (pcfw_bq_append(&c->out, p, take) != take) {
+                return false;
+            }
+            break;
+        default:
+            /* Bytes after the end of the response: never reuse this one. */
+            s->reusable = false;
+            return true;
+        }
+        p += take;
+        len -= take;
+    }
+    return true;
+}
+
+static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
+                                struct pbuf *p)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    u16_t n = p->tot_len;
+    bool ok = true;
+
+    for (struct pbuf *q = p; q && ok; q = q->next) {
+        ok = http_response_bytes(c, s, q->payload, q->len);
+    }
+    pbuf_free(p);
+    if (!ok) {
+        /* A bad or unbufferable response: 502 if nothing went out yet. */
+        c->srv = NULL;
+        srv_drop(s, true);
+        if (h->resp_started) {
+            pcfw_client_abort(c);
+        } else {
+            http_error(c, 502);
+        }
+        return;
+    }
+    /* Back-pressure: acknowledge only while the client's budget allows. */
+    if (pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+        srv_ack(s, n);
+    } else {
+        s->held += n;
+    }
+    pcfw_client_flush(c);       /* a PENDING client is never freed here */
+    if (h->rphase == RS_DONE) {
+        http_response_done(c);
+    }
+}
+
+static void http_response_done(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    struct pcfw_srv *s = c->srv;
+    struct pcfw_pool *pool = s->pool;
+
+    /* The whole response is in card memory: free the server at once. */
+    c->srv = NULL;
+    srv_release(s, h->rphase == RS_DONE);
+    pcfw_list_remove(&c->link);
+    pcfw_bq_consume(&c->in, h->req_len);
+    if (h->close_after) {
+        http_reset_request(c);
+        pcfw_client_close(c);
+    } else {
+        http_reset_request(c);
+        c->state = PCFW_CL_READING;
+        pcfw_list_push_tail(&pcfw_http_proxy.clients, &c->link);
+        http_ack_input(c);
+        http_parse_more(c);             /* a pipelined request may be there */
+    }
+    http_run(pool);
+}
+
+/* The server connection failed before the response was complete. */
+static void http_server_failed(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    c->srv = NULL;
+    if (h->resp_started) {
+        pcfw_client_abort(c);           /* truncated: only a reset says so */
+        return;
+    }
+    if (!h->retried && idempotent(h->method)) {
+        struct pcfw_pool *pool = pool_of(c);
+
+        h->retried = true;
+        h->head_sent = h->body_sent = 0;
+        pcfw_http_head_scan_init(&h->rscan);
+        pcfw_bq_clear(&h->rhead);
+        pcfw_pstats.retries++;
+        c->state = PCFW_CL_READY;
+        pcfw_list_remove(&c->link);
+        pcfw_list_push_head(&pcfw_http_proxy.ready, &c->link);
+        if (pool->down && pool->connected == 0) {
+            http_error(c, 502);
+        } else {
+            http_run(pool);
+        }
+        return;
+    }
+    http_error(c, 502);
+}
+
+/* ---- proxy ops ---- */
+
+static bool http_accept(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    pcfw_bq_init(&h->rhead, pcfw.arena, 2048 - 32);
+    http_reset_request(c);
+    pcfw_list_push_tail(&pcfw_http_proxy.clients, &c->link);
+    return true;
+}
+
+static void http_input(struct pcfw_client *c, bool fin)
+{
+    if (fin) {
+        /* Nothing more will come: finish what is complete, then close. */
+        if (c->state == PCFW_CL_READING) {
+            pcfw_client_close(c);
+        }
+        return;
+    }
+    if (c->state == PCFW_CL_READING) {
+        http_parse_more(c);
+    }
+    if (!pcfw_client_gone(c) && c->state != PCFW_CL_CLOSING) {
+        http_ack_input(c);
+    }
+}
+
+static void http_drained(struct pcfw_client *c)
+{
+    struct pcfw_srv *s = c->srv;
+
+    if (s && s->held && pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+        srv_ack(s, s->held);
+        s->held = 0;
+    }
+}
+
+static void http_tick(struct pcfw_client *c, uint32_t now)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    switch (c->state) {
+    case PCFW_CL_READING:
+        if (pcfw_bq_len(&c->in)) {
+            if (now - h->req_start_ms >= pcfw.cfg.request_timeout_ms) {
+                http_error(c, 408);
+            }
+        } else if (!pcfw_bq_len(&c->out) &&
+                   now - c->last_active_ms >= pcfw.cfg.idle_timeout_ms) {
+            pcfw_client_close(c);       /* idle keep-alive connection */
+        }
+        break;
+    case PCFW_CL_READY:
+    case PCFW_CL_PENDING:
+        if (!h->resp_started &&
+            now - h->wait_start_ms >= pcfw.cfg.server_timeout_ms) {
+            http_error(c, 504);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void http_detach(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    if (c->srv) {
+        struct pcfw_srv *s = c->srv;
+
+        c->srv = NULL;
+        srv_drop(s, true);      /* mid-exchange: its bytes have no home */
+    }
+    pcfw_arena_free(pcfw.arena, h->head);
+    h->head = NULL;
+    pcfw_bq_clear(&h->rhead);
+}
+
+static const struct pcfw_proxy_ops http_ops = {
+    .accept = http_accept,
+    .input = http_input,
+    .drained = http_drained,
+    .tick = http_tick,
+    .detach = http_detach,
+};
+
+/* ---- start-up: one pool per server port, connections opened now ---- */
+
+int pcfw_http_init(void)
+{
+    pcfw_list_init(&pcfw_http_proxy.clients);
+    pcfw_list_init(&pcfw_http_proxy.ready);
+    pcfw_list_init(&pcfw_http_proxy.pending);
+    npools = 0;
+    for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
+        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
+        struct pcfw_pool *pool = NULL;
+
+        if (li->proxy != PCFW_PROXY_HTTP) {
+            continue;
+        }
+        for (unsigned j = 0; j < npools; j++) {
+            if (pools[j].port == li->server_port) {
+                pool = &pools[j];
+            }
+        }
+        if (pool) {
+            continue;
+        }
+        pool = &pools[npools++];
+        memset(pool, 0, sizeof(*pool));
+        pool->port = li->server_port;
+        pool->size = pcfw.cfg.pool_size;
+        pool->backoff_ms = RECONNECT_MIN_MS;
+        pcfw_list_init(&pool->idle);
+        pool->srv = pcfw_arena_calloc(pcfw.arena, pool->size,
+                                      sizeof(*pool->srv));
+        if (!pool->srv) {
+            return PCFW_ERR_NOMEM;
+        }
+        for (unsigned k = 0; k < pool->size; k++) {
+            pool->srv[k].pool = pool;
+            pcfw_list_init(&pool->srv[k].link);
+            srv_connect(&pool->srv[k]);
+        }
+    }
+    if (npools) {
+        sys_timeout(POOL_TICK_MS, pool_tick, NULL);
+    }
+    return PCFW_OK;
+}
+
+void pcfw_http_shutdown(void)
+{
+    for (unsigned i = 0; i < npools; i++) {
+        for (unsigned k = 0; k < pools[i].size; k++) {
+            struct pcfw_srv *s = &pools[i].srv[k];
+
+            if (s->pcb) {
+                srv_abort_pcb(s->pcb);
+                s->pcb = NULL;
+            }
+        }
+    }
+    if (npools) {
+        sys_untimeout(pool_tick, NULL);
+    }
+    npools = 0;
+}
+
+/* Pool occupancy for pcfw_get_stats(). */
+void pcfw_http_pool_stats(uint64_t *in_use, uint64_t *idle)
+{
+    *in_use = *idle = 0;
+    for (unsigned i = 0; i < npools; i++) {
+        for (unsigned k = 0; k < pools[i].size; k++) {
+            *in_use += pools[i].srv[k].state == SRV_BUSY;
+            *idle += pools[i].srv[k].state == SRV_IDLE;
+        }
+    }
+}

@@ -1,0 +1,279 @@
+/*
+ * proxycard firmware: the pass-through proxy (the patent's 208(2)).
+ *
+ * Each client gets its own server connection, opened at accept; bytes flow
+ * both ways through the client's queues, with back-pressure each way: a
+ * client's bytes are acknowledged as they leave for the server, a server's
+ * while the client's output queue is within its budget.  Half-close is
+ * honoured: a FIN from one side is passed on once everything before it has
+ * been passed on, and the connection ends when both sides have finished.
+ * A reset or a failed connect on either side resets the other.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <string.h>
+#include "fw_internal.h"
+#include "proxy.h"
+
+static const struct pcfw_proxy_ops pass_ops;
+struct pcfw_proxy pcfw_pass_proxy = { .name = "pass", .ops = &pass_ops };
+
+/* The last server pcb we reset: a callback of it must return ERR_ABRT. */
+static struct tcp_pcb *pass_aborted_pcb;
+
+static void pass_srv_detach(struct tcp_pcb *pcb)
+{
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+}
+
+/* Reset both sides. */
+static void pass_abort(struct pcfw_client *c)
+{
+    struct pcfw_pass_client *pc = &c->pd.pass;
+
+    if (pc->srv) {
+        pass_srv_detach(pc->srv);
+        pass_aborted_pcb = pc->srv;
+        tcp_abort(pc->srv);
+        pc->srv = NULL;
+    }
+    pcfw_client_abort(c);
+}
+
+static err_t pass_cb_ret(struct tcp_pcb *pcb)
+{
+    if (pass_aborted_pcb == pcb) {
+        pass_aborted_pcb = NULL;
+        return ERR_ABRT;
+    }
+    return ERR_OK;
+}
+
+/* Move whatever can move, pass FINs on, end when both sides are done. */
+static void pass_pump(struct pcfw_client *c)
+{
+    struct pcfw_pass_client *pc = &c->pd.pass;
+    bool wrote = false;
+
+    /* client -> server */
+    while (pc->srv && pc->srv_connected && pcfw_bq_len(&c->in)) {
+        size_t len;
+        const void *p = pcfw_bq_front(&c->in, &len);
+        u16_t room = tcp_sndbuf(pc->srv);
+        err_t err;
+
+        if (room == 0 || tcp_sndqueuelen(pc->srv) >= TCP_SND_QUEUELEN) {
+            break;
+        }
+        if (len > room) {
+            len = room;
+        }
+        while ((err = tcp_write(pc->srv, p, (u16_t)len, TCP_WRITE_FLAG_COPY)) ==
+               ERR_MEM && len > 1) {
+            len /= 2;
+        }
+        if (err != ERR_OK) {
+            break;
+        }
+        pcfw_bq_consume(&c->in, len);
+        pcfw_client_ack(c, (uint32_t)len);
+        pcfw_pstats.bytes_to_server += len;
+        wrote = true;
+    }
+    if (pc->srv && pc->srv_connected && c->peer_fin && !pcfw_bq_len(&c->in) &&
+        !pc->srv_shut && tcp_shutdown(pc->srv, 0, 1) == ERR_OK) {
+        pc->srv_shut = true;
+        wrote = true;
+    }
+    if (wrote) {
+        tcp_output(pc->srv);
+    }
+
+    /* server -> client */
+    pcfw_client_flush(c);
+    if (pc->srv_fin && !pcfw_bq_len(&c->out) && !c->shut_tx && c->pcb &&
+        tcp_shutdown(c->pcb, 0, 1) == ERR_OK) {
+        c->shut_tx = true;
+    }
+
+    /* both directions finished: close the server side, then the client */
+    if (pc->srv_shut && pc->srv_fin && c->shut_tx) {
+        if (pc->srv) {
+            pass_srv_detach(pc->srv);
+            if (tcp_close(pc->srv) != ERR_OK) {
+                pass_aborted_pcb = pc->srv;
+                tcp_abort(pc->srv);
+            }
+            pc->srv = NULL;
+        }
+        pcfw_client_close(c);
+    }
+}
+
+/* ---- server side callbacks ---- */
+
+static err_t pass_srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct pcfw_client *c = arg;
+
+    if (c) {
+        c->pd.pass.srv_connected = true;
+        pcfw_pstats.srv_connects++;
+        pass_pump(c);
+    }
+    return pass_cb_ret(pcb);
+}
+
+static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
+                           err_t err)
+{
+    struct pcfw_client *c = arg;
+    struct pcfw_pass_client *pc;
+
+    if (!c) {
+        if (p) {
+            pbuf_free(p);
+        }
+        return ERR_OK;
+    }
+    pc = &c->pd.pass;
+    if (!p) {
+        pc->srv_fin = true;
+    } else {
+        size_t took = 0;
+
+        for (struct pbuf *q = p; q; q = q->next) {
+            size_t n = pcfw_bq_append(&c->out, q->payload, q->len);
+
+            took += n;
+            if (n < q->len) {
+                break;
+            }
+        }
+        pcfw_pstats.bytes_from_server += took;
+        if (took < p->tot_len) {
+            pbuf_free(p);
+            pass_abort(c);          /* card memory exhausted */
+            return pass_cb_ret(pcb);
+        }
+        if (pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+            tcp_recved(pcb, p->tot_len);
+        } else {
+            pc->srv_held += p->tot_len;
+        }
+        pbuf_free(p);
+    }
+    pass_pump(c);
+    return pass_cb_ret(pcb);
+}
+
+static err_t pass_srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct pcfw_client *c = arg;
+
+    if (c) {
+        pass_pump(c);
+    }
+    return pass_cb_ret(pcb);
+}
+
+static void pass_srv_err(void *arg, err_t err)
+{
+    struct pcfw_client *c = arg;
+
+    if (c) {
+        /* Refused, reset or timed out: the client sees a reset too. */
+        if (!c->pd.pass.srv_connected) {
+            pcfw_pstats.srv_connect_failures++;
+        }
+        c->pd.pass.srv = NULL;
+        pcfw_client_abort(c);
+    }
+}
+
+/* ---- proxy ops ---- */
+
+static bool pass_accept(struct pcfw_client *c)
+{
+    struct pcfw_pass_client *pc = &c->pd.pass;
+    ip_addr_t dst;
+
+    c->state = PCFW_CL_STREAM;
+    pc->since_ms = pcfw_now();
+    pcfw_list_push_tail(&pcfw_pass_proxy.clients, &c->link);
+    pc->srv = tcp_new_ip_type(IPADDR_TYPE_V4);
+    if (!pc->srv) {
+        pcfw_client_abort(c);
+        return false;
+    }
+    tcp_arg(pc->srv, c);
+    tcp_err(pc->srv, pass_srv_err);
+    tcp_recv(pc->srv, pass_srv_recv);
+    tcp_sent(pc->srv, pass_srv_sent);
+    tcp_nagle_disable(pc->srv);
+    ip_addr_set_ip4_u32(&dst, pcfw.cfg.server_ip);
+    if (tcp_connect(pc->srv, &dst, c->listener->server_port,
+                    pass_srv_connected) != ERR_OK) {
+        pass_abort(c);
+        return false;
+    }
+    return true;
+}
+
+static void pass_input(struct pcfw_client *c, bool fin)
+{
+    /* The client's bytes are acknowledged as they leave for the server. */
+    pass_pump(c);
+}
+
+static void pass_drained(struct pcfw_client *c)
+{
+    struct pcfw_pass_client *pc = &c->pd.pass;
+
+    if (pc->srv_held && pc->srv &&
+        pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+        uint32_t n = pc->srv_held;
+
+        pc->srv_held = 0;
+        while (n) {
+            u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
+
+            tcp_recved(pc->srv, step);
+            n -= step;
+        }
+    }
+    pass_pump(c);
+}
+
+static void pass_tick(struct pcfw_client *c, uint32_t now)
+{
+    if (!c->pd.pass.srv_connected &&
+        now - c->pd.pass.since_ms >= pcfw.cfg.connect_timeout_ms) {
+        pass_abort(c);
+    }
+}
+
+static void pass_detach(struct pcfw_client *c)
+{
+    struct pcfw_pass_client *pc = &c->pd.pass;
+
+    if (pc->srv) {
+        pass_srv_detach(pc->srv);
+        pass_aborted_pcb = pc->srv;
+        tcp_abort(pc->srv);
+        pc->srv = NULL;
+    }
+}
+
+static const struct pcfw_proxy_ops pass_ops = {
+    .accept = pass_accept,
+    .input = pass_input,
+    .drained = pass_drained,
+    .tick = pass_tick,
+    .detach = pass_detach,
+};

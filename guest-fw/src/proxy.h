@@ -1,0 +1,162 @@
+/*
+ * proxycard firmware: the connection-offload proxy's data structures
+ * (the patent's FIG. 4) and the interfaces between its modules.
+ *
+ *   master.c      master process 202: listeners, accept, dispatch (FIG. 6)
+ *   client.c      client processes 204: input and output queues (FIG. 7, 11)
+ *   http_proxy.c  HTTP proxy 208(1) with its pool of server connections
+ *                 (FIG. 8-10)
+ *   pass_proxy.c  pass-through proxy 208(2)
+ *
+ * Everything lives in card memory and runs on the firmware thread, driven
+ * by lwIP's callbacks: where the patent polls, a callback moves a client's
+ * descriptor from queue to queue and runs the proxy.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PCFW_PROXY_H
+#define PCFW_PROXY_H
+
+#include "lwip/tcp.h"
+#include "bytequeue.h"
+#include "http_parse.h"
+#include "list.h"
+#include "pcfw.h"
+
+struct pcfw_client;
+struct pcfw_srv;
+
+/* Connection state 410 of a client. */
+enum pcfw_client_state {
+    PCFW_CL_READING,    /* accumulating a request (FIG. 7) */
+    PCFW_CL_READY,      /* complete request, on the ready queue (FIG. 8) */
+    PCFW_CL_PENDING,    /* forwarded, on the read-pending queue (FIG. 9, 10) */
+    PCFW_CL_STREAM,     /* pass-through: bytes flow both ways */
+    PCFW_CL_CLOSING,    /* last bytes leaving, no more requests */
+};
+
+/* What a proxy does with its clients; client.c calls these. */
+struct pcfw_proxy_ops {
+    /* A client connection was accepted and set up; false if it aborted it. */
+    bool (*accept)(struct pcfw_client *c);
+    /* New bytes in c->in (or, with fin, the client's FIN). */
+    void (*input)(struct pcfw_client *c, bool fin);
+    /* Bytes left c->out for the client's TCP send buffer. */
+    void (*drained)(struct pcfw_client *c);
+    /* Once a second (the client's tcp_poll): timeouts. */
+    void (*tick)(struct pcfw_client *c, uint32_t now);
+    /* The client is going away: drop every reference to it. */
+    void (*detach)(struct pcfw_client *c);
+};
+
+/*
+ * Proxy data structure 404: one per application proxy.  Each client of the
+ * proxy is on exactly one of its queues (through pcfw_client.link):
+ * client queue 418 (reading), ready queue 420, read-pending queue 422.
+ */
+struct pcfw_proxy {
+    const char *name;
+    const struct pcfw_proxy_ops *ops;
+    struct pcfw_list clients;
+    struct pcfw_list ready;
+    struct pcfw_list pending;
+};
+
+/* HTTP proxy data of a client (application proxy data 416). */
+struct pcfw_http_client {
+    /* request side */
+    struct pcfw_http_head_scan scan;
+    uint8_t phase;              /* enum in http_proxy.c */
+    size_t parsed;              /* bytes of c->in examined for this request */
+    size_t raw_head_len;        /* the request head as received */
+    size_t req_len;             /* head + body, once complete */
+    uint64_t body_left;         /* Content-Length body still to come */
+    struct pcfw_http_chunked chunked;
+    uint8_t *head;              /* rewritten head for the server (arena) */
+    size_t head_len, head_sent;
+    size_t body_sent;           /* body bytes written to the server */
+    int method;
+    bool keep_alive;            /* the client's connection persists */
+    bool retried;               /* already retried on a fresh connection */
+    uint32_t req_start_ms;      /* first byte of this request */
+    uint32_t wait_start_ms;     /* queued or sent: start of server wait */
+    /* response side */
+    uint8_t rphase;
+    struct pcfw_http_head_scan rscan;
+    struct pcfw_bq rhead;       /* response head being collected */
+    uint64_t rbody_left;
+    struct pcfw_http_chunked rchunked;
+    bool resp_started;          /* a response byte arrived */
+    bool close_after;           /* close the client after this response */
+};
+
+/* Pass-through proxy data of a client. */
+struct pcfw_pass_client {
+    struct tcp_pcb *srv;        /* the client's own server connection */
+    bool srv_connected;
+    bool client_fin;            /* client sent FIN: half-close the server */
+    bool srv_fin;               /* server sent FIN: half-close the client */
+    bool srv_shut;              /* FIN sent to the server */
+    uint32_t srv_held;          /* server bytes not yet acknowledged */
+    uint32_t since_ms;          /* accepted at */
+};
+
+/* Client data structure 402: one per client connection. */
+struct pcfw_client {
+    struct tcp_pcb *pcb;        /* NULL once closed or freed by lwIP */
+    ip4_addr_t addr;            /* client socket 406 */
+    uint16_t port;
+    const struct pcfw_listener *listener;
+    struct pcfw_proxy *proxy;
+    struct pcfw_srv *srv;       /* server socket 408 (HTTP: pooled) */
+    uint8_t state;              /* connection state 410 */
+    struct pcfw_bq in;          /* input queue 412 */
+    struct pcfw_bq out;         /* output queue 414 */
+    struct pcfw_list link;      /* on one of the proxy's queues */
+    struct pcfw_list all;       /* on the master's list of clients */
+    uint32_t in_held;           /* received, not yet acknowledged to TCP */
+    uint32_t last_active_ms;
+    bool dead;                  /* freed; reaped when the entry point ends */
+    bool peer_fin;              /* the client sent FIN */
+    bool shut_tx;               /* our FIN is queued */
+    union {                     /* application proxy data 416 */
+        struct pcfw_http_client http;
+        struct pcfw_pass_client pass;
+    } pd;
+};
+
+/* ---- master.c ---- */
+int pcfw_master_init(void);
+void pcfw_master_shutdown(void);
+uint32_t pcfw_now(void);
+
+/* ---- client.c ---- */
+void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb);
+/* Move c->out to the client as far as its send window allows. */
+void pcfw_client_flush(struct pcfw_client *c);
+/* Acknowledge @n held input bytes to the client's TCP (opens the window). */
+void pcfw_client_ack(struct pcfw_client *c, uint32_t n);
+/* Queue an error response (status, short text) and close after it. */
+void pcfw_client_error(struct pcfw_client *c, int status);
+/* Send what is queued, then FIN; free once the client is done. */
+void pcfw_client_close(struct pcfw_client *c);
+/* Reset the connection and free the client now. */
+void pcfw_client_abort(struct pcfw_client *c);
+/* Was the client freed (during this entry point)? */
+bool pcfw_client_gone(const struct pcfw_client *c);
+/* Free the structs of clients freed during this entry point. */
+void pcfw_client_reap(void);
+
+/* ---- http_proxy.c, pass_proxy.c ---- */
+extern struct pcfw_proxy pcfw_http_proxy;
+extern struct pcfw_proxy pcfw_pass_proxy;
+int pcfw_http_init(void);
+void pcfw_http_shutdown(void);
+void pcfw_http_pool_stats(uint64_t *in_use, uint64_t *idle);
+
+/* Proxy statistics, copied out by pcfw_get_stats(). */
+extern struct pcfw_proxy_stats pcfw_pstats;
+
+#endif /* PCFW_PROXY_H */
