@@ -33,10 +33,10 @@ STAMP_DEPS   := $(BUILD)/.stamp-deps
 STAMP_SRC    := $(BUILD)/.stamp-src
 STAMP_GRAFT  := $(BUILD)/.stamp-graft
 
-.PHONY: all check clean distclean qemu fw unit help
+.PHONY: all check clean distclean qemu fw unit sim help
 .DELETE_ON_ERROR:
 
-all: qemu
+all: qemu sim
 
 help:
 	@sed -n '3,11p' Makefile
@@ -100,6 +100,9 @@ $(FW_LIB): $(FW_OBJ)
 
 fw: $(FW_LIB)
 
+# The host harness (build/proxycard-sim): the firmware on libslirp.
+include guest-fw/sim/sim.mk
+
 -include $(LWIP_OBJS:.o=.d) $(FW_OBJS:.o=.d)
 
 # ---- QEMU: graft, configure, build ------------------------------------------
@@ -138,7 +141,7 @@ unit: $(UNIT_BIN)
 
 # ---- check -------------------------------------------------------------------
 
-check: qemu $(UNIT_BIN)
+check: qemu sim $(UNIT_BIN)
 	BUILD=$(BUILD) QEMU_BUILD=$(QEMU_BUILD) scripts/run-checks.sh
 
 clean:
