@@ -9,10 +9,12 @@ set -eu
 
 # Build: QEMU 7.2 (meson, ninja, glib, pixman, slirp, zlib), lwIP, the firmware.
 # Run: SeaBIOS and QEMU's option ROMs (Debian's dfsg QEMU source has none).
-# Test: Check for unit tests, binutils' nm for the symbol check.
+# Test: Check for unit tests, binutils' nm for the symbol check, a real
+# server (nginx) and client (curl) for the end-to-end tests.
 PKGS="build-essential pkg-config dpkg-dev ninja-build meson python3 \
       libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev \
-      flex bison check binutils xz-utils seabios qemu-system-data"
+      flex bison check binutils xz-utils seabios qemu-system-data \
+      nginx curl"
 
 SRC_LIST=/etc/apt/sources.list.d/proxycard-deb-src.sources
 
@@ -26,7 +28,7 @@ need_root() {
 }
 
 has_deb_src() {
-    grep -rhsE '^[[:space:]]*(deb-src|Types:.*deb-src)' \
+    grep -rqsE '^[[:space:]]*(deb-src|Types:.*deb-src)' \
         /etc/apt/sources.list /etc/apt/sources.list.d/ >/dev/null 2>&1
 }
 
@@ -69,7 +71,17 @@ if [ -n "$missing" ]; then
     need_root "install packages" "$missing"
     apt_update
     say "installing$missing"
+    # Packages such as nginx start a system service when installed; the
+    # tests start their own servers, so keep invoke-rc.d from starting any
+    # (policy-rc.d exit 101: "action forbidden"), unless a policy exists.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+    [ -z "$policy" ] || rm -f "$policy"
 fi
 
 # apt-get source needs a package list that knows about sources.
