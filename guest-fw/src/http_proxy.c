@@ -537,10 +537,16 @@ static void http_reset_request(struct pcfw_client *c)
     h->close_after = false;
 }
 
-/* Open the client's window as far as one request may need. */
+/*
+ * Open the client's window as far as one request may need: its head, its
+ * body, and room for chunked framing around the body (which max-body does
+ * not count).  Beyond that the client waits, and a request still not
+ * complete when its time is up gets 408.
+ */
 static void http_ack_input(struct pcfw_client *c)
 {
-    uint64_t limit = (uint64_t)pcfw.cfg.max_header + pcfw.cfg.max_body;
+    uint64_t limit = (uint64_t)pcfw.cfg.max_header + pcfw.cfg.max_body +
+                     pcfw.cfg.max_body / 4 + 65536;
 
     if (pcfw_bq_len(&c->in) <= limit) {
         pcfw_client_ack(c, c->in_held);
@@ -953,6 +959,10 @@ static void http_response_done(struct pcfw_client *c)
 
     /* The whole response is in card memory: free the server at once. */
     c->srv = NULL;
+    if (h->head_sent < h->head_len || h->body_sent < h->req_len - h->raw_head_len) {
+        /* It answered before reading all of the request: never reuse it. */
+        s->reusable = false;
+    }
     srv_release(s, h->rphase == RS_DONE);
     pcfw_list_remove(&c->link);
     pcfw_bq_consume(&c->in, h->req_len);
