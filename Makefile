@@ -48,7 +48,8 @@ $(STAMP_DEPS): scripts/install-deps.sh
 	scripts/install-deps.sh
 	@touch $@
 
-$(STAMP_SRC): scripts/fetch-sources.sh scripts/versions.sh $(STAMP_DEPS)
+$(STAMP_SRC): scripts/fetch-sources.sh scripts/versions.sh $(STAMP_DEPS) \
+		$(wildcard patches/lwip/*.patch)
 	scripts/fetch-sources.sh $(BUILD)
 	@touch $@
 

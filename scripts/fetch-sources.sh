@@ -1,14 +1,16 @@
 #!/bin/sh
 # Fetch Debian's source packages of QEMU and lwIP into $BUILD/src with
 # `apt-get source` (dpkg-source -x checks every file against the .dsc
-# checksums and applies Debian's patches), and pin their upstream versions.
+# checksums and applies Debian's patches), pin their upstream versions, and
+# apply proxycard's own patches (patches/lwip/).
 #
 # usage: scripts/fetch-sources.sh BUILD_DIR
 # Prints nothing and does nothing when both trees are already unpacked.
 set -eu
 
 BUILD=${1:?usage: fetch-sources.sh BUILD_DIR}
-. "$(dirname "$0")/versions.sh"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/scripts/versions.sh"
 
 mkdir -p "$BUILD/src"
 cd "$BUILD/src"
@@ -47,5 +49,35 @@ fetch() {
     echo "$ver" >"$dir/.proxycard-fetched"
 }
 
+# patch PKGDIR PATCHDIR: apply our patches (PATCHDIR/*.patch, in order) to
+# a freshly unpacked tree, once; a tree patched with another set is
+# unpacked again.  Patched files get LF line ends first (lwIP ships CRLF).
+patch_tree() {
+    dir=$1 pdir=$2
+    set -- "$pdir"/*.patch
+    [ -e "$1" ] || return 0
+    sum=$(cat "$@" | sha256sum | cut -d' ' -f1)
+    [ "$(cat "$dir/.proxycard-patched" 2>/dev/null)" = "$sum" ] && return 0
+    if [ -e "$dir/.proxycard-patched" ]; then
+        return 1            # patched with another set: caller re-unpacks
+    fi
+    for p in "$@"; do
+        for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p"); do
+            sed -i 's/\r$//' "$dir/$f"
+        done
+        echo "fetch-sources: applying $(basename "$p")"
+        patch -d "$dir" -p1 --quiet --forward <"$p" || {
+            echo "fetch-sources: $p does not apply to $dir" >&2
+            exit 1
+        }
+    done
+    echo "$sum" >"$dir/.proxycard-patched"
+}
+
 fetch qemu "$QEMU_UPSTREAM" "$QEMU_DIR"
 fetch lwip "$LWIP_UPSTREAM" "$LWIP_DIR"
+if ! patch_tree "$LWIP_DIR" "$TOP/patches/lwip"; then
+    rm -rf "$LWIP_DIR"
+    fetch lwip "$LWIP_UPSTREAM" "$LWIP_DIR"
+    patch_tree "$LWIP_DIR" "$TOP/patches/lwip"
+fi

@@ -89,6 +89,9 @@
 #define TCP_OVERSIZE                    TCP_MSS
 #define LWIP_TCP_SACK_OUT               0
 #define LWIP_RANDOMIZE_INITIAL_LOCAL_PORTS 1
+/* Segment-to-PCB lookup by hash (patches/lwip/0001-tcp-pcb-hash.patch). */
+#define LWIP_TCP_PCB_HASH               1
+#define LWIP_TCP_PCB_HASH_SIZE          16384
 
 /* ---- checksums: computed in software on both ports ---- */
 #define LWIP_CHECKSUM_ON_COPY           1

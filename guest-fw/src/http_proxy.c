@@ -294,6 +294,23 @@ static void srv_schedule(struct pcfw_srv *s, uint32_t delay_ms)
     s->retry_at_ms = pcfw_now() + delay_ms;
 }
 
+/*
+ * A request is waiting while the pool is down: try again now rather than at
+ * the end of the back-off, which only paces a server that stays away.
+ */
+static void pool_kick(struct pcfw_pool *pool)
+{
+    if (!pool->down) {
+        return;
+    }
+    pool->backoff_ms = RECONNECT_MIN_MS;
+    for (unsigned k = 0; k < pool->size; k++) {
+        if (pool->srv[k].state == SRV_DOWN) {
+            pool->srv[k].retry_at_ms = pcfw_now();
+        }
+    }
+}
+
 /* Reopen the connections that are down and due (every POOL_TICK_MS). */
 static void pool_tick(void *arg)
 {
@@ -352,9 +369,6 @@ static void srv_release(struct pcfw_srv *s, bool keep)
     s->since_ms = pcfw_now();
     pcfw_list_push_head(&s->pool->idle, &s->link);  /* most recent first */
 }
-
-/* Fail every client waiting on @pool's ready queue: the server is down. */
-static void pool_fail_ready(struct pcfw_pool *pool);
 
 static void srv_failed(struct pcfw_srv *s);
 
@@ -465,8 +479,7 @@ static void srv_failed(struct pcfw_srv *s)
     }
     s->state = SRV_DOWN;
     if (pool->connected == 0) {
-        pool->down = true;
-        pool_fail_ready(pool);
+        pool->down = true;      /* waiting clients get 502 after connect timeout */
     }
     srv_schedule(s, pool->backoff_ms);
     if (pool->backoff_ms < RECONNECT_MAX_MS) {
@@ -690,10 +703,7 @@ static void http_parse_more(struct pcfw_client *c)
         pcfw_pstats.requests++;
         pcfw_list_remove(&c->link);
         pcfw_list_push_tail(&pcfw_http_proxy.ready, &c->link);
-        if (pool->down && pool->connected == 0) {
-            http_error(c, 502);
-            return;
-        }
+        pool_kick(pool);
         http_run(pool);
     }
 }
@@ -774,19 +784,6 @@ static void http_run(struct pcfw_pool *pool)
         pcfw_list_remove(&c->link);
         pcfw_list_push_tail(&pcfw_http_proxy.pending, &c->link);
         srv_send_request(c);
-    }
-}
-
-static void pool_fail_ready(struct pcfw_pool *pool)
-{
-    struct pcfw_list *pos, *tmp;
-
-    pcfw_list_for_each_safe(pos, tmp, &pcfw_http_proxy.ready) {
-        struct pcfw_client *c = pcfw_container_of(pos, struct pcfw_client, link);
-
-        if (pool_of(c) == pool) {
-            http_error(c, 502);
-        }
     }
 }
 
@@ -1000,11 +997,8 @@ static void http_server_failed(struct pcfw_client *c)
         c->state = PCFW_CL_READY;
         pcfw_list_remove(&c->link);
         pcfw_list_push_head(&pcfw_http_proxy.ready, &c->link);
-        if (pool->down && pool->connected == 0) {
-            http_error(c, 502);
-        } else {
-            http_run(pool);
-        }
+        pool_kick(pool);
+        http_run(pool);
         return;
     }
     http_error(c, 502);
@@ -1065,6 +1059,12 @@ static void http_tick(struct pcfw_client *c, uint32_t now)
         }
         break;
     case PCFW_CL_READY:
+        if (pool_of(c)->down &&
+            now - h->wait_start_ms >= pcfw.cfg.connect_timeout_ms) {
+            http_error(c, 502);         /* no server connection can be made */
+            break;
+        }
+        /* fall through */
     case PCFW_CL_PENDING:
         if (!h->resp_started &&
             now - h->wait_start_ms >= pcfw.cfg.server_timeout_ms) {
