@@ -52,22 +52,33 @@ for t in tests/static/*.sh; do
 done
 layer static $static_pass $static_fail
 
-# --- 3. qtest: the device in QEMU ---
+# tap_layer NAME LOG RC: count a TAP log ("ok", "not ok", "# SKIP"); a
+# non-zero exit with no failing test (crash, timeout) counts as one failure.
+tap_layer() {
+    local name=$1 log=$2 rc=$3 p f s
+    grep -E '^(ok|not ok|# )' "$log" | grep -v '^# starting QEMU'
+    p=$(grep -cE '^ok ' "$log")
+    f=$(grep -cE '^not ok ' "$log")
+    s=$(grep -cE '^ok .*# SKIP' "$log")
+    p=$((p - s))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        echo "$name: exited with status $rc (crash or timeout); log: $log"
+        tail -n 20 "$log"
+        f=1
+    fi
+    layer "$name" "$p" "$f" "$s"
+}
+
+# --- 3. harness: the firmware between real clients and nginx ---
+harness_log=$LOGDIR/harness.log
+BUILD=$BUILD tests/harness/run.sh >"$harness_log" 2>&1
+tap_layer harness "$harness_log" $?
+
+# --- 4. qtest: the device in QEMU ---
 qtest_log=$LOGDIR/qtest.log
 QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
     timeout 600 "$QEMU_BUILD/tests/qtest/proxycard-test" --tap -k >"$qtest_log" 2>&1
-qtest_rc=$?
-grep -E '^(ok|not ok|# )' "$qtest_log" | grep -v '^# starting QEMU'
-qp=$(grep -cE '^ok ' "$qtest_log")
-qf=$(grep -cE '^not ok ' "$qtest_log")
-qs=$(grep -cE '^ok .*# SKIP' "$qtest_log")
-qp=$((qp - qs))
-if [ "$qtest_rc" != 0 ] && [ "$qf" = 0 ]; then
-    echo "qtest: exited with status $qtest_rc (crash or timeout); log: $qtest_log"
-    tail -n 20 "$qtest_log"
-    qf=1
-fi
-layer qtest "$qp" "$qf" "$qs"
+tap_layer qtest "$qtest_log" $?
 
 echo
 if [ "$skipped" -gt 0 ]; then

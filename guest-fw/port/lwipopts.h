@@ -51,6 +51,9 @@
 #define LWIP_ARP                        1
 #define ARP_TABLE_SIZE                  64
 #define ARP_QUEUEING                    1
+/* Packets held per unresolved address: the whole pool's SYNs at start-up
+ * (lwIP's default of 3 drops the rest until their retransmission). */
+#define ARP_QUEUE_LEN                   1024
 #define ETHARP_SUPPORT_STATIC_ENTRIES   1
 #define LWIP_NETIF_LINK_CALLBACK        1
 #define LWIP_NETIF_STATUS_CALLBACK      1

@@ -1103,9 +1103,6 @@ static const struct pcfw_proxy_ops http_ops = {
 
 int pcfw_http_init(void)
 {
-    pcfw_list_init(&pcfw_http_proxy.clients);
-    pcfw_list_init(&pcfw_http_proxy.ready);
-    pcfw_list_init(&pcfw_http_proxy.pending);
     npools = 0;
     for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
         const struct pcfw_listener *li = &pcfw.cfg.listeners[i];

@@ -54,8 +54,17 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     return c->proxy->ops->accept(c) ? ERR_OK : ERR_ABRT;
 }
 
+static void proxy_init(struct pcfw_proxy *p)
+{
+    pcfw_list_init(&p->clients);
+    pcfw_list_init(&p->ready);
+    pcfw_list_init(&p->pending);
+}
+
 int pcfw_master_init(void)
 {
+    proxy_init(&pcfw_http_proxy);
+    proxy_init(&pcfw_pass_proxy);
     pcfw_list_init(&all_clients);
     memset(&pcfw_pstats, 0, sizeof(pcfw_pstats));
     for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {

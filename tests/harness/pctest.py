@@ -1,0 +1,866 @@
+"""pctest: a small library for proxycard's end-to-end tests.
+
+Everything here runs on 127.0.0.1 only and cleans up after itself: every
+process is started by us, remembered by its PID and stopped by that PID with
+bounded waits (SIGTERM, then SIGKILL); every temporary file lives under one
+per-run directory from tempfile.mkdtemp, removed at the end.
+
+Pieces:
+  free_port()            a port nobody listens on (outside the ephemeral range)
+  RunDir                 the per-run directory
+  Nginx                  nginx as a test server (one worker, logs in the run dir)
+  Card                   build/proxycard-sim with a config, forwards, stats
+  EchoServer, HoleServer Python TCP servers (echo; accept and never answer)
+  HttpConn               a raw-socket HTTP/1.1 client that parses responses
+  curl()                 runs the real curl with a timeout
+"""
+
+import errno
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TOP = HERE.parent.parent
+BUILD = Path(os.environ.get("BUILD", TOP / "build"))
+if not BUILD.is_absolute():
+    BUILD = TOP / BUILD
+SIM = BUILD / "proxycard-sim"
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+CURL = shutil.which("curl")
+
+LOCAL = "127.0.0.1"
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here (a missing tool)."""
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- ports ----
+
+_used_ports = set()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now, below the
+    kernel's ephemeral range (so our own client sockets never take it)."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        if port in _used_ports:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((LOCAL, port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _used_ports.add(port)
+        return port
+    raise RuntimeError("no free port found")
+
+
+def wait_port(port, timeout=5.0):
+    """Wait until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((LOCAL, port), timeout=0.5):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+# ------------------------------------------------------------ processes ----
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children_of(pid):
+    """PIDs of the direct children of pid (from /proc)."""
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    kids += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return kids
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=5.0):
+    """Stop a subprocess.Popen by its PID: sig, bounded wait, then SIGKILL.
+    Returns its exit status (negative: killed by a signal)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def describe_status(rc):
+    if rc is None:
+        return "did not exit"
+    if rc < 0:
+        try:
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit status {rc}"
+
+
+# --------------------------------------------------------------- run dir ----
+
+class RunDir:
+    """The per-run temporary directory; remove() deletes it."""
+
+    def __init__(self, prefix="pctest-"):
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        self._n = 0
+
+    def sub(self, name):
+        self._n += 1
+        p = self.path / f"{self._n:03d}-{name}"
+        p.mkdir(parents=True)
+        return p
+
+    def remove(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------- nginx ----
+
+NGINX_CONF = """\
+user root;
+worker_processes 1;
+daemon off;
+master_process on;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    log_format pc '$connection $connection_requests $request_time $status '
+                  '$body_bytes_sent $request_length "$http_transfer_encoding" '
+                  '"$request"';
+    access_log {dir}/access.log pc;
+    client_body_temp_path {dir}/client_body_temp;
+    proxy_temp_path {dir}/proxy_temp;
+    fastcgi_temp_path {dir}/fastcgi_temp;
+    uwsgi_temp_path {dir}/uwsgi_temp;
+    scgi_temp_path {dir}/scgi_temp;
+    default_type application/octet-stream;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    server {{
+        listen {addr}:{port};
+        root {dir}/www;
+{extra}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx serving dir/www on 127.0.0.1:port, access log with $connection."""
+
+    def __init__(self, dir, port=None, extra=""):
+        if not NGINX:
+            raise Skip("nginx is not installed")
+        self.dir = Path(dir)
+        self.port = port or free_port()
+        self.www = self.dir / "www"
+        self.www.mkdir(parents=True, exist_ok=True)
+        self.access_log = self.dir / "access.log"
+        self.error_log = self.dir / "error.log"
+        self.conf = self.dir / "nginx.conf"
+        self.conf.write_text(NGINX_CONF.format(dir=self.dir, addr=LOCAL,
+                                               port=self.port, extra=extra))
+        self.proc = None
+        self.workers = []
+
+    def start(self, timeout=10.0):
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(self.dir), "-c", str(self.conf)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "nginx.stderr", "wb"))
+        deadline = time.monotonic() + timeout
+        while not wait_port(self.port, 0.2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("nginx did not start: " + self.tail_error())
+        self.workers = children_of(self.proc.pid)
+        return self
+
+    def tail_error(self, n=20):
+        out = []
+        for f in (self.dir / "nginx.stderr", self.error_log):
+            try:
+                out += f.read_text(errors="replace").splitlines()[-n:]
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if not self.proc:
+            return
+        self.workers = list(set(self.workers + children_of(self.proc.pid)))
+        stop_process(self.proc, signal.SIGTERM, timeout=5)
+        # A master killed hard leaves its workers: end them by PID.
+        for pid in self.workers:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"nginx" not in f.read():
+                        continue
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+        self.proc = None
+
+    def log_lines(self):
+        """Parsed access-log lines: dicts with conn, conn_requests,
+        request_time, status, bytes, request_length, te, request."""
+        rx = re.compile(r'^(\d+) (\d+) ([\d.]+) (\d+) (\d+) (\d+) "([^"]*)" "(.*)"$')
+        lines = []
+        try:
+            text = self.access_log.read_text(errors="replace")
+        except OSError:
+            return lines
+        for line in text.splitlines():
+            m = rx.match(line)
+            if m:
+                lines.append(dict(conn=int(m[1]), conn_requests=int(m[2]),
+                                  request_time=float(m[3]), status=int(m[4]),
+                                  bytes=int(m[5]), request_length=int(m[6]),
+                                  te=m[7], request=m[8]))
+        return lines
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# ------------------------------------------------------------------ card ----
+
+class Card:
+    """build/proxycard-sim with a configuration and forwards.
+
+    forwards: {name: card_port}; each gets a free host port, in
+    self.ports[name].  Started with -v, stderr in dir/sim.stderr.
+    """
+
+    def __init__(self, dir, config, forwards, mem_size=None, verbose=1,
+                 backlog=None):
+        if not SIM.exists():
+            raise Skip(f"{SIM} is not built (make fw sim)")
+        self.dir = Path(dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.config_text = config
+        self.config = self.dir / "card.conf"
+        self.config.write_text(config)
+        self.ports = {name: free_port() for name in forwards}
+        self.forwards = forwards
+        self.ready = self.dir / "ready"
+        self.stats_path = self.dir / "stats.json"
+        self.stderr_path = self.dir / "sim.stderr"
+        self.mem_size = mem_size
+        self.verbose = verbose
+        self.backlog = backlog
+        self.proc = None
+        self.rc = None
+        self._stats_lock = threading.Lock()
+
+    @property
+    def port(self):
+        return next(iter(self.ports.values()))
+
+    def start(self, timeout=10.0):
+        cmd = [str(SIM), "--config", str(self.config),
+               "--ready-file", str(self.ready), "--stats", str(self.stats_path)]
+        for name, cport in self.forwards.items():
+            cmd += ["--forward", f"{LOCAL}:{self.ports[name]}:{cport}"]
+        if self.mem_size:
+            cmd += ["--mem-size", str(self.mem_size)]
+        if self.backlog:
+            cmd += ["--backlog", str(self.backlog)]
+        if self.verbose:
+            cmd.append("-" + "v" * self.verbose)
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr)
+        deadline = time.monotonic() + timeout
+        while not self.ready.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"proxycard-sim exited with {self.proc.returncode}"
+                                   f" before ready:\n{self.stderr_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("proxycard-sim not ready in time:\n"
+                                   + self.stderr_tail())
+            time.sleep(0.01)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stderr_tail(self, n=25):
+        lines = self.stderr_text().splitlines()
+        return "\n".join(lines[-n:])
+
+    def stats(self, timeout=5.0):
+        """Fresh statistics (SIGUSR1), as a dict; the whole JSON object."""
+        with self._stats_lock:
+            if not self.alive():
+                raise TestFailure("proxycard-sim is not running (exit status "
+                                  f"{self.proc.returncode if self.proc else None})\n"
+                                  + self.stderr_tail())
+            try:
+                self.stats_path.unlink()
+            except FileNotFoundError:
+                pass
+            os.kill(self.proc.pid, signal.SIGUSR1)
+            deadline = time.monotonic() + timeout
+            while not self.stats_path.exists():
+                if time.monotonic() > deadline or not self.alive():
+                    raise TestFailure("no statistics after SIGUSR1\n"
+                                      + self.stderr_tail())
+                time.sleep(0.01)
+            return json.loads(self.stats_path.read_text())
+
+    def proxy_stats(self):
+        return self.stats()["firmware"]["proxy"]
+
+    def wait_stats(self, pred, timeout=5.0, interval=0.1):
+        """Poll statistics until pred(proxy_stats) holds; returns the last
+        proxy stats and whether pred held."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.proxy_stats()
+            if pred(st):
+                return st, True
+            if time.monotonic() > deadline:
+                return st, False
+            time.sleep(interval)
+
+    def wait_pool(self, n, timeout=8.0):
+        st, ok = self.wait_stats(lambda p: p["srv_idle"] >= n, timeout)
+        check(ok, f"pool not up: srv_idle {st['srv_idle']}, wanted {n}; "
+                  f"stats {st}")
+        return st
+
+    def final_stats(self):
+        try:
+            return json.loads(self.stats_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, timeout=5.0):
+        if self.proc is None:
+            return self.rc
+        self.rc = stop_process(self.proc, signal.SIGTERM, timeout)
+        self.proc = None
+        try:
+            self._stderr.close()
+        except Exception:
+            pass
+        return self.rc
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, et, ev, tb):
+        was_alive = self.alive()
+        rc = self.stop()
+        if ev is not None:
+            # rc: 0 after our SIGTERM; anything else (a SIGSEGV, say) means
+            # it ended on its own, perhaps just before we looked.
+            if not was_alive or rc != 0:
+                ev.add_note("proxycard-sim " + ("had died during the test: "
+                            if not was_alive else "ended with ")
+                            + describe_status(rc))
+            ev.add_note("--- proxycard-sim stderr (tail) ---\n" + self.stderr_tail())
+            return False
+        if not was_alive or (rc is not None and rc < 0):
+            raise TestFailure("proxycard-sim died during the test: "
+                              f"{describe_status(rc)}\n"
+                              + self.stderr_tail())
+        if rc != 0:
+            raise TestFailure(f"proxycard-sim exited with status {rc} on SIGTERM\n"
+                              + self.stderr_tail())
+        st = self.final_stats()
+        if st is None:
+            raise TestFailure("no final statistics at exit")
+        if st["firmware"]["fault"] is not None:
+            raise TestFailure(f"firmware fault: {st['firmware']['fault']}")
+        return False
+
+
+# ---------------------------------------------------------- TCP servers ----
+
+class _Server:
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((LOCAL, self.port))
+        self.lsock.listen(128)
+        self.lsock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.threads = []
+        self.conns = []
+        self.accepted = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _accept_loop(self):
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.conns.append(conn)
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        pass
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=2)
+        self.lsock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+        for t in self.threads:
+            t.join(timeout=2)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class EchoServer(_Server):
+    """Echoes every byte; after the client's FIN waits `linger` seconds,
+    sends `trailer`, then closes."""
+
+    def __init__(self, port=None, trailer=b"", linger=0.0):
+        super().__init__(port)
+        self.trailer = trailer
+        self.linger = linger
+        self.received = 0
+
+    def _serve(self, conn):
+        conn.settimeout(0.5)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    data = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                self.received += len(data)
+                conn.sendall(data)
+            else:
+                return
+            if self.linger:
+                time.sleep(self.linger)
+            if self.trailer:
+                conn.sendall(self.trailer)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+class HoleServer(_Server):
+    """Accepts connections, reads whatever comes and never answers."""
+
+    def __init__(self, port=None):
+        super().__init__(port)
+        self.received = bytearray()
+
+    def _serve(self, conn):
+        conn.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            with self.lock:
+                self.received += data
+
+
+# ------------------------------------------------------------------ HTTP ----
+
+class Response:
+    def __init__(self, version, status, reason, headers, body, raw_head):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers      # list of (name, value)
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def __repr__(self):
+        return (f"<Response {self.status} {self.reason!r} "
+                f"{len(self.body) if self.body is not None else None} body bytes>")
+
+
+class ConnClosed(Exception):
+    pass
+
+
+class HttpConn:
+    """A raw TCP connection to 127.0.0.1:port speaking HTTP/1.1 by hand."""
+
+    def __init__(self, port, timeout=10.0, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((LOCAL, port))
+        self.timeout = timeout
+        self.buf = bytearray()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out waiting for the response")
+        self.sock.settimeout(left)
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise ConnClosed("connection closed by the peer")
+        self.buf += data
+
+    def _read_until(self, marker, deadline):
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(marker)])
+                del self.buf[:i + len(marker)]
+                return out
+            self._fill(deadline)
+
+    def _read_n(self, n, deadline):
+        while len(self.buf) < n:
+            self._fill(deadline)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def read_response(self, method="GET", timeout=None, skip_interim=True):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            head = self._read_until(b"\r\n\r\n", deadline)
+            lines = head[:-4].decode("latin-1").split("\r\n")
+            m = re.match(r"^(HTTP/\d\.\d) (\d{3})(?: (.*))?$", lines[0])
+            if not m:
+                raise TestFailure(f"bad status line {lines[0]!r}")
+            version, status, reason = m[1], int(m[2]), m[3] or ""
+            headers = []
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                headers.append((k.strip(), v.strip()))
+            if 100 <= status < 200 and skip_interim:
+                continue
+            break
+        resp = Response(version, status, reason, headers, None, head)
+        te = (resp.header("transfer-encoding") or "").lower()
+        cl = resp.header("content-length")
+        if method == "HEAD" or status < 200 or status in (204, 304):
+            resp.body = b""
+        elif "chunked" in te:
+            body = bytearray()
+            while True:
+                line = self._read_until(b"\r\n", deadline)
+                size = int(line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self._read_until(b"\r\n", deadline) != b"\r\n":
+                        pass
+                    break
+                body += self._read_n(size, deadline)
+                check(self._read_n(2, deadline) == b"\r\n", "bad chunk end")
+            resp.body = bytes(body)
+        elif cl is not None:
+            resp.body = self._read_n(int(cl), deadline)
+        else:
+            resp.body = self.read_to_eof(timeout=max(0.1, deadline - time.monotonic()))[0]
+        return resp
+
+    def read_to_eof(self, timeout=5.0):
+        """Read until the peer closes: (bytes, how) with how 'eof', 'reset'
+        or 'timeout'."""
+        deadline = time.monotonic() + timeout
+        data = bytearray(self.buf)
+        self.buf.clear()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(data), "timeout"
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except socket.timeout:
+                return bytes(data), "timeout"
+            except ConnectionResetError:
+                return bytes(data), "reset"
+            if not chunk:
+                return bytes(data), "eof"
+            data += chunk
+
+    def pending(self, wait=0.3):
+        """Bytes that arrive within `wait` seconds without asking (None on
+        EOF/reset)."""
+        if self.buf:
+            return bytes(self.buf)
+        self.sock.settimeout(wait)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return b""
+        except ConnectionResetError:
+            return None
+        if not data:
+            return None
+        self.buf += data
+        return data
+
+
+def get_request(path, host="card", extra=""):
+    return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n").encode()
+
+
+def http_get(port, path, timeout=10.0, method="GET"):
+    with HttpConn(port, timeout) as c:
+        c.send(f"{method} {path} HTTP/1.1\r\nHost: card\r\n"
+               "Connection: close\r\n\r\n".encode())
+        return c.read_response(method)
+
+
+# ------------------------------------------------------------------ curl ----
+
+def curl(args, timeout=60.0):
+    """Run curl with args; returns CompletedProcess (text output)."""
+    if not CURL:
+        raise Skip("curl is not installed")
+    try:
+        return subprocess.run([CURL, "-sS", "--noproxy", "*"] + args,
+                              capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure(f"curl timed out after {timeout}s: {args}") from e
+
+
+def curl_stdin(args, data_path, timeout=60.0):
+    if not CURL:
+        raise Skip("curl is not installed")
+    with open(data_path, "rb") as f:
+        try:
+            return subprocess.run([CURL, "-sS", "--noproxy", "*"] + args,
+                                  capture_output=True, timeout=timeout, stdin=f)
+        except subprocess.TimeoutExpired as e:
+            raise TestFailure(f"curl timed out after {timeout}s: {args}") from e
+
+
+# ------------------------------------------------------ many clients ----
+
+def many_gets(port, paths, timeout=60.0):
+    """Open one connection per path at once (non-blocking, one selector),
+    send one GET on each, read each whole response (Content-Length framed).
+    Returns a list, per path, of (status or None, body or None, error)."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    results = [None] * len(paths)
+    live = 0
+    for i, path in enumerate(paths):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        err = s.connect_ex((LOCAL, port))
+        if err not in (0, errno.EINPROGRESS):
+            results[i] = (None, None, f"connect: {os.strerror(err)}")
+            s.close()
+            continue
+        st = {"i": i, "out": get_request(path), "buf": bytearray(),
+              "sent": False}
+        sel.register(s, selectors.EVENT_WRITE, st)
+        live += 1
+
+    def finish(sock, st, result):
+        nonlocal live
+        results[st["i"]] = result
+        sel.unregister(sock)
+        sock.close()
+        live -= 1
+
+    def parse(buf):
+        i = buf.find(b"\r\n\r\n")
+        if i < 0:
+            return None
+        head = bytes(buf[:i]).decode("latin-1").split("\r\n")
+        m = re.match(r"^HTTP/1\.\d (\d{3})", head[0])
+        if not m:
+            return ("bad", head[0])
+        cl = None
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                cl = int(v.strip())
+        if cl is None:
+            return ("bad", "no Content-Length")
+        if len(buf) - (i + 4) < cl:
+            return None
+        return (int(m[1]), bytes(buf[i + 4:i + 4 + cl]))
+
+    deadline = time.monotonic() + timeout
+    while live and time.monotonic() < deadline:
+        for key, ev in sel.select(timeout=0.5):
+            sock, st = key.fileobj, key.data
+            try:
+                if not st["sent"]:
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        finish(sock, st, (None, None, f"connect: {os.strerror(err)}"))
+                        continue
+                    n = sock.send(st["out"])
+                    st["out"] = st["out"][n:]
+                    if not st["out"]:
+                        st["sent"] = True
+                        sel.modify(sock, selectors.EVENT_READ, st)
+                    continue
+                data = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                finish(sock, st, (None, None, f"{type(e).__name__}: {e}"))
+                continue
+            if not data:
+                finish(sock, st, (None, None, f"EOF after {len(st['buf'])} bytes"))
+                continue
+            st["buf"] += data
+            r = parse(st["buf"])
+            if r is None:
+                continue
+            if r[0] == "bad":
+                finish(sock, st, (None, None, f"bad response: {r[1]}"))
+            else:
+                finish(sock, st, (r[0], r[1], None))
+    for key in list(sel.get_map().values()):
+        st = key.data
+        results[st["i"]] = (None, None, f"timeout ({len(st['buf'])} bytes read)")
+        key.fileobj.close()
+    sel.close()
+    return results

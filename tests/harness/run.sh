@@ -1,0 +1,30 @@
+#!/bin/bash
+# proxycard end-to-end tests: build/proxycard-sim between real clients
+# (curl, raw sockets) and nginx on 127.0.0.1.  Prints TAP ("1..N", "ok N -
+# name", "not ok N - name" with "#" diagnostics, "# SKIP reason"); exit
+# status 0 only if nothing failed.
+#
+# Usage: tests/harness/run.sh [SUBSTRING...]  (only the tests whose name
+# contains one of them).  Environment: BUILD (default build), PYTHON
+# (default python3), PCTEST_KEEP=1 keeps the run directory with the logs.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+PY=${PYTHON:-python3}
+if ! command -v "$PY" >/dev/null 2>&1; then
+    echo "1..0 # SKIP $PY not found"
+    exit 0
+fi
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "1..0 # SKIP $PY is older than 3.11"
+    exit 0
+fi
+
+# A hard bound on the whole run; the suite itself takes well under 3 minutes.
+# On SIGTERM the runner stops what it started (by PID) and removes its files.
+timeout -k 15 420 "$PY" tests/harness/test_proxy.py "$@"
+rc=$?
+if [ "$rc" -eq 124 ]; then
+    echo "# the suite did not finish within 420 s"
+fi
+exit "$rc"
