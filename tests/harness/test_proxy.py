@@ -50,6 +50,9 @@ NGINX_LOCATIONS = """\
             client_max_body_size 20m;
             return 200 "ok\\n";
         }
+        location = /echo {
+            return 200 "$request_uri $remote_port\\n";
+        }
 """
 
 
@@ -326,15 +329,20 @@ def t_pool(env):
     with env.card("pool", "pool 2\ntimeout pool-idle 120s\n") as card:
         card.wait_pool(2)
         t0 = time.monotonic()
-        res = many_gets(card.port, [f"/small.bin?pool={tok}-{i}" for i in range(n)],
-                        timeout=90)
+        # Each client's answer names its own request (nginx echoes the URI):
+        # a response delivered to the wrong client would not match.
+        paths = [f"/echo?pool={tok}-{i}" for i in range(n)]
+        res = many_gets(card.port, paths, timeout=90)
         took = time.monotonic() - t0
-        bad = [(i, r) for i, r in enumerate(res)
-               if r[0] != 200 or r[1] != env.files["small.bin"]]
+
+        def mine(i, body):
+            return body is not None and body.startswith(paths[i].encode() + b" ")
+
+        bad = [(i, r) for i, r in enumerate(res) if r[0] != 200 or not mine(i, r[1])]
         if bad:
             kinds = {}
             for i, r in bad:
-                k = r[2] or f"status {r[0]}, body ok {r[1] == env.files['small.bin']}"
+                k = r[2] or f"status {r[0]}, own body {mine(i, r[1])}"
                 kinds[k] = kinds.get(k, 0) + 1
             raise TestFailure(f"{len(bad)} of {n} clients not served in "
                               f"{took:.1f}s: {kinds}; stats {card.proxy_stats()}")
