@@ -16,6 +16,7 @@
 #include "qemu/module.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
@@ -276,23 +277,71 @@ static const MemoryRegionOps proxycard_mmio_ops = {
     },
 };
 
-/* ---- NIC front end ---- */
+/* ---- statistics (QOM property "stats", read with qom-get) ---- */
 
-/*
- * The NIC datapath (frames to and from the firmware) is issue 4; until then
- * the card's port is present for the netdev= wiring and drops what arrives.
- */
-static ssize_t proxycard_nic_receive(NetClientState *nc, const uint8_t *buf,
-                                     size_t size)
+static void proxycard_get_stats(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
 {
-    return size;
-}
+    ProxyCardState *s = PROXYCARD(obj);
+    struct pcfw_stats st;
+    const struct pcfw_proxy_stats *p = &st.proxy;
+    uint64_t cpu_ns;
+    bool ok;
 
-static NetClientInfo proxycard_net_info = {
-    .type = NET_CLIENT_DRIVER_NIC,
-    .size = sizeof(NICState),
-    .receive = proxycard_nic_receive,
-};
+    proxycard_fw_stats(s, &st, &cpu_ns);
+    const struct {
+        const char *name;
+        uint64_t val;
+    } fields[] = {
+        { "card-cpu-ns", cpu_ns },
+        { "mem-size", st.mem.size },
+        { "mem-in-use", st.mem.in_use },
+        { "mem-high-water", st.mem.high_water },
+        { "mem-failures", st.mem.failures },
+        { "clients-active", p->clients_active },
+        { "clients-accepted", p->clients_accepted },
+        { "clients-refused", p->clients_refused },
+        { "requests", p->requests },
+        { "responses-1xx", p->responses[1] },
+        { "responses-2xx", p->responses[2] },
+        { "responses-3xx", p->responses[3] },
+        { "responses-4xx", p->responses[4] },
+        { "responses-5xx", p->responses[5] },
+        { "errors", p->errors },
+        { "retries", p->retries },
+        { "bytes-from-clients", p->bytes_from_clients },
+        { "bytes-to-clients", p->bytes_to_clients },
+        { "bytes-to-server", p->bytes_to_server },
+        { "bytes-from-server", p->bytes_from_server },
+        { "server-connects", p->srv_connects },
+        { "server-connect-failures", p->srv_connect_failures },
+        { "server-in-use", p->srv_in_use },
+        { "server-idle", p->srv_idle },
+        { "nic-rx-frames", st.rx_frames[PCFW_PORT_NIC] },
+        { "nic-tx-frames", st.tx_frames[PCFW_PORT_NIC] },
+        { "nic-rx-dropped", st.rx_dropped[PCFW_PORT_NIC] +
+                            qatomic_read(&s->nic_rx_dropped) },
+        { "nic-tx-dropped", st.tx_dropped[PCFW_PORT_NIC] },
+        { "bus-rx-frames", st.rx_frames[PCFW_PORT_BUS] },
+        { "bus-tx-frames", st.tx_frames[PCFW_PORT_BUS] },
+        { "bus-rx-dropped", st.rx_dropped[PCFW_PORT_BUS] },
+        { "bus-tx-dropped", st.tx_dropped[PCFW_PORT_BUS] },
+    };
+
+    if (!visit_start_struct(v, name, NULL, 0, errp)) {
+        return;
+    }
+    ok = true;
+    for (size_t i = 0; ok && i < ARRAY_SIZE(fields); i++) {
+        uint64_t val = fields[i].val;
+
+        ok = visit_type_uint64(v, fields[i].name, &val, errp);
+    }
+    if (ok) {
+        visit_check_struct(v, errp);
+    }
+    visit_end_struct(v, NULL);
+}
 
 /* ---- reset ---- */
 
@@ -320,6 +369,13 @@ static void proxycard_qdev_reset(DeviceState *dev)
 }
 
 /* ---- life cycle ---- */
+
+static void proxycard_destroy_locks(ProxyCardState *s)
+{
+    qemu_sem_destroy(&s->fw_sem);
+    qemu_cond_destroy(&s->fw_cond);
+    qemu_mutex_destroy(&s->fw_lock);
+}
 
 static void proxycard_realize(PCIDevice *pdev, Error **errp)
 {
@@ -356,11 +412,14 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
     }
 
     qemu_macaddr_default_if_unset(&s->conf.macaddr);
-    s->nic = qemu_new_nic(&proxycard_net_info, &s->conf,
-                          object_get_typename(OBJECT(s)), dev->id,
-                          &dev->mem_reentrancy_guard, s);
-    qemu_format_nic_info_str(qemu_get_queue(s->nic), s->conf.macaddr.a);
+    if (!proxycard_fw_configure(s, errp)) {
+        goto fail_msix;
+    }
 
+    qemu_mutex_init(&s->fw_lock);
+    qemu_cond_init(&s->fw_cond);
+    qemu_sem_init(&s->fw_sem, 0);
+    proxycard_nic_init(s);
     s->irq_bh = qemu_bh_new_guarded(proxycard_irq_bh, s,
                                     &dev->mem_reentrancy_guard);
 
@@ -368,12 +427,16 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
     if (local_err) {
         error_propagate(errp, local_err);
         qemu_bh_delete(s->irq_bh);
-        qemu_del_nic(s->nic);
-        msix_unuse_all_vectors(pdev);
-        msix_uninit_exclusive_bar(pdev);
-        return;
+        proxycard_nic_cleanup(s);
+        proxycard_destroy_locks(s);
+        goto fail_msix;
     }
     proxycard_instance = s;
+    return;
+
+fail_msix:
+    msix_unuse_all_vectors(pdev);
+    msix_uninit_exclusive_bar(pdev);
 }
 
 static void proxycard_exit(PCIDevice *pdev)
@@ -383,7 +446,8 @@ static void proxycard_exit(PCIDevice *pdev)
     /* The thread must be gone before the PCI core tears down DMA. */
     proxycard_fw_stop(s);
     qemu_bh_delete(s->irq_bh);
-    qemu_del_nic(s->nic);
+    proxycard_nic_cleanup(s);
+    proxycard_destroy_locks(s);
     msix_unuse_all_vectors(pdev);
     msix_uninit_exclusive_bar(pdev);
     if (proxycard_instance == s) {
@@ -401,6 +465,7 @@ static Property proxycard_properties[] = {
     DEFINE_PROP_SIZE("mem-size", ProxyCardState, mem_size,
                      PROXYCARD_DEFAULT_MEM_SIZE),
     DEFINE_NIC_PROPERTIES(ProxyCardState, conf),
+    DEFINE_PROP_STRING("config", ProxyCardState, config_path),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -431,12 +496,34 @@ static void proxycard_class_init(ObjectClass *klass, void *data)
         "MAC address of the card's network port (client side)");
     object_class_property_set_description(klass, "netdev",
         "network backend of the card's network port (client side)");
+    object_class_property_set_description(klass, "config",
+        "card configuration file (docs/config.md): listeners, proxies, "
+        "pool, limits; errors fail device creation");
+}
+
+/* stats_lock lives with the object: "stats" is readable before realize. */
+static void proxycard_instance_init(Object *obj)
+{
+    ProxyCardState *s = PROXYCARD(obj);
+
+    qemu_mutex_init(&s->stats_lock);
+    object_property_add(obj, "stats", "ProxyCardStats", proxycard_get_stats,
+                        NULL, NULL, NULL);
+    object_property_set_description(obj, "stats",
+        "the card's statistics (firmware, proxies, ports), read-only");
+}
+
+static void proxycard_instance_finalize(Object *obj)
+{
+    qemu_mutex_destroy(&PROXYCARD(obj)->stats_lock);
 }
 
 static const TypeInfo proxycard_info = {
     .name = TYPE_PROXYCARD,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(ProxyCardState),
+    .instance_init = proxycard_instance_init,
+    .instance_finalize = proxycard_instance_finalize,
     .class_init = proxycard_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },

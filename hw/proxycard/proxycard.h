@@ -21,8 +21,10 @@
 
 #include "hw/pci/pci.h"
 #include "net/net.h"
+#include "qemu/queue.h"
 #include "qemu/thread.h"
 #include "qom/object.h"
+#include "pcfw.h"
 
 #define TYPE_PROXYCARD "proxycard"
 OBJECT_DECLARE_SIMPLE_TYPE(ProxyCardState, PROXYCARD)
@@ -42,6 +44,8 @@ struct ProxyCardState {
     /* properties */
     NICConf conf;
     uint64_t mem_size;
+    char *config_path;          /* config=FILE: the card configuration */
+    struct pcfw_config fw_cfg;  /* what the firmware boots with */
 
     /* the card CPU */
     QemuThread fw_thread;
@@ -60,6 +64,21 @@ struct ProxyCardState {
     bool fw_booted;             /* firmware left BOOTING */
     bool fw_exited;             /* the thread has returned */
     int fw_init_err;            /* pcfw_init() result */
+
+    /* NIC front end (proxycard_nic.c); queues under fw_lock */
+    QSIMPLEQ_HEAD(, PCFrame) nic_rxq;   /* wire -> firmware */
+    QSIMPLEQ_HEAD(, PCFrame) nic_txq;   /* firmware -> wire */
+    unsigned nic_rxq_len, nic_txq_len;
+    bool nic_rx_blocked;        /* the net layer was told "no room" */
+    bool nic_tx_waiting;        /* BQL: async send pending */
+    QEMUBH *nic_tx_bh;
+    QEMUBH *nic_flush_bh;
+    uint64_t nic_rx_dropped;    /* atomic: frames over the MTU */
+
+    /* statistics published by the firmware thread, under stats_lock */
+    QemuMutex stats_lock;
+    struct pcfw_stats stats;
+    uint64_t fw_cpu_ns;         /* the firmware thread's CPU time */
 
     /* firmware -> main loop interrupts */
     QEMUBH *irq_bh;
@@ -80,8 +99,18 @@ void proxycard_raise(ProxyCardState *s, unsigned vector, uint32_t cause);
 void proxycard_set_fw_state(ProxyCardState *s, uint32_t state);
 
 /* proxycard_fw_host.c */
+bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
 void proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
+void proxycard_fw_stats(ProxyCardState *s, struct pcfw_stats *st,
+                        uint64_t *cpu_ns);
+
+/* proxycard_nic.c */
+typedef struct PCFrame PCFrame;
+void proxycard_nic_init(ProxyCardState *s);
+void proxycard_nic_cleanup(ProxyCardState *s);
+void proxycard_nic_drain(ProxyCardState *s);
+int proxycard_nic_send(ProxyCardState *s, const void *frame, size_t len);
 
 #endif /* HW_PROXYCARD_H */

@@ -22,6 +22,7 @@
 #include "qemu/error-report.h"
 #include "qemu/rcu.h"
 #include "qemu/timer.h"
+#include "qemu/units.h"
 #include "qapi/error.h"
 #include "pcfw.h"
 #include "proxycard.h"
@@ -33,7 +34,12 @@
 static int proxycard_plat_send(void *opaque, enum pcfw_port port,
                                const void *frame, size_t len)
 {
-    /* The NIC and bus datapaths arrive with issue 4: drop, like no link. */
+    ProxyCardState *s = opaque;
+
+    if (port == PCFW_PORT_NIC) {
+        return proxycard_nic_send(s, frame, len);
+    }
+    /* The bus link's rings are not there yet: drop, like a link down. */
     trace_proxycard_fw_send_drop(port, len);
     return -1;
 }
@@ -52,23 +58,91 @@ static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
     }
 }
 
+/* Copied, with .opaque set to the card, when the firmware starts. */
 static const struct pcfw_platform proxycard_platform = {
     .send_frame = proxycard_plat_send,
     .now_ms = proxycard_plat_now_ms,
     .log = proxycard_plat_log,
 };
 
-/* ---- the firmware thread ---- */
+/* ---- configuration ---- */
 
-static void proxycard_fw_config(ProxyCardState *s, struct pcfw_config *cfg)
+/*
+ * The defaults the card boots with, before config=FILE: the network port
+ * where QEMU's user networking expects a guest (10.0.2.15/24, gateway
+ * 10.0.2.2), the bus port on 10.76.0.2/24 with the server (the host) at
+ * 10.76.0.1.  docs/config.md.
+ */
+static const char proxycard_default_config[] =
+    "nic address 10.0.2.15/24 gateway 10.0.2.2\n"
+    "bus address 10.76.0.2/24\n"
+    "server 10.76.0.1\n";
+
+#define PROXYCARD_MAX_CONFIG    (64 * KiB)
+
+/* Build s->fw_cfg from the defaults, the MACs and config=FILE.  Realize. */
+bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
 {
+    struct pcfw_config *cfg = &s->fw_cfg;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) gerr = NULL;
+    char err[256];
+    gsize len;
+
     pcfw_config_defaults(cfg);
+    pcfw_config_parse(cfg, proxycard_default_config,
+                      sizeof(proxycard_default_config) - 1, err, sizeof(err));
     memcpy(cfg->port[PCFW_PORT_NIC].mac, s->conf.macaddr.a, 6);
-    /* The bus port's MAC: the NIC's with the locally administered bit. */
+    /* The bus port's MAC: the NIC's, locally administered. */
     memcpy(cfg->port[PCFW_PORT_BUS].mac, s->conf.macaddr.a, 6);
     cfg->port[PCFW_PORT_BUS].mac[0] |= 0x02;
     cfg->port[PCFW_PORT_BUS].mac[5] ^= 0x01;
+
+    if (!s->config_path) {
+        return true;
+    }
+    if (!g_file_get_contents(s->config_path, &text, &len, &gerr)) {
+        error_setg(errp, "config: %s", gerr->message);
+        return false;
+    }
+    if (len > PROXYCARD_MAX_CONFIG) {
+        error_setg(errp, "config: %s is larger than 64 KiB", s->config_path);
+        return false;
+    }
+    if (pcfw_config_parse(cfg, text, len, err, sizeof(err)) != 0) {
+        error_setg(errp, "config: %s: %s", s->config_path, err);
+        return false;
+    }
+    return true;
 }
+
+/* ---- statistics ---- */
+
+/* Firmware thread: publish a snapshot for readers on other threads. */
+static void proxycard_fw_publish(ProxyCardState *s)
+{
+    struct pcfw_stats st;
+    struct timespec ts;
+
+    pcfw_get_stats(&st);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    qemu_mutex_lock(&s->stats_lock);
+    s->stats = st;
+    s->fw_cpu_ns = (uint64_t)ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+    qemu_mutex_unlock(&s->stats_lock);
+}
+
+/* Any thread: the last snapshot. */
+void proxycard_fw_stats(ProxyCardState *s, struct pcfw_stats *st,
+                        uint64_t *cpu_ns)
+{
+    qemu_mutex_lock(&s->stats_lock);
+    *st = s->stats;
+    *cpu_ns = s->fw_cpu_ns;
+    qemu_mutex_unlock(&s->stats_lock);
+}
+
+/* ---- the firmware thread ---- */
 
 /* Serve the host's requests: test interrupts. */
 static void proxycard_fw_requests(ProxyCardState *s)
@@ -119,13 +193,14 @@ static void proxycard_fw_reset_ack(ProxyCardState *s)
 static void *proxycard_fw_thread(void *opaque)
 {
     ProxyCardState *s = opaque;
-    struct pcfw_config cfg;
+    struct pcfw_platform platform = proxycard_platform;
     int err;
 
     rcu_register_thread();
 
-    proxycard_fw_config(s, &cfg);
-    err = pcfw_init(&proxycard_platform, &cfg, s->card_mem, s->mem_size);
+    platform.opaque = s;
+    err = pcfw_init(&platform, &s->fw_cfg, s->card_mem, s->mem_size);
+    proxycard_fw_publish(s);
     proxycard_set_fw_state(s, err ? PROXYCARD_FW_FAILED : PROXYCARD_FW_RUNNING);
     qemu_mutex_lock(&s->fw_lock);
     s->fw_init_err = err;
@@ -138,8 +213,10 @@ static void *proxycard_fw_thread(void *opaque)
 
         proxycard_fw_reset_ack(s);
         proxycard_fw_requests(s);
+        proxycard_nic_drain(s);
 
         next_ms = pcfw_poll();
+        proxycard_fw_publish(s);
         if (pcfw_fault() &&
             qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
             proxycard_set_fw_state(s, PROXYCARD_FW_FAILED);
@@ -189,9 +266,6 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
                    "(mem-size)", s->mem_size);
         return;
     }
-    qemu_mutex_init(&s->fw_lock);
-    qemu_cond_init(&s->fw_cond);
-    qemu_sem_init(&s->fw_sem, 0);
     s->fw_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
     s->fw_stop = false;
     s->fw_booted = s->fw_exited = false;
@@ -228,9 +302,6 @@ void proxycard_fw_stop(ProxyCardState *s)
 
     timer_free(s->fw_timer);
     s->fw_timer = NULL;
-    qemu_sem_destroy(&s->fw_sem);
-    qemu_cond_destroy(&s->fw_cond);
-    qemu_mutex_destroy(&s->fw_lock);
     g_free(s->card_mem);
     s->card_mem = NULL;
     qatomic_set(&s->fw_state, PROXYCARD_FW_OFF);

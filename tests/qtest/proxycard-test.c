@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
+#include "qemu/sockets.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
 #include "hw/pci/pci_regs.h"
@@ -247,6 +248,100 @@ static void test_unmigratable(void)
     pc_shutdown(&s);
 }
 
+/* A config file in the temp dir; returns its path (g_free it). */
+static char *write_config(const char *text)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("proxycard-test-XXXXXX.conf", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+static int free_tcp_port(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int port;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static uint64_t stat_of(QTestState *qts, const char *field)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
+                           "{ 'path': '/machine/peripheral/card0', "
+                           "'property': 'stats' } }");
+    QDict *st = qdict_get_qdict(rsp, "return");
+    uint64_t v;
+
+    g_assert_nonnull(st);
+    g_assert_true(qdict_haskey(st, field));
+    v = qdict_get_int(st, field);
+    qobject_unref(rsp);
+    return v;
+}
+
+/*
+ * The NIC front end end to end: a TCP client on the host reaches the card's
+ * HTTP proxy through -netdev user's hostfwd; with no bus link (no server)
+ * the card answers 502 itself once `timeout connect` has passed on the
+ * card's clock (virtual time, stepped here).
+ */
+static void test_nic_http_502(void)
+{
+    PCState s;
+    g_autofree char *conf = write_config("listen 80 http 8080\n"
+                                         "timeout connect 1s\n");
+    int port = free_tcp_port();
+    g_autofree char *args = g_strdup_printf(
+        "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
+        "-device proxycard,id=card0,netdev=n0,config=%s", port, conf);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    char buf[512] = "";
+    size_t got = 0;
+    int fd;
+
+    pc_boot_args(&s, args);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+    g_assert_cmpint(send(fd, req, sizeof(req) - 1, 0), ==, sizeof(req) - 1);
+    qemu_socket_set_nonblock(fd);
+
+    /* Up to 10 s of card time in 50 ms steps. */
+    for (int i = 0; i < 200 && !strstr(buf, "\r\n\r\n"); i++) {
+        ssize_t n;
+
+        qtest_clock_step(s.qs->qts, 50 * 1000 * 1000);
+        g_usleep(2000);
+        n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+        if (n > 0) {
+            got += n;
+        }
+        buf[got] = '\0';
+    }
+    close(fd);
+    g_assert_nonnull(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
+    g_assert_cmpuint(stat_of(s.qs->qts, "requests"), ==, 1);
+    g_assert_cmpuint(stat_of(s.qs->qts, "responses-5xx"), ==, 1);
+    g_assert_cmpuint(stat_of(s.qs->qts, "nic-rx-frames"), >=, 3);
+    g_assert_cmpuint(stat_of(s.qs->qts, "nic-tx-frames"), >=, 3);
+    g_assert_cmpuint(stat_of(s.qs->qts, "mem-size"), ==, 64 * 1024 * 1024);
+    pc_shutdown(&s);
+    g_unlink(conf);
+}
+
 static bool wait_pending(PCState *s, unsigned vec)
 {
     gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
@@ -423,6 +518,25 @@ static void test_bad_mem_size_refused(void)
     }
 }
 
+static void test_bad_config_refused(void)
+{
+    g_autofree char *conf = write_config("listen 80 http\npool 0\n");
+    g_autofree char *args = g_strdup_printf(
+        "-M q35 -nodefaults -display none -S -device proxycard,config=%s", conf);
+    g_autofree char *err = NULL;
+    int status = run_qemu(args, NULL, &err);
+
+    g_assert_false(exited_ok(status));
+    g_assert_nonnull(strstr(err, "line 2: 'pool' needs a number from 1 to 1024"));
+    g_unlink(conf);
+
+    status = run_qemu("-M q35 -nodefaults -display none -S "
+                      "-device proxycard,config=/nonexistent/card.conf",
+                      NULL, &err);
+    g_assert_false(exited_ok(status));
+    g_assert_nonnull(strstr(err, "config:"));
+}
+
 static void test_properties_documented(void)
 {
     g_autofree char *out = NULL;
@@ -435,6 +549,8 @@ static void test_properties_documented(void)
     g_assert_nonnull(strstr(out, "mac=<str>"));
     g_assert_nonnull(strstr(out, "netdev=<str>"));
     g_assert_nonnull(strstr(out, "client side"));
+    g_assert_nonnull(strstr(out, "config=<str>"));
+    g_assert_nonnull(strstr(out, "card configuration file"));
 }
 
 int main(int argc, char **argv)
@@ -457,6 +573,8 @@ int main(int argc, char **argv)
                    test_second_card_refused);
     qtest_add_func("/proxycard/cmdline/bad-mem-size", test_bad_mem_size_refused);
     qtest_add_func("/proxycard/cmdline/properties", test_properties_documented);
+    qtest_add_func("/proxycard/cmdline/bad-config", test_bad_config_refused);
+    qtest_add_func("/proxycard/nic/http-502", test_nic_http_502);
 
     return g_test_run();
 }
