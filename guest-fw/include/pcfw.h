@@ -29,8 +29,11 @@
 #include <stdint.h>
 #include "pcfw_platform.h"
 
-/* Largest Ethernet frame (without FCS) accepted on either port. */
+/* Largest Ethernet frame (without FCS) on a port with the default MTU. */
 #define PCFW_MAX_FRAME  1514
+
+/* Largest MTU a platform may give a port (lwIP's pbufs are 16-bit long). */
+#define PCFW_MAX_MTU    65521
 
 /* Smallest card memory the firmware can boot in. */
 #define PCFW_MIN_MEM    (1u << 20)
@@ -38,6 +41,7 @@
 /* IPv4 settings of one port; addresses in network byte order. */
 struct pcfw_port_config {
     uint8_t mac[6];
+    uint16_t mtu;           /* set by the platform: 1500 unless its link is larger */
     bool dhcp;              /* take the address from DHCP (NIC port only) */
     uint32_t ip;
     uint32_t netmask;

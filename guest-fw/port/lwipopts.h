@@ -78,10 +78,20 @@
 
 /* ---- TCP ---- */
 #define LWIP_TCP                        1
-#define TCP_MSS                         1460
-#define TCP_WND                         (32 * TCP_MSS)
-#define TCP_SND_BUF                     (32 * TCP_MSS)
-#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF) / TCP_MSS)
+/*
+ * TCP_MSS is the largest segment on any port: the bus link's (9000-byte
+ * jumbo MTU in QEMU).  lwIP sends min(TCP_MSS, the port's MTU - 40, the
+ * peer's MSS), so the network port still uses 1460.  Windows and send
+ * buffers are set in bytes, not in MSS, so that the large MSS does not
+ * inflate them; the queue length allows a full send buffer of network-sized
+ * segments.  lwIP wants TCP_SNDLOWAT 4 MSS below 64 KiB (its 16-bit
+ * heritage), hence the explicit low-water mark.
+ */
+#define TCP_MSS                         8960
+#define TCP_WND                         (64 * 1024)
+#define TCP_SND_BUF                     (64 * 1024)
+#define TCP_SNDLOWAT                    (16 * 1024)
+#define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF) / 1460)
 #define TCP_QUEUE_OOSEQ                 1
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff

@@ -28,6 +28,8 @@ struct line {
 void pcfw_config_defaults(struct pcfw_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg->port[PCFW_PORT_NIC].mtu = 1500;
+    cfg->port[PCFW_PORT_BUS].mtu = 1500;
     cfg->pool_size = 4;
     cfg->max_clients = 10000;
     cfg->max_header = 16 * 1024;

@@ -52,6 +52,11 @@ int pcfw_init(const struct pcfw_platform *platform,
     if (mem_size < PCFW_MIN_MEM) {
         return PCFW_ERR_NOMEM;
     }
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        if (cfg->port[port].mtu < 576 || cfg->port[port].mtu > PCFW_MAX_MTU) {
+            return PCFW_ERR_ARG;
+        }
+    }
 
     memset(&pcfw, 0, sizeof(pcfw));
     pcfw.plat = *platform;

@@ -22,13 +22,18 @@ static enum pcfw_port port_of(const struct netif *n)
     return (enum pcfw_port)(n - pcfw.netif);
 }
 
+/*
+ * One frame being flattened for the platform (which copies it).  A pbuf
+ * chain is at most 65535 bytes (tot_len is 16 bits): it always fits.
+ */
+static uint8_t frame[PCFW_MAX_MTU + SIZEOF_ETH_HDR];
+_Static_assert(sizeof(frame) >= 0xffff, "a whole pbuf chain fits");
+
 static err_t port_linkoutput(struct netif *n, struct pbuf *p)
 {
     enum pcfw_port port = port_of(n);
-    uint8_t frame[PCFW_MAX_FRAME];
 
-    if (p->tot_len > sizeof(frame) ||
-        pbuf_copy_partial(p, frame, p->tot_len, 0) != p->tot_len ||
+    if (pbuf_copy_partial(p, frame, p->tot_len, 0) != p->tot_len ||
         pcfw.plat.send_frame(pcfw.plat.opaque, port, frame, p->tot_len) != 0) {
         pcfw.st.tx_dropped[port]++;
         return ERR_OK;  /* dropped like on a wire; TCP retransmits */
@@ -45,7 +50,7 @@ static err_t port_netif_init(struct netif *n)
     n->name[1] = port_name[port][1];
     n->hwaddr_len = ETH_HWADDR_LEN;
     memcpy(n->hwaddr, pcfw.cfg.port[port].mac, ETH_HWADDR_LEN);
-    n->mtu = 1500;
+    n->mtu = pcfw.cfg.port[port].mtu;
     n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
     n->output = etharp_output;
     n->linkoutput = port_linkoutput;
@@ -88,7 +93,7 @@ void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
         return;
     }
     n = &pcfw.netif[port];
-    if (len < SIZEOF_ETH_HDR || len > PCFW_MAX_FRAME) {
+    if (len < SIZEOF_ETH_HDR || len > (size_t)n->mtu + SIZEOF_ETH_HDR) {
         pcfw.st.rx_dropped[port]++;
         return;
     }
