@@ -62,7 +62,7 @@ LWIP_FILES := \
 	core/ipv4/dhcp.c core/ipv4/etharp.c core/ipv4/icmp.c \
 	core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c \
 	netif/ethernet.c
-FW_FILES := arena.c bytequeue.c client.c config.c fw.c http_parse.c \
+FW_FILES := arena.c bytequeue.c cbguard.c client.c config.c fw.c http_parse.c \
 	http_proxy.c master.c pass_proxy.c ports.c sys.c
 
 FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
@@ -138,11 +138,14 @@ $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/in
 		-Iguest-fw/include -Iguest-fw/src -Itests/unit \
 		$(UNIT_SRCS) -o $@ $$(pkg-config --cflags --libs check)
 
-unit: $(UNIT_BIN)
+# The pool tests: the firmware against a second lwIP in the same process.
+include tests/unit/pool.mk
+
+unit: $(UNIT_BIN) $(POOL_BIN)
 
 # ---- check -------------------------------------------------------------------
 
-check: qemu sim $(UNIT_BIN)
+check: qemu sim unit
 	BUILD=$(BUILD) QEMU_BUILD=$(QEMU_BUILD) scripts/run-checks.sh
 
 clean:

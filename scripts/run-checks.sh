@@ -22,21 +22,26 @@ layer() {
     passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + ${4:-0}))
 }
 
-# --- 1. firmware unit tests (Check) ---
-unit_log=$LOGDIR/unit.log
-CK_DEFAULT_TIMEOUT=60 timeout 300 "$BUILD/tests/unit/fw-unit" >"$unit_log" 2>&1
-unit_rc=$?
-cat "$unit_log"
-line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$unit_log" | tail -n 1)
-if [ -n "$line" ]; then
-    n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
-    f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
-    e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
-    layer unit $((n - f - e)) $((f + e))
-else
-    echo "unit: the Check runner printed no summary (exit $unit_rc)"
-    layer unit 0 1
-fi
+# --- 1. firmware unit tests (Check): the pieces, then the pool ---
+# check_layer NAME BINARY: run a Check runner and count its summary line.
+check_layer() {
+    local name=$1 bin=$2 log=$LOGDIR/$1.log line n f e rc
+    CK_DEFAULT_TIMEOUT=60 timeout 300 "$bin" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    line=$(grep -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" | tail -n 1)
+    if [ -n "$line" ]; then
+        n=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+        f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+        e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+        layer "$name" $((n - f - e)) $((f + e))
+    else
+        echo "$name: the Check runner printed no summary (exit $rc)"
+        layer "$name" 0 1
+    fi
+}
+check_layer unit "$BUILD/tests/unit/fw-unit"
+check_layer pool "$BUILD/tests/unit/fw-pool"
 
 # --- 2. static checks: symbol hygiene, datasheet vs header ---
 static_pass=0 static_fail=0

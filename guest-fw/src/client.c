@@ -16,7 +16,7 @@
  *   - the pcb's err callback means lwIP freed it: free the struct.
  * Callbacks are cleared before any close or abort, so lwIP never calls us
  * with a freed struct; a callback whose own pcb was aborted returns
- * ERR_ABRT (tracked by cb_pcb/cb_aborted).
+ * ERR_ABRT (cbguard.h).
  *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -24,16 +24,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "cbguard.h"
 #include "fw_internal.h"
 #include "http_parse.h"
 #include "proxy.h"
 
 #define PCFW_LINGER_MS      5000
 #define PCFW_POLL_INTERVAL  2       /* tcp_poll units of 500 ms */
-
-/* The pcb whose callback is running, and whether it was aborted. */
-static struct tcp_pcb *cb_pcb;
-static bool cb_aborted;
 
 /* Freed clients, kept until the entry point returns (pcfw_client_reap). */
 static struct pcfw_list zombies = { &zombies, &zombies };
@@ -83,11 +80,7 @@ void pcfw_client_abort(struct pcfw_client *c)
         return;
     }
     if (c->pcb) {
-        client_detach_pcb(c);
-        if (c->pcb == cb_pcb) {
-            cb_aborted = true;
-        }
-        tcp_abort(c->pcb);
+        pcfw_tcp_abort(c->pcb);
         c->pcb = NULL;
     }
     client_free(c);
@@ -98,11 +91,7 @@ static void client_finish(struct pcfw_client *c)
 {
     client_detach_pcb(c);
     if (tcp_close(c->pcb) != ERR_OK) {
-        /* Out of memory for the FIN: reset rather than leak. */
-        if (c->pcb == cb_pcb) {
-            cb_aborted = true;
-        }
-        tcp_abort(c->pcb);
+        pcfw_tcp_abort(c->pcb);     /* no memory for the FIN: reset, not leak */
     }
     c->pcb = NULL;
     client_free(c);
@@ -212,9 +201,7 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
                          err_t err)
 {
     struct pcfw_client *c = arg;
-    struct tcp_pcb *outer = cb_pcb;
-    bool outer_aborted = cb_aborted;
-    err_t ret;
+    struct pcfw_cb cb;
 
     if (!c) {
         /* Not ours any more: drop it (lwIP answers further data with RST). */
@@ -224,8 +211,7 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
         }
         return ERR_OK;
     }
-    cb_pcb = pcb;
-    cb_aborted = false;
+    pcfw_cb_enter(&cb, pcb);
 
     if (!p) {
         c->peer_fin = true;
@@ -263,48 +249,36 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
         }
     }
 
-    ret = cb_aborted ? ERR_ABRT : ERR_OK;
-    cb_pcb = outer;
-    cb_aborted = outer_aborted;
-    return ret;
+    return pcfw_cb_leave(&cb);
 }
 
 static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct pcfw_client *c = arg;
-    struct tcp_pcb *outer = cb_pcb;
-    bool outer_aborted = cb_aborted;
-    err_t ret;
+    struct pcfw_cb cb;
 
     if (!c) {
         return ERR_OK;
     }
-    cb_pcb = pcb;
-    cb_aborted = false;
+    pcfw_cb_enter(&cb, pcb);
     c->last_active_ms = pcfw_now();
     pcfw_client_flush(c);
-    if (!cb_aborted && c->pcb && c->state != PCFW_CL_CLOSING) {
+    if (!cb.aborted && !c->dead && c->state != PCFW_CL_CLOSING) {
         c->proxy->ops->drained(c);
     }
-    ret = cb_aborted ? ERR_ABRT : ERR_OK;
-    cb_pcb = outer;
-    cb_aborted = outer_aborted;
-    return ret;
+    return pcfw_cb_leave(&cb);
 }
 
 static err_t client_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct pcfw_client *c = arg;
-    struct tcp_pcb *outer = cb_pcb;
-    bool outer_aborted = cb_aborted;
+    struct pcfw_cb cb;
     uint32_t now = pcfw_now();
-    err_t ret;
 
     if (!c) {
         return ERR_OK;
     }
-    cb_pcb = pcb;
-    cb_aborted = false;
+    pcfw_cb_enter(&cb, pcb);
     if (c->state == PCFW_CL_CLOSING) {
         if (now - c->last_active_ms >= PCFW_LINGER_MS) {
             pcfw_client_abort(c);           /* the client never finished */
@@ -313,14 +287,11 @@ static err_t client_poll(void *arg, struct tcp_pcb *pcb)
         }
     } else {
         pcfw_client_flush(c);
-        if (!cb_aborted && c->pcb) {
+        if (!cb.aborted && !c->dead) {
             c->proxy->ops->tick(c, now);
         }
     }
-    ret = cb_aborted ? ERR_ABRT : ERR_OK;
-    cb_pcb = outer;
-    cb_aborted = outer_aborted;
-    return ret;
+    return pcfw_cb_leave(&cb);
 }
 
 static void client_err(void *arg, err_t err)

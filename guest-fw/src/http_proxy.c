@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lwip/timeouts.h"
+#include "cbguard.h"
 #include "fw_internal.h"
 #include "proxy.h"
 
@@ -76,8 +77,6 @@ struct pcfw_pool {
 static struct pcfw_pool pools[PCFW_MAX_LISTENERS];
 static unsigned npools;
 
-/* The last server pcb we reset: a callback of it must return ERR_ABRT. */
-static struct tcp_pcb *srv_aborted_pcb;
 
 static const struct pcfw_proxy_ops http_ops;
 struct pcfw_proxy pcfw_http_proxy = { .name = "http", .ops = &http_ops };
@@ -261,12 +260,6 @@ static void srv_detach_pcb(struct tcp_pcb *pcb)
     tcp_poll(pcb, NULL, 0);
 }
 
-static void srv_abort_pcb(struct tcp_pcb *pcb)
-{
-    srv_detach_pcb(pcb);
-    srv_aborted_pcb = pcb;
-    tcp_abort(pcb);
-}
 
 /* Acknowledge @n bytes to the server (opens its window). */
 static void srv_ack(struct pcfw_srv *s, uint32_t n)
@@ -279,15 +272,6 @@ static void srv_ack(struct pcfw_srv *s, uint32_t n)
     }
 }
 
-/* What a callback of @pcb returns after our processing. */
-static err_t srv_cb_ret(struct tcp_pcb *pcb)
-{
-    if (srv_aborted_pcb == pcb) {
-        srv_aborted_pcb = NULL;
-        return ERR_ABRT;
-    }
-    return ERR_OK;
-}
 
 static void srv_schedule(struct pcfw_srv *s, uint32_t delay_ms)
 {
@@ -345,7 +329,7 @@ static void srv_drop(struct pcfw_srv *s, bool reset)
     if (s->pcb) {
         srv_detach_pcb(s->pcb);
         if (reset || tcp_close(s->pcb) != ERR_OK) {
-            srv_abort_pcb(s->pcb);
+            pcfw_tcp_abort(s->pcb);
         }
         s->pcb = NULL;
     }
@@ -376,10 +360,12 @@ static err_t srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct pcfw_srv *s = arg;
     struct pcfw_pool *pool;
+    struct pcfw_cb cb;
 
     if (!s) {
         return ERR_OK;
     }
+    pcfw_cb_enter(&cb, pcb);
     pool = s->pool;
     s->state = SRV_IDLE;
     s->reusable = true;
@@ -390,7 +376,7 @@ static err_t srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     pcfw_pstats.srv_connects++;
     pcfw_list_push_head(&pool->idle, &s->link);
     http_run(pool);
-    return ERR_OK;
+    return pcfw_cb_leave(&cb);
 }
 
 static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
@@ -402,6 +388,7 @@ static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct pcfw_srv *s = arg;
     struct pcfw_client *c;
+    struct pcfw_cb cb;
 
     if (!s) {
         if (p) {
@@ -409,6 +396,7 @@ static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         }
         return ERR_OK;
     }
+    pcfw_cb_enter(&cb, pcb);
     c = s->owner;
     if (!p) {
         /* The server closed.  For a close-delimited body that is its end. */
@@ -421,17 +409,15 @@ static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
         } else {
             srv_drop(s, false);         /* an idle connection closed */
         }
-        return srv_cb_ret(pcb);
-    }
-    if (!c || err != ERR_OK) {
+    } else if (!c || err != ERR_OK) {
         /* Bytes nobody asked for: this connection cannot be trusted. */
         pbuf_free(p);
         srv_drop(s, true);
-        return srv_cb_ret(pcb);
+    } else {
+        pcfw_pstats.bytes_from_server += p->tot_len;
+        http_response_input(c, s, p);
     }
-    pcfw_pstats.bytes_from_server += p->tot_len;
-    http_response_input(c, s, p);
-    return srv_cb_ret(pcb);
+    return pcfw_cb_leave(&cb);
 }
 
 static void srv_send_request(struct pcfw_client *c);
@@ -439,21 +425,25 @@ static void srv_send_request(struct pcfw_client *c);
 static err_t srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct pcfw_srv *s = arg;
+    struct pcfw_cb cb;
 
+    pcfw_cb_enter(&cb, pcb);
     if (s && s->owner) {
         srv_send_request(s->owner);
     }
-    return ERR_OK;
+    return pcfw_cb_leave(&cb);
 }
 
 static err_t srv_poll(void *arg, struct tcp_pcb *pcb)
 {
     struct pcfw_srv *s = arg;
     uint32_t now = pcfw_now();
+    struct pcfw_cb cb;
 
     if (!s) {
         return ERR_OK;
     }
+    pcfw_cb_enter(&cb, pcb);
     if (s->state == SRV_IDLE &&
         now - s->since_ms >= pcfw.cfg.pool_idle_timeout_ms) {
         /* Reopen before the server's own keep-alive timeout closes it. */
@@ -464,7 +454,7 @@ static err_t srv_poll(void *arg, struct tcp_pcb *pcb)
     } else if (s->state == SRV_BUSY && s->owner) {
         srv_send_request(s->owner);
     }
-    return srv_cb_ret(pcb);
+    return pcfw_cb_leave(&cb);
 }
 
 /* A connect that failed or timed out (pcb gone or to be aborted). */
@@ -474,7 +464,7 @@ static void srv_failed(struct pcfw_srv *s)
 
     pcfw_pstats.srv_connect_failures++;
     if (s->pcb) {
-        srv_abort_pcb(s->pcb);
+        pcfw_tcp_abort(s->pcb);
         s->pcb = NULL;
     }
     s->state = SRV_DOWN;
@@ -1149,7 +1139,7 @@ void pcfw_http_shutdown(void)
             struct pcfw_srv *s = &pools[i].srv[k];
 
             if (s->pcb) {
-                srv_abort_pcb(s->pcb);
+                pcfw_tcp_abort(s->pcb);
                 s->pcb = NULL;
             }
         }

@@ -14,14 +14,12 @@
  */
 
 #include <string.h>
+#include "cbguard.h"
 #include "fw_internal.h"
 #include "proxy.h"
 
 static const struct pcfw_proxy_ops pass_ops;
 struct pcfw_proxy pcfw_pass_proxy = { .name = "pass", .ops = &pass_ops };
-
-/* The last server pcb we reset: a callback of it must return ERR_ABRT. */
-static struct tcp_pcb *pass_aborted_pcb;
 
 static void pass_srv_detach(struct tcp_pcb *pcb)
 {
@@ -37,21 +35,10 @@ static void pass_abort(struct pcfw_client *c)
     struct pcfw_pass_client *pc = &c->pd.pass;
 
     if (pc->srv) {
-        pass_srv_detach(pc->srv);
-        pass_aborted_pcb = pc->srv;
-        tcp_abort(pc->srv);
+        pcfw_tcp_abort(pc->srv);
         pc->srv = NULL;
     }
     pcfw_client_abort(c);
-}
-
-static err_t pass_cb_ret(struct tcp_pcb *pcb)
-{
-    if (pass_aborted_pcb == pcb) {
-        pass_aborted_pcb = NULL;
-        return ERR_ABRT;
-    }
-    return ERR_OK;
 }
 
 /* Move whatever can move, pass FINs on, end when both sides are done. */
@@ -106,8 +93,7 @@ static void pass_pump(struct pcfw_client *c)
         if (pc->srv) {
             pass_srv_detach(pc->srv);
             if (tcp_close(pc->srv) != ERR_OK) {
-                pass_aborted_pcb = pc->srv;
-                tcp_abort(pc->srv);
+                pcfw_tcp_abort(pc->srv);
             }
             pc->srv = NULL;
         }
@@ -120,13 +106,15 @@ static void pass_pump(struct pcfw_client *c)
 static err_t pass_srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct pcfw_client *c = arg;
+    struct pcfw_cb cb;
 
+    pcfw_cb_enter(&cb, pcb);
     if (c) {
         c->pd.pass.srv_connected = true;
         pcfw_pstats.srv_connects++;
         pass_pump(c);
     }
-    return pass_cb_ret(pcb);
+    return pcfw_cb_leave(&cb);
 }
 
 static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
@@ -134,6 +122,7 @@ static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
 {
     struct pcfw_client *c = arg;
     struct pcfw_pass_client *pc;
+    struct pcfw_cb cb;
 
     if (!c) {
         if (p) {
@@ -141,6 +130,7 @@ static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
         }
         return ERR_OK;
     }
+    pcfw_cb_enter(&cb, pcb);
     pc = &c->pd.pass;
     if (!p) {
         pc->srv_fin = true;
@@ -159,7 +149,7 @@ static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
         if (took < p->tot_len) {
             pbuf_free(p);
             pass_abort(c);          /* card memory exhausted */
-            return pass_cb_ret(pcb);
+            return pcfw_cb_leave(&cb);
         }
         if (pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
             tcp_recved(pcb, p->tot_len);
@@ -169,17 +159,19 @@ static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
         pbuf_free(p);
     }
     pass_pump(c);
-    return pass_cb_ret(pcb);
+    return pcfw_cb_leave(&cb);
 }
 
 static err_t pass_srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct pcfw_client *c = arg;
+    struct pcfw_cb cb;
 
+    pcfw_cb_enter(&cb, pcb);
     if (c) {
         pass_pump(c);
     }
-    return pass_cb_ret(pcb);
+    return pcfw_cb_leave(&cb);
 }
 
 static void pass_srv_err(void *arg, err_t err)
@@ -263,9 +255,7 @@ static void pass_detach(struct pcfw_client *c)
     struct pcfw_pass_client *pc = &c->pd.pass;
 
     if (pc->srv) {
-        pass_srv_detach(pc->srv);
-        pass_aborted_pcb = pc->srv;
-        tcp_abort(pc->srv);
+        pcfw_tcp_abort(pc->srv);
         pc->srv = NULL;
     }
 }

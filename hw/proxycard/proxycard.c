@@ -94,8 +94,8 @@ void proxycard_set_fw_state(ProxyCardState *s, uint32_t state)
     }
 }
 
-/* A guest-visible error: sticky in REG_ERROR until reset. */
-static void proxycard_set_error(ProxyCardState *s, uint32_t err)
+/* A guest-visible error: sticky in REG_ERROR until reset.  Any thread. */
+void proxycard_set_error(ProxyCardState *s, uint32_t err)
 {
     qatomic_cmpxchg(&s->error, PROXYCARD_ERR_NONE, err);
     proxycard_raise(s, PROXYCARD_VEC_MISC, PROXYCARD_INTR_ERROR);
@@ -176,6 +176,9 @@ static uint64_t proxycard_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = s->reset_count;
         break;
     default:
+        if (proxycard_bus_mmio_read(s, addr, &val)) {
+            break;
+        }
         trace_proxycard_wrn_mmio_unknown("read", addr);
         qemu_log_mask(LOG_GUEST_ERROR,
                       "proxycard: read of unknown register 0x%" HWADDR_PRIx
@@ -254,6 +257,9 @@ static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
                       HWADDR_PRIx ", ignored\n", val, addr);
         break;
     default:
+        if (proxycard_bus_mmio_write(s, addr, (uint32_t)val)) {
+            break;
+        }
         trace_proxycard_wrn_mmio_unknown("write", addr);
         qemu_log_mask(LOG_GUEST_ERROR,
                       "proxycard: write 0x%" PRIx64 " to unknown register 0x%"
@@ -359,6 +365,7 @@ static void proxycard_soft_reset(ProxyCardState *s)
     qatomic_set(&s->error, PROXYCARD_ERR_NONE);
     qatomic_set(&s->intr_mask, 0);
     s->scratch = 0;
+    proxycard_bus_reset(s);
     s->reset_count++;
     proxycard_update_intx(s);
 }
@@ -420,6 +427,7 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
     qemu_cond_init(&s->fw_cond);
     qemu_sem_init(&s->fw_sem, 0);
     proxycard_nic_init(s);
+    proxycard_bus_init(s);
     s->irq_bh = qemu_bh_new_guarded(proxycard_irq_bh, s,
                                     &dev->mem_reentrancy_guard);
 
@@ -427,6 +435,7 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
     if (local_err) {
         error_propagate(errp, local_err);
         qemu_bh_delete(s->irq_bh);
+        proxycard_bus_cleanup(s);
         proxycard_nic_cleanup(s);
         proxycard_destroy_locks(s);
         goto fail_msix;
@@ -446,6 +455,7 @@ static void proxycard_exit(PCIDevice *pdev)
     /* The thread must be gone before the PCI core tears down DMA. */
     proxycard_fw_stop(s);
     qemu_bh_delete(s->irq_bh);
+    proxycard_bus_cleanup(s);
     proxycard_nic_cleanup(s);
     proxycard_destroy_locks(s);
     msix_unuse_all_vectors(pdev);

@@ -34,6 +34,18 @@ OBJECT_DECLARE_SIMPLE_TYPE(ProxyCardState, PROXYCARD)
 
 /* Requests to the firmware thread (ProxyCardState.fw_requests bits). */
 #define PROXYCARD_REQ_TEST_INTR     (1u << 0)
+#define PROXYCARD_REQ_BUS           (1u << 1)   /* a bus doorbell or enable */
+
+/* The bus link's rings, as the firmware thread sees them. */
+enum { PC_RING_TX, PC_RING_RX, PC_RING_COUNT };
+
+typedef struct PCBusRing {
+    uint64_t base;
+    uint32_t size;
+    uint32_t head;              /* next descriptor the card uses */
+    int64_t irq_last_ns;        /* interrupt moderation */
+    bool irq_deferred;
+} PCBusRing;
 
 struct ProxyCardState {
     PCIDevice parent_obj;
@@ -75,6 +87,22 @@ struct ProxyCardState {
     QEMUBH *nic_flush_bh;
     uint64_t nic_rx_dropped;    /* atomic: frames over the MTU */
 
+    /* bus link registers (proxycard_bus.c): written under the BQL */
+    uint32_t bus_control;
+    uint64_t tx_base, rx_base;  /* fixed while the link runs */
+    uint32_t tx_size, rx_size;
+    uint32_t tx_tail, rx_tail;  /* atomic: the host's doorbells */
+    uint32_t tx_head, rx_head;  /* atomic: written by the firmware thread */
+    uint32_t bus_itr;           /* atomic: interrupt moderation, us */
+    bool bus_running;           /* atomic: enabled and not failed */
+    unsigned bus_generation;    /* atomic: bumped at each enable */
+    /* bus link, firmware thread only */
+    unsigned fw_bus_gen;        /* generation the rings below belong to */
+    PCBusRing ring[PC_RING_COUNT];
+    QSIMPLEQ_HEAD(, PCBusFrame) bus_pending;    /* card -> host, waiting */
+    unsigned bus_pending_len;
+    uint8_t *bus_frame;         /* one TX frame being read */
+
     /* statistics published by the firmware thread, under stats_lock */
     QemuMutex stats_lock;
     struct pcfw_stats stats;
@@ -97,6 +125,7 @@ struct ProxyCardState {
 /* proxycard.c */
 void proxycard_raise(ProxyCardState *s, unsigned vector, uint32_t cause);
 void proxycard_set_fw_state(ProxyCardState *s, uint32_t state);
+void proxycard_set_error(ProxyCardState *s, uint32_t err);
 
 /* proxycard_fw_host.c */
 bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
@@ -105,6 +134,18 @@ void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
 void proxycard_fw_stats(ProxyCardState *s, struct pcfw_stats *st,
                         uint64_t *cpu_ns);
+
+/* proxycard_bus.c */
+typedef struct PCBusFrame PCBusFrame;
+void proxycard_bus_init(ProxyCardState *s);
+void proxycard_bus_cleanup(ProxyCardState *s);
+void proxycard_bus_reset(ProxyCardState *s);
+bool proxycard_bus_mmio_read(ProxyCardState *s, hwaddr addr, uint32_t *val);
+bool proxycard_bus_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val);
+void proxycard_bus_run(ProxyCardState *s);
+int64_t proxycard_bus_deadline(ProxyCardState *s);
+int proxycard_bus_send(ProxyCardState *s, const void *frame, size_t len);
+void proxycard_bus_fw_reset(ProxyCardState *s);
 
 /* proxycard_nic.c */
 typedef struct PCFrame PCFrame;

@@ -39,9 +39,7 @@ static int proxycard_plat_send(void *opaque, enum pcfw_port port,
     if (port == PCFW_PORT_NIC) {
         return proxycard_nic_send(s, frame, len);
     }
-    /* The bus link's rings are not there yet: drop, like a link down. */
-    trace_proxycard_fw_send_drop(port, len);
-    return -1;
+    return proxycard_bus_send(s, frame, len);
 }
 
 static uint32_t proxycard_plat_now_ms(void *opaque)
@@ -181,6 +179,7 @@ static void proxycard_fw_reset_ack(ProxyCardState *s)
     proxycard_set_fw_state(s, PROXYCARD_FW_RESETTING);
     qatomic_set(&s->fw_requests, 0);
     qatomic_set(&s->test_vectors, 0);
+    proxycard_bus_fw_reset(s);
     proxycard_set_fw_state(s, pcfw_fault() ? PROXYCARD_FW_FAILED
                                             : PROXYCARD_FW_RUNNING);
 
@@ -210,10 +209,12 @@ static void *proxycard_fw_thread(void *opaque)
 
     while (!err && !qatomic_read(&s->fw_stop)) {
         uint32_t next_ms;
+        int64_t next_ns;
 
         proxycard_fw_reset_ack(s);
         proxycard_fw_requests(s);
         proxycard_nic_drain(s);
+        proxycard_bus_run(s);
 
         next_ms = pcfw_poll();
         proxycard_fw_publish(s);
@@ -221,11 +222,15 @@ static void *proxycard_fw_thread(void *opaque)
             qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
             proxycard_set_fw_state(s, PROXYCARD_FW_FAILED);
         }
-        if (next_ms == UINT32_MAX) {
+        next_ns = proxycard_bus_deadline(s);
+        if (next_ms != UINT32_MAX) {
+            next_ns = MIN(next_ns, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                                   (int64_t)next_ms * SCALE_MS);
+        }
+        if (next_ns == INT64_MAX) {
             timer_del(s->fw_timer);
         } else {
-            timer_mod(s->fw_timer,
-                      qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) + next_ms);
+            timer_mod(s->fw_timer, next_ns);
         }
         qemu_sem_wait(&s->fw_sem);
     }
@@ -266,7 +271,7 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
                    "(mem-size)", s->mem_size);
         return;
     }
-    s->fw_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
+    s->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
     s->fw_stop = false;
     s->fw_booted = s->fw_exited = false;
     s->reset_req = s->reset_ack = 0;

@@ -50,6 +50,22 @@
 #define PROXYCARD_REG_MSIX_VECTORS      0x030   /* RO */
 #define PROXYCARD_REG_RESET_COUNT       0x034   /* RO */
 
+/* Bus link: descriptor rings in host memory (datasheet section 5) */
+#define PROXYCARD_REG_BUS_CONTROL       0x100   /* RW */
+#define PROXYCARD_REG_BUS_STATUS        0x104   /* RO */
+#define PROXYCARD_REG_BUS_MTU           0x108   /* RO */
+#define PROXYCARD_REG_BUS_ITR           0x10c   /* RW */
+#define PROXYCARD_REG_TX_BASE_LO        0x110   /* RW while disabled */
+#define PROXYCARD_REG_TX_BASE_HI        0x114   /* RW while disabled */
+#define PROXYCARD_REG_TX_SIZE           0x118   /* RW while disabled */
+#define PROXYCARD_REG_TX_TAIL           0x11c   /* RW: doorbell */
+#define PROXYCARD_REG_TX_HEAD           0x120   /* RO */
+#define PROXYCARD_REG_RX_BASE_LO        0x130   /* RW while disabled */
+#define PROXYCARD_REG_RX_BASE_HI        0x134   /* RW while disabled */
+#define PROXYCARD_REG_RX_SIZE           0x138   /* RW while disabled */
+#define PROXYCARD_REG_RX_TAIL           0x13c   /* RW: doorbell */
+#define PROXYCARD_REG_RX_HEAD           0x140   /* RO */
+
 /* REG_ID value: "PXCD" read as a little-endian 32-bit word */
 #define PROXYCARD_ID_MAGIC              0x44435850
 /* REG_VERSION: major in bits 31..16, minor in bits 15..0 */
@@ -70,7 +86,9 @@
 #define PROXYCARD_INTR_TEST             (1u << 0)
 #define PROXYCARD_INTR_FW_STATE         (1u << 1)
 #define PROXYCARD_INTR_ERROR            (1u << 2)
-#define PROXYCARD_INTR_ALL              0x7u
+#define PROXYCARD_INTR_BUS_RX           (1u << 3)   /* on VEC_BUS_RX */
+#define PROXYCARD_INTR_BUS_TX           (1u << 4)   /* on VEC_BUS_TX */
+#define PROXYCARD_INTR_ALL              0x1fu
 
 /* REG_FW_STATE values */
 #define PROXYCARD_FW_OFF                0   /* thread not started */
@@ -83,5 +101,34 @@
 #define PROXYCARD_ERR_NONE              0
 #define PROXYCARD_ERR_FW_INIT           1   /* firmware failed to start */
 #define PROXYCARD_ERR_BAD_VECTOR        2   /* TEST_INTR vector out of range */
+#define PROXYCARD_ERR_RING_CONFIG       3   /* bad ring base or size at enable */
+#define PROXYCARD_ERR_RING_INDEX        4   /* a tail beyond the ring size */
+#define PROXYCARD_ERR_DESC              5   /* a descriptor's length or flags */
+#define PROXYCARD_ERR_DMA               6   /* DMA to or from non-RAM */
+#define PROXYCARD_ERR_RING_BUSY         7   /* ring registers written while enabled */
+#define PROXYCARD_ERR_NOT_ENABLED       8   /* doorbell before BUS_CONTROL.ENABLE */
+
+/* REG_BUS_CONTROL bits */
+#define PROXYCARD_BUS_ENABLE            (1u << 0)
+
+/* REG_BUS_STATUS bits */
+#define PROXYCARD_BUS_RUNNING           (1u << 0)   /* rings live */
+
+/* The bus link carries Ethernet frames of up to MTU + 14 bytes */
+#define PROXYCARD_BUS_MTU               9000    /* jumbo frames */
+#define PROXYCARD_BUS_MAX_FRAME         9014
+
+/* Rings: SIZE descriptors, a power of two in [MIN, MAX], BASE aligned */
+#define PROXYCARD_RING_MIN              8
+#define PROXYCARD_RING_MAX              4096
+#define PROXYCARD_RING_ALIGN            64
+
+/* Descriptor: 16 bytes, little-endian */
+#define PROXYCARD_DESC_SIZE             16
+#define PROXYCARD_DESC_ADDR             0   /* u64: buffer address */
+#define PROXYCARD_DESC_LEN              8   /* u32: TX frame / RX buffer, then frame */
+#define PROXYCARD_DESC_FLAGS            12  /* u16: written by the host, 0 */
+#define PROXYCARD_DESC_STATUS           14  /* u16: written by the card */
+#define PROXYCARD_DESC_DONE             0x1 /* status: the card is done with it */
 
 #endif /* PROXYCARD_REGS_H */

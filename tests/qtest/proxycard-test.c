@@ -342,6 +342,286 @@ static void test_nic_http_502(void)
     g_unlink(conf);
 }
 
+/* ---- the bus link: the test plays the host driver ---- */
+
+static bool wait_pending(PCState *s, unsigned vec);
+
+#define HOST_IP     "\x0a\x4c\x00\x01"     /* 10.76.0.1, the server */
+#define CARD_IP     "\x0a\x4c\x00\x02"     /* 10.76.0.2, the card's bus port */
+static const uint8_t host_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+
+typedef struct BusRings {
+    uint64_t tx, rx;            /* ring bases */
+    uint64_t txbuf, rxbuf;      /* one buffer area per descriptor */
+    uint32_t n;                 /* descriptors per ring */
+    uint32_t tx_tail, rx_tail;
+} BusRings;
+
+static void desc_write(PCState *s, uint64_t ring, uint32_t i, uint64_t addr,
+                       uint32_t len)
+{
+    uint64_t d = ring + i * PROXYCARD_DESC_SIZE;
+
+    qtest_writeq(s->qs->qts, d + PROXYCARD_DESC_ADDR, addr);
+    qtest_writel(s->qs->qts, d + PROXYCARD_DESC_LEN, len);
+    qtest_writew(s->qs->qts, d + PROXYCARD_DESC_FLAGS, 0);
+    qtest_writew(s->qs->qts, d + PROXYCARD_DESC_STATUS, 0);
+}
+
+static uint16_t desc_status(PCState *s, uint64_t ring, uint32_t i)
+{
+    return qtest_readw(s->qs->qts, ring + i * PROXYCARD_DESC_SIZE +
+                       PROXYCARD_DESC_STATUS);
+}
+
+/* Lay out and enable both rings; post every RX buffer but one. */
+static void bus_up(PCState *s, BusRings *b, uint32_t n)
+{
+    QGuestAllocator *a = &s->qs->alloc;
+
+    b->n = n;
+    b->tx = guest_alloc(a, n * PROXYCARD_DESC_SIZE + PROXYCARD_RING_ALIGN);
+    b->tx = QEMU_ALIGN_UP(b->tx, PROXYCARD_RING_ALIGN);
+    b->rx = guest_alloc(a, n * PROXYCARD_DESC_SIZE + PROXYCARD_RING_ALIGN);
+    b->rx = QEMU_ALIGN_UP(b->rx, PROXYCARD_RING_ALIGN);
+    b->txbuf = guest_alloc(a, n * PROXYCARD_BUS_MAX_FRAME);
+    b->rxbuf = guest_alloc(a, n * PROXYCARD_BUS_MAX_FRAME);
+    wr(s, PROXYCARD_REG_TX_BASE_LO, (uint32_t)b->tx);
+    wr(s, PROXYCARD_REG_TX_BASE_HI, b->tx >> 32);
+    wr(s, PROXYCARD_REG_TX_SIZE, n);
+    wr(s, PROXYCARD_REG_RX_BASE_LO, (uint32_t)b->rx);
+    wr(s, PROXYCARD_REG_RX_BASE_HI, b->rx >> 32);
+    wr(s, PROXYCARD_REG_RX_SIZE, n);
+    wr(s, PROXYCARD_REG_INTR_MASK, PROXYCARD_INTR_BUS_RX | PROXYCARD_INTR_BUS_TX);
+    wr(s, PROXYCARD_REG_BUS_CONTROL, PROXYCARD_BUS_ENABLE);
+    g_assert_cmphex(rd(s, PROXYCARD_REG_BUS_STATUS), ==, PROXYCARD_BUS_RUNNING);
+    for (uint32_t i = 0; i < n - 1; i++) {
+        desc_write(s, b->rx, i, b->rxbuf + i * PROXYCARD_BUS_MAX_FRAME,
+                   PROXYCARD_BUS_MAX_FRAME);
+    }
+    b->tx_tail = 0;
+    b->rx_tail = n - 1;
+    wr(s, PROXYCARD_REG_RX_TAIL, b->rx_tail);
+}
+
+/* Post one frame on the TX ring and ring the doorbell. */
+static uint32_t bus_send(PCState *s, BusRings *b, const void *frame, size_t len)
+{
+    uint32_t i = b->tx_tail;
+    uint64_t buf = b->txbuf + i * PROXYCARD_BUS_MAX_FRAME;
+
+    qtest_memwrite(s->qs->qts, buf, frame, len);
+    desc_write(s, b->tx, i, buf, len);
+    b->tx_tail = (i + 1) % b->n;
+    wr(s, PROXYCARD_REG_TX_TAIL, b->tx_tail);
+    return i;
+}
+
+/* An ARP request from the host for the card's bus address. */
+static size_t arp_request(uint8_t *f)
+{
+    static const uint8_t hdr[] = { 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01 };
+
+    memset(f, 0xff, 6);                         /* broadcast */
+    memcpy(f + 6, host_mac, 6);
+    f[12] = 0x08;
+    f[13] = 0x06;                               /* ARP */
+    memcpy(f + 14, hdr, sizeof(hdr));
+    memcpy(f + 22, host_mac, 6);
+    memcpy(f + 28, HOST_IP, 4);
+    memset(f + 32, 0, 6);
+    memcpy(f + 38, CARD_IP, 4);
+    memset(f + 42, 0, 18);                      /* pad to 60 */
+    return 60;
+}
+
+static bool wait_status(PCState *s, uint64_t ring, uint32_t i)
+{
+    gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
+
+    while (!(desc_status(s, ring, i) & PROXYCARD_DESC_DONE)) {
+        if (g_get_monotonic_time() > end) {
+            return false;
+        }
+        g_usleep(1000);
+    }
+    return true;
+}
+
+/* A frame crosses the bus both ways: the card answers an ARP request. */
+static void test_bus_arp(void)
+{
+    PCState s;
+    BusRings b;
+    uint8_t f[64], r[64];
+    uint32_t len;
+
+    pc_boot(&s, NULL);
+    qpci_msix_enable(s.dev);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_BUS_MTU), ==, PROXYCARD_BUS_MTU);
+    bus_up(&s, &b, 16);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_TX_HEAD), ==, 0);
+
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_true(wait_status(&s, b.tx, 0));            /* consumed */
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_TX_HEAD, 1), ==, 1);
+    g_assert_true(wait_pending(&s, PROXYCARD_VEC_BUS_TX));
+
+    g_assert_true(wait_status(&s, b.rx, 0));            /* the reply */
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_RX_HEAD, 1), ==, 1);
+    g_assert_true(wait_pending(&s, PROXYCARD_VEC_BUS_RX));
+    len = qtest_readl(s.qs->qts, b.rx + PROXYCARD_DESC_LEN);
+    g_assert_cmpuint(len, >=, 42);
+    g_assert_cmpuint(len, <=, 64);
+    qtest_memread(s.qs->qts, b.rxbuf, r, len);
+    g_assert_cmpmem(r, 6, host_mac, 6);                 /* to us */
+    g_assert_cmphex(r[12], ==, 0x08);
+    g_assert_cmphex(r[13], ==, 0x06);
+    g_assert_cmphex(r[21], ==, 2);                      /* ARP reply */
+    g_assert_cmpmem(r + 28, 4, CARD_IP, 4);             /* from the card */
+    g_assert_cmpmem(r + 32, 6, host_mac, 6);
+    g_assert_cmpmem(r + 38, 4, HOST_IP, 4);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) &
+                    (PROXYCARD_INTR_BUS_RX | PROXYCARD_INTR_BUS_TX), ==,
+                    PROXYCARD_INTR_BUS_RX | PROXYCARD_INTR_BUS_TX);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    g_assert_cmpuint(stat_of(s.qs->qts, "bus-rx-frames"), ==, 1);
+    g_assert_cmpuint(stat_of(s.qs->qts, "bus-tx-frames"), ==, 1);
+
+    /* Reset mid-traffic: the link is down, registers cleared. */
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_BUS_STATUS), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_TX_SIZE), ==, 0);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_RX_HEAD), ==, 0);
+    /* ...and comes back up, and works again. */
+    bus_up(&s, &b, 8);
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_true(wait_status(&s, b.rx, 0));
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    qpci_msix_disable(s.dev);
+    pc_shutdown(&s);
+}
+
+/*
+ * Each hostile act puts the card in its documented error state, the link
+ * stops, nothing crashes, and a reset brings everything back.
+ */
+typedef void (*HostileFn)(PCState *s, BusRings *b);
+
+static void hostile_bad_size(PCState *s, BusRings *b)
+{
+    wr(s, PROXYCARD_REG_TX_BASE_LO, 0x100000);
+    wr(s, PROXYCARD_REG_TX_SIZE, 12);                   /* not a power of 2 */
+    wr(s, PROXYCARD_REG_RX_BASE_LO, 0x200000);
+    wr(s, PROXYCARD_REG_RX_SIZE, 16);
+    wr(s, PROXYCARD_REG_BUS_CONTROL, PROXYCARD_BUS_ENABLE);
+}
+
+static void hostile_unaligned(PCState *s, BusRings *b)
+{
+    wr(s, PROXYCARD_REG_TX_BASE_LO, 0x100008);
+    wr(s, PROXYCARD_REG_TX_SIZE, 16);
+    wr(s, PROXYCARD_REG_RX_BASE_LO, 0x200000);
+    wr(s, PROXYCARD_REG_RX_SIZE, 16);
+    wr(s, PROXYCARD_REG_BUS_CONTROL, PROXYCARD_BUS_ENABLE);
+}
+
+static void hostile_early_doorbell(PCState *s, BusRings *b)
+{
+    wr(s, PROXYCARD_REG_TX_TAIL, 1);
+}
+
+static void hostile_tail_range(PCState *s, BusRings *b)
+{
+    bus_up(s, b, 8);
+    wr(s, PROXYCARD_REG_TX_TAIL, 8);
+}
+
+static void hostile_zero_len(PCState *s, BusRings *b)
+{
+    uint8_t f[64];
+
+    bus_up(s, b, 8);
+    bus_send(s, b, f, 0);
+}
+
+static void hostile_huge_len(PCState *s, BusRings *b)
+{
+    bus_up(s, b, 8);
+    desc_write(s, b->tx, 0, b->txbuf, PROXYCARD_BUS_MAX_FRAME + 1);
+    wr(s, PROXYCARD_REG_TX_TAIL, 1);
+}
+
+static void hostile_dma_mmio(PCState *s, BusRings *b)
+{
+    bus_up(s, b, 8);
+    desc_write(s, b->tx, 0, 0xfee00000, 60);            /* the APIC, not RAM */
+    wr(s, PROXYCARD_REG_TX_TAIL, 1);
+}
+
+static void hostile_ring_change(PCState *s, BusRings *b)
+{
+    bus_up(s, b, 8);
+    wr(s, PROXYCARD_REG_RX_SIZE, 16);
+}
+
+static void hostile_small_rx_buffer(PCState *s, BusRings *b)
+{
+    uint8_t f[64];
+
+    bus_up(s, b, 8);
+    desc_write(s, b->rx, 0, b->rxbuf, 1500);            /* below the MTU */
+    bus_send(s, b, f, arp_request(f));                  /* makes a reply */
+}
+
+static const struct {
+    const char *name;
+    HostileFn fn;
+    uint32_t err;
+} hostile[] = {
+    { "ring size", hostile_bad_size, PROXYCARD_ERR_RING_CONFIG },
+    { "ring base", hostile_unaligned, PROXYCARD_ERR_RING_CONFIG },
+    { "early doorbell", hostile_early_doorbell, PROXYCARD_ERR_NOT_ENABLED },
+    { "tail beyond ring", hostile_tail_range, PROXYCARD_ERR_RING_INDEX },
+    { "zero length", hostile_zero_len, PROXYCARD_ERR_DESC },
+    { "length over max", hostile_huge_len, PROXYCARD_ERR_DESC },
+    { "DMA to MMIO", hostile_dma_mmio, PROXYCARD_ERR_DMA },
+    { "ring change", hostile_ring_change, PROXYCARD_ERR_RING_BUSY },
+    { "small RX buffer", hostile_small_rx_buffer, PROXYCARD_ERR_DESC },
+};
+
+static void test_bus_hostile(void)
+{
+    PCState s;
+    BusRings b;
+    uint8_t f[64];
+
+    pc_boot(&s, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(hostile); i++) {
+        uint32_t err;
+
+        hostile[i].fn(&s, &b);
+        err = wait_reg(&s, PROXYCARD_REG_ERROR, hostile[i].err);
+        if (err != hostile[i].err) {
+            g_error("%s: ERROR is %u, want %u", hostile[i].name, err,
+                    hostile[i].err);
+        }
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_STATUS) & PROXYCARD_STATUS_ERROR,
+                        ==, PROXYCARD_STATUS_ERROR);
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_BUS_STATUS), ==, 0);
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_ID), ==, PROXYCARD_ID_MAGIC);
+
+        wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+        g_assert_cmpuint(rd(&s, PROXYCARD_REG_FW_STATE), ==, PROXYCARD_FW_RUNNING);
+    }
+    /* After all that, the link still carries frames. */
+    bus_up(&s, &b, 8);
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_true(wait_status(&s, b.rx, 0));
+    pc_shutdown(&s);
+}
+
 static bool wait_pending(PCState *s, unsigned vec)
 {
     gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
@@ -575,6 +855,8 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/cmdline/properties", test_properties_documented);
     qtest_add_func("/proxycard/cmdline/bad-config", test_bad_config_refused);
     qtest_add_func("/proxycard/nic/http-502", test_nic_http_502);
+    qtest_add_func("/proxycard/bus/arp", test_bus_arp);
+    qtest_add_func("/proxycard/bus/hostile", test_bus_hostile);
 
     return g_test_run();
 }

@@ -1,0 +1,764 @@
+/*
+ * Unit tests: the HTTP proxy's pool of server connections and the HTTP
+ * exchange, end to end through the linked firmware (libproxycard-fw.a).
+ *
+ * The card's outside world is a second lwIP stack in this process
+ * (tests/unit/peer/peer.c): clients on the NIC side, a scripted server on
+ * the bus side, frames in memory, one virtual clock.  Every outcome below
+ * is exact: the bytes a client received, the requests the server saw, the
+ * connections it accepted, the card's counters, at exact virtual times.
+ *
+ * The firmware boots once per process, so every test boots it itself and
+ * the runner keeps Check's fork mode (one process per test).
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pcfw.h"
+#include "peer/peer.h"
+
+Suite *pool_suite(void);
+
+#define BASE_CONFIG                                 \
+    "nic address 10.0.2.15/24 gateway 10.0.2.2\n"   \
+    "bus address 10.0.3.15/24 gateway 10.0.3.2\n"   \
+    "server 10.0.3.2\n"                             \
+    "listen 80 http 8080\n"
+
+/* Virtual time after boot: ARP and every pool handshake are long done. */
+#define BOOT_MS         200
+/* One exchange over the in-memory links (no loss, no latency) and then some. */
+#define EXCHANGE_MS     50
+/* A reopened pool connection: the next pool tick (100 ms) and a handshake. */
+#define REOPEN_MS       300
+
+/* What a client sends, and what the server then sees from the card. */
+#define GET(path)       "GET " path " HTTP/1.1\r\nHost: card\r\n\r\n"
+#define FWD_GET(path)   "GET " path " HTTP/1.1\r\nHost: card\r\n"  \
+                        "X-Forwarded-For: 10.0.2.2\r\n"             \
+                        "Forwarded: for=10.0.2.2\r\n\r\n"
+
+/* The server's default reply (PEER_DEFAULT_REPLY) as the client gets it. */
+#define OK_RESP         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"  \
+                        "Connection: keep-alive\r\n\r\nok"
+
+/* The card's own error answers (client.c, pcfw_client_error). */
+#define CARD_ERROR(code, reason, len)                               \
+    "HTTP/1.1 " code " " reason "\r\nServer: proxycard\r\n"         \
+    "Content-Type: text/plain\r\nContent-Length: " len "\r\n"       \
+    "Connection: close\r\n\r\n" reason "\n"
+#define RESP_502        CARD_ERROR("502", "Bad Gateway", "12")
+#define RESP_504        CARD_ERROR("504", "Gateway Timeout", "16")
+
+static void boot(const char *extra)
+{
+    char cfg[1024];
+
+    snprintf(cfg, sizeof(cfg), "%s%s", BASE_CONFIG, extra);
+    peer_init();
+    peer_server_listen(8080);
+    ck_assert_int_eq(peer_card_boot(cfg), PCFW_OK);
+    peer_run(BOOT_MS);
+}
+
+static struct pcfw_proxy_stats pstats(void)
+{
+    struct pcfw_stats st;
+
+    pcfw_get_stats(&st);
+    return st.proxy;
+}
+
+/* A new client connection sending @req. */
+static int request(const char *req)
+{
+    int c = peer_client_open(80);
+
+    peer_client_send_str(c, req);
+    return c;
+}
+
+/*
+ * The assertions below name the caller's line: a helper's own line would
+ * not say which step of a test failed.
+ */
+#define assert_received(c, want)    check_received((c), (want), __LINE__)
+#define assert_request(i, want)     check_request((i), (want), __LINE__)
+#define assert_pool(in_use, idle, connects) \
+    check_pool((in_use), (idle), (connects), __LINE__)
+
+/* Client @c received exactly @want so far. */
+static void check_received(int c, const char *want, int line)
+{
+    size_t len;
+    const char *got = peer_client_received(c, &len);
+
+    ck_assert_msg(len == strlen(want) && strcmp(got, want) == 0,
+                  "line %d: client %d received \"%s\" (%zu bytes), "
+                  "want \"%s\"", line, c, got, len, want);
+}
+
+/* Request @i as the server saw it is exactly @want; returns its connection. */
+static unsigned check_request(unsigned i, const char *want, int line)
+{
+    size_t len;
+    unsigned conn;
+    const char *got;
+
+    ck_assert_msg(i < peer_server_requests(), "line %d: the server saw %u "
+                  "requests, not %u", line, peer_server_requests(), i + 1);
+    got = peer_server_request(i, &len, &conn);
+    ck_assert_msg(len == strlen(want) && strcmp(got, want) == 0,
+                  "line %d: request %u was \"%s\" (%zu bytes), want \"%s\"",
+                  line, i, got, len, want);
+    return conn;
+}
+
+static void check_pool(unsigned in_use, unsigned idle, unsigned connects,
+                       int line)
+{
+    struct pcfw_proxy_stats ps = pstats();
+
+    ck_assert_msg(ps.srv_in_use == in_use && ps.srv_idle == idle &&
+                  ps.srv_connects == connects,
+                  "line %d: srv_in_use %llu srv_idle %llu srv_connects %llu, "
+                  "want %u %u %u", line, (unsigned long long)ps.srv_in_use,
+                  (unsigned long long)ps.srv_idle,
+                  (unsigned long long)ps.srv_connects, in_use, idle, connects);
+}
+
+static void assert_healthy(void)
+{
+    ck_assert_msg(peer_card_fault() == NULL, "card fault: %s",
+                  peer_card_fault());
+}
+
+/* 1. Boot opens exactly `pool` connections; a GET is answered byte-exact. */
+START_TEST(test_boot_and_get)
+{
+    unsigned conn0 = 0;
+
+    boot("pool 2\n");
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_pool(0, 2, 2);
+    ck_assert_uint_eq(pstats().srv_connect_failures, 0);
+
+    for (unsigned i = 0; i < 3; i++) {
+        static const char *const paths[] = { "/0", "/1", "/2" };
+        char req[64], fwd[160];
+        int c;
+        unsigned conn;
+
+        snprintf(req, sizeof(req), GET("%s"), paths[i]);
+        snprintf(fwd, sizeof(fwd), FWD_GET("%s"), paths[i]);
+        c = request(req);
+        peer_run(EXCHANGE_MS);
+        assert_received(c, OK_RESP);
+        ck_assert(!peer_client_closed(c));      /* keep-alive */
+        ck_assert_uint_eq(peer_server_requests(), i + 1);
+        conn = assert_request(i, fwd);
+        /* The idle list is most-recent-first: one connection does it all. */
+        if (i == 0) {
+            conn0 = conn;
+        }
+        ck_assert_uint_eq(conn, conn0);
+        assert_pool(0, 2, 2);
+        ck_assert_uint_eq(pstats().requests, i + 1);
+        ck_assert_uint_eq(pstats().responses[2], i + 1);
+    }
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    ck_assert_uint_eq(peer_server_conn(conn0)->requests, 3);
+    ck_assert_uint_eq(peer_server_conn(conn0 ^ 1)->requests, 0);
+    ck_assert(peer_server_conn(0)->open && peer_server_conn(1)->open);
+    ck_assert_uint_eq(pstats().errors, 0);
+    ck_assert_uint_eq(pstats().retries, 0);
+    assert_healthy();
+}
+END_TEST
+
+/* 2. Sequential requests from different clients: no new connection. */
+START_TEST(test_keepalive_reuse)
+{
+    int c[5];
+
+    boot("pool 2\n");
+    for (int i = 0; i < 5; i++) {
+        c[i] = request(GET("/k"));
+        peer_run(EXCHANGE_MS);
+        assert_received(c[i], OK_RESP);
+        ck_assert_uint_eq(peer_server_accepted(), 2);
+    }
+    /* A keep-alive client's second request uses the pool too. */
+    peer_client_send_str(c[0], GET("/again"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c[0], OK_RESP OK_RESP);
+    assert_request(5, FWD_GET("/again"));
+
+    ck_assert_uint_eq(peer_server_requests(), 6);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    ck_assert_uint_eq(peer_server_conn(0)->requests +
+                      peer_server_conn(1)->requests, 6);
+    assert_pool(0, 2, 2);
+    ck_assert_uint_eq(pstats().requests, 6);
+    ck_assert_uint_eq(pstats().clients_accepted, 5);
+    ck_assert_uint_eq(pstats().errors, 0);
+    assert_healthy();
+}
+END_TEST
+
+/* 3. The server closes an idle pooled connection: it is reopened. */
+START_TEST(test_idle_fin_reopens)
+{
+    int c;
+
+    boot("pool 2\n");
+    ck_assert_int_eq(peer_server_close(1), 0);
+    peer_run(REOPEN_MS);
+    ck_assert(peer_server_conn(1)->card_fin);   /* the card closed its side */
+    ck_assert(!peer_server_conn(1)->card_rst);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    ck_assert(peer_server_conn(2)->open);
+    assert_pool(0, 2, 3);
+
+    c = request(GET("/after-fin"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert_uint_ne(assert_request(0, FWD_GET("/after-fin")), 1);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+    ck_assert_uint_eq(pstats().errors, 0);
+    assert_healthy();
+}
+END_TEST
+
+/* 4. Unsolicited bytes on an idle connection: dropped, reopened, unseen. */
+START_TEST(test_idle_unsolicited_bytes)
+{
+    int a, b;
+    unsigned used;
+
+    boot("pool 2\n");
+    a = request(GET("/a"));
+    peer_run(EXCHANGE_MS);
+    assert_received(a, OK_RESP);
+    used = assert_request(0, FWD_GET("/a"));
+
+    /* The connection that just served client a, now idle, talks again. */
+    ck_assert_int_eq(peer_server_send(used, "HTTP/1.1 200 OK\r\n"
+                                      "Content-Length: 5\r\n\r\nbogus"), 0);
+    peer_run(REOPEN_MS);
+    ck_assert(peer_server_conn(used)->card_rst);    /* dropped at once */
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+    assert_received(a, OK_RESP);                    /* nothing more */
+
+    b = request(GET("/b"));
+    peer_run(EXCHANGE_MS);
+    assert_received(b, OK_RESP);
+    peer_client_send_str(a, GET("/a2"));
+    peer_run(EXCHANGE_MS);
+    assert_received(a, OK_RESP OK_RESP);
+    ck_assert_uint_eq(peer_server_requests(), 3);
+    ck_assert_uint_ne(assert_request(1, FWD_GET("/b")), used);
+    ck_assert_uint_ne(assert_request(2, FWD_GET("/a2")), used);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    ck_assert_uint_eq(pstats().errors, 0);
+    assert_healthy();
+}
+END_TEST
+
+/* 5. Bytes after a Content-Length body: not forwarded, connection retired. */
+START_TEST(test_extra_bytes_after_body)
+{
+    int c;
+    unsigned used;
+
+    boot("pool 2\n");
+    peer_server_script(PEER_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                       "\r\nhelloEXTRA BYTES");
+    c = request(GET("/x"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                    "Connection: keep-alive\r\n\r\nhello");
+    ck_assert(!peer_client_closed(c));
+    used = assert_request(0, FWD_GET("/x"));
+    ck_assert(!peer_server_conn(used)->open);
+    ck_assert(peer_server_conn(used)->card_fin || peer_server_conn(used)->card_rst);
+
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+
+    peer_client_send_str(c, GET("/y"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                    "Connection: keep-alive\r\n\r\nhello" OK_RESP);
+    ck_assert_uint_ne(assert_request(1, FWD_GET("/y")), used);
+    ck_assert_uint_eq(pstats().errors, 0);
+    assert_healthy();
+}
+END_TEST
+
+/* 6. A close-delimited body: all of it, then the client is closed too. */
+START_TEST(test_close_delimited)
+{
+    int c;
+    unsigned used;
+
+    boot("pool 2\n");
+    peer_server_script(PEER_REPLY_CLOSE, "HTTP/1.1 200 OK\r\n"
+                       "Content-Type: text/plain\r\n\r\n"
+                       "the whole body, until the server closes");
+    c = request(GET("/close"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    "Connection: close\r\n\r\n"
+                    "the whole body, until the server closes");
+    ck_assert(peer_client_closed(c));
+    ck_assert(!peer_client_reset(c));
+    used = assert_request(0, FWD_GET("/close"));
+    ck_assert(peer_server_conn(used)->we_closed);
+
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+    ck_assert_uint_eq(pstats().responses[2], 1);
+    ck_assert_uint_eq(pstats().errors, 0);
+
+    c = request(GET("/next"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
+/* 7. HEAD, 204 and 304 have no body whatever they say; reused after. */
+START_TEST(test_bodiless_responses)
+{
+    static const struct {
+        const char *req, *fwd, *reply, *want;
+    } cases[] = {
+        { "HEAD /h HTTP/1.1\r\nHost: card\r\n\r\n",
+          "HEAD /h HTTP/1.1\r\nHost: card\r\nX-Forwarded-For: 10.0.2.2\r\n"
+          "Forwarded: for=10.0.2.2\r\n\r\n",
+          "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
+          "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n"
+          "Connection: keep-alive\r\n\r\n" },
+        { GET("/204"), FWD_GET("/204"),
+          "HTTP/1.1 204 No Content\r\n\r\n",
+          "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n" },
+        { GET("/304"), FWD_GET("/304"),
+          "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n"
+          "ETag: \"v1\"\r\n\r\n",
+          "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n"
+          "ETag: \"v1\"\r\nConnection: keep-alive\r\n\r\n" },
+    };
+    unsigned conn0 = 0;
+    int c;
+
+    boot("pool 2\n");
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned conn;
+
+        peer_server_script(PEER_REPLY, cases[i].reply);
+        c = request(cases[i].req);
+        peer_run(EXCHANGE_MS);
+        assert_received(c, cases[i].want);
+        ck_assert(!peer_client_closed(c));
+        conn = assert_request(i, cases[i].fwd);
+        if (i == 0) {
+            conn0 = conn;
+        }
+        ck_assert_uint_eq(conn, conn0);         /* back to idle, reused */
+        assert_pool(0, 2, 2);
+    }
+    c = request(GET("/after"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert_uint_eq(assert_request(3, FWD_GET("/after")), conn0);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    ck_assert(peer_server_conn(conn0)->open);
+    ck_assert_uint_eq(pstats().responses[2], 3);
+    ck_assert_uint_eq(pstats().responses[3], 1);
+    assert_healthy();
+}
+END_TEST
+
+/* 8. A chunked response is forwarded as it is, connection reused after. */
+START_TEST(test_chunked_response)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n";
+    static const char want_head[] = "HTTP/1.1 200 OK\r\n"
+                                    "Transfer-Encoding: chunked\r\n"
+                                    "Connection: keep-alive\r\n\r\n";
+    int c;
+    unsigned used;
+
+    boot("pool 2\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request(GET("/chunks"));
+    peer_run(EXCHANGE_MS);
+    used = assert_request(0, FWD_GET("/chunks"));
+
+    ck_assert_int_eq(peer_server_send(used, head), 0);
+    ck_assert_int_eq(peer_server_send(used, "5\r\nhello\r\n"), 0);
+    peer_run(100);
+    assert_received(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                    "Connection: keep-alive\r\n\r\n5\r\nhello\r\n");
+    assert_pool(1, 1, 2);                       /* not finished yet */
+
+    ck_assert_int_eq(peer_server_send(used, "6;ext=1\r\n world\r\n"), 0);
+    peer_run(100);
+    ck_assert_int_eq(peer_server_send(used, "0\r\nX-Trailer: t\r\n"), 0);
+    peer_run(100);
+    assert_pool(1, 1, 2);                       /* the trailer section is open */
+    ck_assert_int_eq(peer_server_send(used, "\r\n"), 0);
+    peer_run(EXCHANGE_MS);
+    {
+        char want[512];
+
+        snprintf(want, sizeof(want), "%s%s", want_head,
+                 "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+        assert_received(c, want);
+    }
+    assert_pool(0, 2, 2);
+    ck_assert(!peer_client_closed(c));
+
+    peer_client_send_str(c, GET("/again"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(assert_request(1, FWD_GET("/again")), used);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_healthy();
+}
+END_TEST
+
+/* 9a. Reset before any response byte: an idempotent request is retried. */
+START_TEST(test_reset_retry_get)
+{
+    int c;
+    unsigned first, second;
+
+    boot("pool 2\n");
+    peer_server_script(PEER_RESET, NULL);
+    c = request(GET("/r"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert(!peer_client_closed(c));
+    ck_assert_uint_eq(peer_server_requests(), 2);
+    first = assert_request(0, FWD_GET("/r"));
+    second = assert_request(1, FWD_GET("/r"));
+    ck_assert_uint_ne(first, second);
+    ck_assert_uint_lt(second, 2);       /* the other pooled connection */
+    ck_assert(peer_server_conn(first)->we_closed);
+    ck_assert_uint_eq(pstats().retries, 1);
+    ck_assert_uint_eq(pstats().requests, 1);
+    ck_assert_uint_eq(pstats().errors, 0);
+
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+    assert_healthy();
+}
+END_TEST
+
+/* 9b. The same with POST: not idempotent, so 502 and no retry. */
+START_TEST(test_reset_no_retry_post)
+{
+    int c;
+
+    boot("pool 2\n");
+    peer_server_script(PEER_RESET, NULL);
+    c = request("POST /p HTTP/1.1\r\nHost: card\r\nContent-Length: 4\r\n\r\n"
+                "data");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, RESP_502);
+    ck_assert(peer_client_closed(c));
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    assert_request(0, "POST /p HTTP/1.1\r\nHost: card\r\nContent-Length: 4\r\n"
+                   "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
+                   "\r\ndata");
+    ck_assert_uint_eq(pstats().retries, 0);
+    ck_assert_uint_eq(pstats().errors, 1);
+    ck_assert_uint_eq(pstats().responses[5], 1);
+
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+    assert_healthy();
+}
+END_TEST
+
+/* 10. A silent server: 504 after `timeout server`, its connection dropped. */
+START_TEST(test_server_timeout)
+{
+    int c, d;
+    uint32_t t0;
+    unsigned used;
+    const struct peer_conn_info *ci;
+
+    boot("pool 2\ntimeout server 2s\n");
+    peer_server_script(PEER_SILENT, NULL);
+    t0 = peer_now();
+    c = request(GET("/slow"));
+    peer_run(1900);
+    used = assert_request(0, FWD_GET("/slow"));
+    assert_received(c, "");                     /* not yet at 1.9 s */
+    ck_assert(!peer_client_closed(c));
+    ck_assert(peer_server_conn(used)->open);
+    assert_pool(1, 1, 2);
+    ck_assert_uint_eq(pstats().errors, 0);
+
+    peer_run(3100 - (peer_now() - t0));
+    assert_received(c, RESP_504);
+    ck_assert(peer_client_closed(c));
+    ck_assert_uint_ge(peer_client_fin_ms(c) - t0, 2000);
+    ck_assert_uint_lt(peer_client_fin_ms(c) - t0, 3000);
+    ck_assert_uint_eq(pstats().errors, 1);
+    ck_assert_uint_eq(pstats().responses[5], 1);
+    ck_assert_uint_eq(pstats().retries, 0);
+
+    /* The silent connection was reset with the 504: no late answer. */
+    ci = peer_server_conn(used);
+    ck_assert(ci->card_rst);
+    ck_assert_uint_ge(ci->end_ms - t0, 2000);
+    ck_assert_int_eq(peer_server_send(used, PEER_DEFAULT_REPLY), -1);
+
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_pool(0, 2, 3);
+    d = request(GET("/fresh"));
+    peer_run(EXCHANGE_MS);
+    assert_received(d, OK_RESP);
+    assert_received(c, RESP_504);
+    ck_assert_uint_ne(assert_request(1, FWD_GET("/fresh")), used);
+    assert_healthy();
+}
+END_TEST
+
+/* 11. `timeout pool-idle`: idle connections are closed and reopened. */
+START_TEST(test_pool_idle_timeout)
+{
+    int c;
+
+    boot("pool 2\ntimeout pool-idle 3s\n");
+    peer_run(2900 - peer_now());
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    ck_assert(peer_server_conn(0)->open && peer_server_conn(1)->open);
+
+    peer_run(4500 - peer_now());
+    for (unsigned i = 0; i < 2; i++) {
+        const struct peer_conn_info *ci = peer_server_conn(i);
+
+        ck_assert(ci->card_fin);                /* a graceful close */
+        ck_assert(!ci->card_rst);
+        ck_assert_uint_ge(ci->end_ms - ci->accepted_ms, 3000);
+        ck_assert_uint_lt(ci->end_ms - ci->accepted_ms, 4100);
+    }
+    ck_assert_uint_eq(peer_server_accepted(), 4);
+    ck_assert(peer_server_conn(2)->open && peer_server_conn(3)->open);
+    assert_pool(0, 2, 4);
+
+    c = request(GET("/after-idle"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert_uint_ge(assert_request(0, FWD_GET("/after-idle")), 2);
+    assert_healthy();
+}
+END_TEST
+
+/* 12. More ready clients than connections: served in arrival order. */
+START_TEST(test_queue_order)
+{
+    static const char *const paths[] = { "/a", "/b", "/c" };
+    static const char *const replies[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nC",
+    };
+    int c[3];
+
+    boot("pool 1\n");
+    ck_assert_uint_eq(peer_server_accepted(), 1);
+    peer_server_default(PEER_SILENT, NULL);
+    for (int i = 0; i < 3; i++) {
+        char req[64];
+
+        snprintf(req, sizeof(req), GET("%s"), paths[i]);
+        c[i] = request(req);
+        peer_run(5);
+    }
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(pstats().requests, 3);    /* all complete at the card */
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    assert_pool(1, 0, 1);
+
+    for (int i = 0; i < 3; i++) {
+        char fwd[160], want[128];
+
+        snprintf(fwd, sizeof(fwd), FWD_GET("%s"), paths[i]);
+        ck_assert_uint_eq(peer_server_requests(), (unsigned)i + 1);
+        ck_assert_uint_eq(assert_request((unsigned)i, fwd), 0);
+        for (int j = i; j < 3; j++) {
+            assert_received(c[j], "");          /* still waiting */
+        }
+        ck_assert_int_eq(peer_server_send(0, replies[i]), 0);
+        peer_run(EXCHANGE_MS);
+        snprintf(want, sizeof(want), "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+                 "Connection: keep-alive\r\n\r\n%c", 'A' + i);
+        assert_received(c[i], want);
+    }
+    ck_assert_uint_eq(peer_server_requests(), 3);
+    ck_assert_uint_eq(peer_server_accepted(), 1);
+    assert_pool(0, 1, 1);
+    ck_assert_uint_eq(pstats().errors, 0);
+    assert_healthy();
+}
+END_TEST
+
+/* 13. Expect: 100-continue is answered by the card, never forwarded. */
+START_TEST(test_expect_continue)
+{
+    int c;
+
+    boot("pool 2\n");
+    c = request("POST /up HTTP/1.1\r\nHost: card\r\nExpect: 100-continue\r\n"
+                "Content-Length: 10\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 100 Continue\r\n\r\n");
+    ck_assert_uint_eq(peer_server_requests(), 0);   /* not complete yet */
+
+    peer_client_send_str(c, "0123456789");
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    assert_request(0, "POST /up HTTP/1.1\r\nHost: card\r\n"
+                   "Content-Length: 10\r\nX-Forwarded-For: 10.0.2.2\r\n"
+                   "Forwarded: for=10.0.2.2\r\n\r\n0123456789");
+    ck_assert_uint_eq(peer_server_conn(0)->unparsed +
+                      peer_server_conn(1)->unparsed, 0);
+    assert_received(c, "HTTP/1.1 100 Continue\r\n\r\n" OK_RESP);
+    ck_assert_uint_eq(pstats().responses[1], 0);    /* the card's own 100 */
+    ck_assert_uint_eq(pstats().responses[2], 1);
+    assert_healthy();
+}
+END_TEST
+
+/* 14. Forwarding fields added or extended; hop-by-hop fields dropped. */
+START_TEST(test_forwarded_fields)
+{
+    int c, d;
+
+    boot("pool 2\n");
+    c = request("GET /x HTTP/1.1\r\nHost: card\r\n"
+                "Connection: keep-alive, Upgrade\r\nKeep-Alive: timeout=5\r\n"
+                "Upgrade: websocket\r\nX-Forwarded-For: 192.0.2.7\r\n"
+                "Accept: */*\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    assert_request(0, "GET /x HTTP/1.1\r\nHost: card\r\n"
+                   "X-Forwarded-For: 192.0.2.7, 10.0.2.2\r\nAccept: */*\r\n"
+                   "Forwarded: for=10.0.2.2\r\n\r\n");
+
+    d = request("GET /y HTTP/1.1\r\nForwarded: for=192.0.2.8\r\n"
+                "Host: card\r\nConnection: close\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(d, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                    "Connection: close\r\n\r\nok");
+    ck_assert(peer_client_closed(d));
+    assert_request(1, "GET /y HTTP/1.1\r\nForwarded: for=192.0.2.8, "
+                   "for=10.0.2.2\r\nHost: card\r\n"
+                   "X-Forwarded-For: 10.0.2.2\r\n\r\n");
+    /* The client's Connection: close is not the pool's business. */
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_pool(0, 2, 2);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 15. A pool connection reset from outside its own callbacks (here the
+ * client's timer, answering 504) must not make the firmware mistake the
+ * connection reopened after it for the aborted one.  The reopened pcb is
+ * likely to get the aborted one's card memory back, and a callback of it
+ * that wrongly returns ERR_ABRT makes lwIP skip the rest of the segment:
+ * with body and FIN in one segment, the FIN is lost for good.
+ */
+START_TEST(test_abort_then_reopened_close_delimited)
+{
+    int c, d;
+
+    boot("pool 1\ntimeout server 2s\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request(GET("/slow"));
+    peer_run(3100);
+    assert_received(c, RESP_504);
+    ck_assert(peer_server_conn(0)->card_rst);
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_pool(0, 1, 2);
+
+    /* Within the reopened connection's first second: body and FIN at once. */
+    peer_server_script(PEER_REPLY_CLOSE, "HTTP/1.1 200 OK\r\n\r\nuntil close");
+    d = request(GET("/close"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(assert_request(1, FWD_GET("/close")), 1);
+    assert_received(d, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                    "until close");
+    ck_assert_msg(peer_client_closed(d), "the client never got the end of "
+                  "its close-delimited response (srv_in_use %llu, "
+                  "srv_idle %llu)", (unsigned long long)pstats().srv_in_use,
+                  (unsigned long long)pstats().srv_idle);
+    peer_run(REOPEN_MS);
+    assert_pool(0, 1, 3);
+    ck_assert_uint_eq(peer_server_accepted(), 3);
+    assert_healthy();
+}
+END_TEST
+
+Suite *pool_suite(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("pool");
+
+    /* Virtual time: seconds of it take milliseconds of real time. */
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_boot_and_get);
+    tcase_add_test(tc, test_keepalive_reuse);
+    tcase_add_test(tc, test_idle_fin_reopens);
+    tcase_add_test(tc, test_idle_unsolicited_bytes);
+    tcase_add_test(tc, test_extra_bytes_after_body);
+    tcase_add_test(tc, test_close_delimited);
+    tcase_add_test(tc, test_bodiless_responses);
+    tcase_add_test(tc, test_chunked_response);
+    tcase_add_test(tc, test_reset_retry_get);
+    tcase_add_test(tc, test_reset_no_retry_post);
+    tcase_add_test(tc, test_server_timeout);
+    tcase_add_test(tc, test_pool_idle_timeout);
+    tcase_add_test(tc, test_queue_order);
+    tcase_add_test(tc, test_expect_continue);
+    tcase_add_test(tc, test_forwarded_fields);
+    tcase_add_test(tc, test_abort_then_reopened_close_delimited);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+#ifdef POOL_TEST_MAIN
+/* The runner of build/tests/unit/fw-pool (tests/unit/pool.mk). */
+int main(void)
+{
+    SRunner *sr = srunner_create(pool_suite());
+    int failed;
+
+    /* One firmware per process: every test must run in its own child. */
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+#endif
