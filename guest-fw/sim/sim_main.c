@@ -75,6 +75,7 @@ typedef struct Sim {
     sigset_t wait_mask;         /* ppoll()'s mask: our signals unblocked */
     volatile sig_atomic_t stop;
     volatile sig_atomic_t dump_stats;
+    volatile sig_atomic_t reload;
 } Sim;
 
 static Sim sim;
@@ -253,6 +254,8 @@ static struct in_addr sim_ip4(const char *text)
     return a;
 }
 
+static char *sim_read_config(const char *path, size_t *lenp);
+
 /*
  * Everything the firmware is told at boot comes from here: the firmware's
  * defaults, then what the harness's networks dictate (MACs, static
@@ -265,7 +268,6 @@ static int sim_build_fw_config(const SimOptions *opt, struct pcfw_config *cfg)
     char err[256];
     char *text = NULL;
     size_t len = 0;
-    FILE *f;
     int ret = 0;
 
     pcfw_config_defaults(cfg);
@@ -285,11 +287,29 @@ static int sim_build_fw_config(const SimOptions *opt, struct pcfw_config *cfg)
     if (!opt->config_path) {
         return 0;
     }
-    f = fopen(opt->config_path, "r");
-    if (!f) {
-        fprintf(stderr, SIM_NAME ": cannot open %s: %s\n", opt->config_path,
-                strerror(errno));
+    text = sim_read_config(opt->config_path, &len);
+    if (!text) {
         return -1;
+    }
+    if (pcfw_config_parse(cfg, text, len, err, sizeof(err)) != 0) {
+        fprintf(stderr, SIM_NAME ": %s: %s\n", opt->config_path, err);
+        ret = -1;
+    }
+    free(text);
+    return ret;
+}
+
+/* The whole of @path (at most SIM_MAX_CONFIG bytes), malloc'd; NULL said why. */
+static char *sim_read_config(const char *path, size_t *lenp)
+{
+    char *text;
+    size_t len = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        fprintf(stderr, SIM_NAME ": cannot open %s: %s\n", path,
+                strerror(errno));
+        return NULL;
     }
     text = malloc(SIM_MAX_CONFIG + 1);
     if (text) {
@@ -297,15 +317,13 @@ static int sim_build_fw_config(const SimOptions *opt, struct pcfw_config *cfg)
     }
     fclose(f);
     if (!text || len > SIM_MAX_CONFIG) {
-        fprintf(stderr, SIM_NAME ": %s: %s\n", opt->config_path,
+        fprintf(stderr, SIM_NAME ": %s: %s\n", path,
                 text ? "larger than 64 KiB" : "out of memory");
-        ret = -1;
-    } else if (pcfw_config_parse(cfg, text, len, err, sizeof(err)) != 0) {
-        fprintf(stderr, SIM_NAME ": %s: %s\n", opt->config_path, err);
-        ret = -1;
+        free(text);
+        return NULL;
     }
-    free(text);
-    return ret;
+    *lenp = len;
+    return text;
 }
 
 /* The slirp side of each port: the same plan, seen from the network. */
@@ -374,7 +392,9 @@ static void sim_usage(FILE *f)
 "                      warnings and errors only); the log goes to stderr\n"
 "  -h, --help          show this help and exit\n"
 "\n"
-"Signals: SIGUSR1 writes the statistics; SIGINT or SIGTERM stops the card,\n"
+"Signals: SIGUSR1 writes the statistics; SIGHUP loads the --config file\n"
+"again into the running card (pcfw_reconfigure: listeners, limits and\n"
+"timeouts change, the pool's size does not); SIGINT or SIGTERM stops the card,\n"
 "writes them and exits.\n"
 "Exit status: 0 when stopped by a signal, 1 if set-up failed or the firmware\n"
 "faulted, 2 for bad options.\n",
@@ -761,6 +781,8 @@ static void sim_on_signal(int sig)
 {
     if (sig == SIGUSR1) {
         sim.dump_stats = 1;
+    } else if (sig == SIGHUP) {
+        sim.reload = 1;
     } else {
         sim.stop = 1;
     }
@@ -772,7 +794,7 @@ static void sim_on_signal(int sig)
  */
 static void sim_signals_init(Sim *s)
 {
-    static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
+    static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1, SIGHUP };
     struct sigaction sa;
     sigset_t block;
 
@@ -897,6 +919,32 @@ static int sim_become_ready(Sim *s)
  * next timer or a signal), then frames both ways until the queues are
  * empty, then lwIP's timers, which may send again.
  */
+/* SIGHUP: load the --config file again into the running card. */
+static void sim_reload(Sim *s)
+{
+    char err[256];
+    char *text;
+    size_t len;
+    int ret;
+
+    if (!s->opt.config_path) {
+        sim_log(s, PCFW_LOG_WARN, "SIGHUP: no --config file to reload");
+        return;
+    }
+    text = sim_read_config(s->opt.config_path, &len);
+    if (!text) {
+        return;
+    }
+    SIM_CARD_CALL(s, ret = pcfw_reconfigure(text, len, err, sizeof(err)));
+    free(text);
+    if (ret != PCFW_OK) {
+        sim_log(s, PCFW_LOG_ERROR, "%s: not loaded: %s", s->opt.config_path,
+                err);
+    } else {
+        sim_log(s, PCFW_LOG_INFO, "%s: loaded", s->opt.config_path);
+    }
+}
+
 static int sim_run(Sim *s)
 {
     uint32_t fw_next;
@@ -913,6 +961,10 @@ static int sim_run(Sim *s)
         if (s->dump_stats) {
             s->dump_stats = 0;
             sim_write_stats(s);
+        }
+        if (s->reload) {
+            s->reload = 0;
+            sim_reload(s);
         }
         if (sim_net_poll(&s->net, fw_next, &s->wait_mask) != 0) {
             sim_log(s, PCFW_LOG_ERROR, "poll: %s", strerror(errno));

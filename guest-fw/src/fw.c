@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include <stdio.h>
 #include <string.h>
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
@@ -126,6 +127,66 @@ void pcfw_get_stats(struct pcfw_stats *st)
         pcfw_arena_stats(pcfw.arena, &st->mem);
         pcfw_http_pool_stats(&st->proxy.srv_in_use, &st->proxy.srv_idle);
     }
+}
+
+int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
+{
+    struct pcfw_config cfg, old, def;
+    int ret;
+
+    if (errlen) {
+        err[0] = '\0';
+    }
+    if (!pcfw.initialised || pcfw.stopped) {
+        snprintf(err, errlen, "the firmware is not running");
+        return PCFW_ERR_ARG;
+    }
+    /*
+     * Listeners, limits, timeouts and forwarding come from @text alone
+     * (defaults where it is silent); addresses and the server keep their
+     * values unless it sets them; the pool is sized at boot.
+     */
+    pcfw_config_defaults(&def);
+    cfg = pcfw.cfg;
+    cfg.n_listeners = 0;
+    cfg.max_clients = def.max_clients;
+    cfg.max_header = def.max_header;
+    cfg.max_body = def.max_body;
+    cfg.conn_buffer = def.conn_buffer;
+    cfg.request_timeout_ms = def.request_timeout_ms;
+    cfg.server_timeout_ms = def.server_timeout_ms;
+    cfg.idle_timeout_ms = def.idle_timeout_ms;
+    cfg.pool_idle_timeout_ms = def.pool_idle_timeout_ms;
+    cfg.connect_timeout_ms = def.connect_timeout_ms;
+    cfg.forwarded = def.forwarded;
+    if (pcfw_config_parse(&cfg, text, len, err, errlen) != 0) {
+        return PCFW_ERR_ARG;
+    }
+    if (cfg.pool_size != pcfw.cfg.pool_size) {
+        snprintf(err, errlen, "'pool' cannot change while the card runs "
+                 "(it is %u, sized at boot)", pcfw.cfg.pool_size);
+        return PCFW_ERR_ARG;
+    }
+    {
+        PCFW_GUARD(PCFW_ERR_ARG);
+        old = pcfw.cfg;
+        pcfw.cfg = cfg;
+        pcfw_ports_apply(&old);
+        ret = pcfw_master_apply();
+        if (ret == PCFW_OK) {
+            ret = pcfw_http_apply(&old);
+        }
+        pcfw_client_reap();
+        PCFW_UNGUARD();
+    }
+    if (ret != PCFW_OK) {
+        snprintf(err, errlen, "applied in part: %s (see the card's log)",
+                 pcfw_strerror(ret));
+        return ret;
+    }
+    pcfw_log(PCFW_LOG_INFO, "configuration loaded: %u listeners",
+             cfg.n_listeners);
+    return PCFW_OK;
 }
 
 const char *pcfw_fault(void)

@@ -38,5 +38,6 @@ void pcfw_log(enum pcfw_log_level level, const char *fmt, ...)
 int pcfw_ports_init(void);
 void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len);
 void pcfw_ports_shutdown(void);
+void pcfw_ports_apply(const struct pcfw_config *old);
 
 #endif /* PCFW_INTERNAL_H */

@@ -88,7 +88,7 @@ static void http_parse_more(struct pcfw_client *c);
 static struct pcfw_pool *pool_of(const struct pcfw_client *c)
 {
     for (unsigned i = 0; i < npools; i++) {
-        if (pools[i].port == c->listener->server_port) {
+        if (pools[i].port == c->server_port) {
             return &pools[i];
         }
     }
@@ -1091,45 +1091,88 @@ static const struct pcfw_proxy_ops http_ops = {
 
 /* ---- start-up: one pool per server port, connections opened now ---- */
 
-int pcfw_http_init(void)
-{
-    npools = 0;
-    for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
-        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
-        struct pcfw_pool *pool = NULL;
+static bool pool_ticking;
 
-        if (li->proxy != PCFW_PROXY_HTTP) {
-            continue;
-        }
-        for (unsigned j = 0; j < npools; j++) {
-            if (pools[j].port == li->server_port) {
-                pool = &pools[j];
-            }
-        }
-        if (pool) {
-            continue;
-        }
-        pool = &pools[npools++];
-        memset(pool, 0, sizeof(*pool));
-        pool->port = li->server_port;
-        pool->size = pcfw.cfg.pool_size;
-        pool->backoff_ms = RECONNECT_MIN_MS;
-        pcfw_list_init(&pool->idle);
-        pool->srv = pcfw_arena_calloc(pcfw.arena, pool->size,
-                                      sizeof(*pool->srv));
-        if (!pool->srv) {
-            return PCFW_ERR_NOMEM;
-        }
-        for (unsigned k = 0; k < pool->size; k++) {
-            pool->srv[k].pool = pool;
-            pcfw_list_init(&pool->srv[k].link);
-            srv_connect(&pool->srv[k]);
-        }
+/* A pool for @port, its connections opening now. */
+static int pool_create(uint16_t port)
+{
+    struct pcfw_pool *pool;
+
+    if (npools == PCFW_MAX_LISTENERS) {
+        pcfw_log(PCFW_LOG_ERROR, "no pool for server port %u: the card serves "
+                 "at most %d server ports in its life", port, PCFW_MAX_LISTENERS);
+        return PCFW_ERR_ARG;
     }
-    if (npools) {
+    pool = &pools[npools];
+    memset(pool, 0, sizeof(*pool));
+    pool->port = port;
+    pool->size = pcfw.cfg.pool_size;
+    pool->backoff_ms = RECONNECT_MIN_MS;
+    pcfw_list_init(&pool->idle);
+    pool->srv = pcfw_arena_calloc(pcfw.arena, pool->size, sizeof(*pool->srv));
+    if (!pool->srv) {
+        return PCFW_ERR_NOMEM;
+    }
+    npools++;
+    for (unsigned k = 0; k < pool->size; k++) {
+        pool->srv[k].pool = pool;
+        pcfw_list_init(&pool->srv[k].link);
+        srv_connect(&pool->srv[k]);
+    }
+    if (!pool_ticking) {
+        pool_ticking = true;
         sys_timeout(POOL_TICK_MS, pool_tick, NULL);
     }
     return PCFW_OK;
+}
+
+/*
+ * Pools for pcfw.cfg's HTTP listeners: one per server port, made when a
+ * port first appears (a pool whose port is no longer listened to stays, idle).
+ * With @old, a new configuration is being applied: if the server moved,
+ * every pooled connection is reopened towards it, busy ones once their
+ * exchange ends.
+ */
+int pcfw_http_apply(const struct pcfw_config *old)
+{
+    int ret = PCFW_OK;
+
+    if (old && old->server_ip != pcfw.cfg.server_ip) {
+        for (unsigned i = 0; i < npools; i++) {
+            for (unsigned k = 0; k < pools[i].size; k++) {
+                struct pcfw_srv *s = &pools[i].srv[k];
+
+                if (s->state == SRV_BUSY) {
+                    s->reusable = false;
+                } else if (s->state != SRV_DOWN) {
+                    srv_drop(s, s->state == SRV_CONNECTING);
+                }
+            }
+        }
+    }
+    for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
+        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
+        bool have = false;
+
+        for (unsigned j = 0; j < npools; j++) {
+            have |= pools[j].port == li->server_port;
+        }
+        if (li->proxy == PCFW_PROXY_HTTP && !have) {
+            int err = pool_create(li->server_port);
+
+            if (err != PCFW_OK) {
+                ret = err;
+            }
+        }
+    }
+    return ret;
+}
+
+int pcfw_http_init(void)
+{
+    npools = 0;
+    pool_ticking = false;
+    return pcfw_http_apply(NULL);
 }
 
 void pcfw_http_shutdown(void)
@@ -1144,8 +1187,9 @@ void pcfw_http_shutdown(void)
             }
         }
     }
-    if (npools) {
+    if (pool_ticking) {
         sys_untimeout(pool_tick, NULL);
+        pool_ticking = false;
     }
     npools = 0;
 }

@@ -19,7 +19,18 @@
 
 struct pcfw_proxy_stats pcfw_pstats;
 
-static struct tcp_pcb *listen_pcb[PCFW_MAX_LISTENERS];
+/*
+ * The listening ports.  Each slot keeps its own copy of its listener's
+ * settings, which its pcb's callback argument points to, so that loading a
+ * new configuration can change, add and remove listeners while clients of
+ * the old ones carry on (a client copies what it needs at accept).
+ */
+struct listening {
+    struct tcp_pcb *pcb;        /* NULL: slot free */
+    struct pcfw_listener li;
+};
+
+static struct listening listening[PCFW_MAX_LISTENERS];
 static struct pcfw_list all_clients;
 
 uint32_t pcfw_now(void)
@@ -45,7 +56,8 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     pcfw_pstats.clients_accepted++;
     c->addr = *ip_2_ip4(&pcb->remote_ip);
     c->port = pcb->remote_port;
-    c->listener = li;
+    c->local_port = li->port;
+    c->server_port = li->server_port;
     c->proxy = li->proxy == PCFW_PROXY_HTTP ? &pcfw_http_proxy
                                             : &pcfw_pass_proxy;
     pcfw_list_init(&c->all);
@@ -61,49 +73,99 @@ static void proxy_init(struct pcfw_proxy *p)
     pcfw_list_init(&p->pending);
 }
 
+static int listen_on(struct listening *l, const struct pcfw_listener *li)
+{
+    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    err_t err;
+
+    if (!pcb) {
+        return PCFW_ERR_NOMEM;
+    }
+    err = tcp_bind(pcb, IP4_ADDR_ANY, li->port);
+    if (err != ERR_OK) {
+        pcfw_log(PCFW_LOG_ERROR, "cannot bind port %u: error %d", li->port, err);
+        tcp_close(pcb);
+        return PCFW_ERR_ARG;
+    }
+    l->pcb = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
+    if (!l->pcb) {
+        tcp_close(pcb);
+        return PCFW_ERR_NOMEM;
+    }
+    l->li = *li;
+    tcp_arg(l->pcb, &l->li);
+    tcp_accept(l->pcb, master_accept);
+    pcfw_log(PCFW_LOG_INFO, "listening on port %u (%s proxy, server port %u)",
+             li->port, li->proxy == PCFW_PROXY_HTTP ? "http" : "pass",
+             li->server_port);
+    return PCFW_OK;
+}
+
+/*
+ * Make the listening ports those of pcfw.cfg: close the ones it lacks
+ * (their clients carry on), update the ones it changes, open the new ones.
+ */
+int pcfw_master_apply(void)
+{
+    int ret = PCFW_OK;
+
+    for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
+        struct listening *l = &listening[k];
+        bool keep = false;
+
+        for (unsigned i = 0; l->pcb && i < pcfw.cfg.n_listeners; i++) {
+            keep |= pcfw.cfg.listeners[i].port == l->li.port;
+        }
+        if (l->pcb && !keep) {
+            pcfw_log(PCFW_LOG_INFO, "no longer listening on port %u",
+                     l->li.port);
+            tcp_close(l->pcb);
+            l->pcb = NULL;
+        }
+    }
+    for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
+        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
+        struct listening *free_slot = NULL, *found = NULL;
+        int err;
+
+        for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
+            if (listening[k].pcb && listening[k].li.port == li->port) {
+                found = &listening[k];
+            } else if (!listening[k].pcb && !free_slot) {
+                free_slot = &listening[k];
+            }
+        }
+        if (found) {
+            found->li = *li;            /* new proxy or server port */
+            continue;
+        }
+        /* At most PCFW_MAX_LISTENERS, all distinct: a slot is free. */
+        err = listen_on(free_slot, li);
+        if (err != PCFW_OK) {
+            ret = err;
+        }
+    }
+    return ret;
+}
+
 int pcfw_master_init(void)
 {
     proxy_init(&pcfw_http_proxy);
     proxy_init(&pcfw_pass_proxy);
     pcfw_list_init(&all_clients);
     memset(&pcfw_pstats, 0, sizeof(pcfw_pstats));
-    for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
-        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
-        struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-        err_t err;
-
-        if (!pcb) {
-            return PCFW_ERR_NOMEM;
-        }
-        err = tcp_bind(pcb, IP4_ADDR_ANY, li->port);
-        if (err != ERR_OK) {
-            pcfw_log(PCFW_LOG_ERROR, "cannot bind port %u: error %d",
-                     li->port, err);
-            tcp_close(pcb);
-            return PCFW_ERR_ARG;
-        }
-        listen_pcb[i] = tcp_listen_with_backlog(pcb, TCP_DEFAULT_LISTEN_BACKLOG);
-        if (!listen_pcb[i]) {
-            tcp_close(pcb);
-            return PCFW_ERR_NOMEM;
-        }
-        tcp_arg(listen_pcb[i], (void *)li);
-        tcp_accept(listen_pcb[i], master_accept);
-        pcfw_log(PCFW_LOG_INFO, "listening on port %u (%s proxy, server port %u)",
-                 li->port, li->proxy == PCFW_PROXY_HTTP ? "http" : "pass",
-                 li->server_port);
-    }
-    return PCFW_OK;
+    memset(listening, 0, sizeof(listening));
+    return pcfw_master_apply();
 }
 
 void pcfw_master_shutdown(void)
 {
     struct pcfw_list *pos, *tmp;
 
-    for (unsigned i = 0; i < PCFW_MAX_LISTENERS; i++) {
-        if (listen_pcb[i]) {
-            tcp_close(listen_pcb[i]);
-            listen_pcb[i] = NULL;
+    for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
+        if (listening[k].pcb) {
+            tcp_close(listening[k].pcb);
+            listening[k].pcb = NULL;
         }
     }
     pcfw_list_for_each_safe(pos, tmp, &all_clients) {

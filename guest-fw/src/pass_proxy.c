@@ -209,7 +209,7 @@ static bool pass_accept(struct pcfw_client *c)
     tcp_sent(pc->srv, pass_srv_sent);
     tcp_nagle_disable(pc->srv);
     ip_addr_set_ip4_u32(&dst, pcfw.cfg.server_ip);
-    if (tcp_connect(pc->srv, &dst, c->listener->server_port,
+    if (tcp_connect(pc->srv, &dst, c->server_port,
                     pass_srv_connected) != ERR_OK) {
         pass_abort(c);
         return false;

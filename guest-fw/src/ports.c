@@ -84,6 +84,34 @@ int pcfw_ports_init(void)
     return PCFW_OK;
 }
 
+/* A new configuration: readdress the ports whose settings changed. */
+void pcfw_ports_apply(const struct pcfw_config *old)
+{
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        const struct pcfw_port_config *o = &old->port[port];
+        const struct pcfw_port_config *pc = &pcfw.cfg.port[port];
+        struct netif *n = &pcfw.netif[port];
+        ip4_addr_t ip, mask, gw;
+
+        if (o->dhcp == pc->dhcp && o->ip == pc->ip &&
+            o->netmask == pc->netmask && o->gateway == pc->gateway) {
+            continue;
+        }
+        if (o->dhcp) {
+            dhcp_release_and_stop(n);
+        }
+        ip4_addr_set_u32(&ip, pc->ip);
+        ip4_addr_set_u32(&mask, pc->netmask);
+        ip4_addr_set_u32(&gw, pc->gateway);
+        netif_set_addr(n, &ip, &mask, &gw);
+        if (pc->dhcp && dhcp_start(n) != ERR_OK) {
+            pcfw_log(PCFW_LOG_ERROR, "cannot start DHCP on port %s",
+                     port_name[port]);
+        }
+        pcfw_log(PCFW_LOG_INFO, "port %s readdressed", port_name[port]);
+    }
+}
+
 void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
 {
     struct netif *n;

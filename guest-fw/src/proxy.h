@@ -108,7 +108,8 @@ struct pcfw_client {
     struct tcp_pcb *pcb;        /* NULL once closed or freed by lwIP */
     ip4_addr_t addr;            /* client socket 406 */
     uint16_t port;
-    const struct pcfw_listener *listener;
+    uint16_t local_port;        /* the card port it connected to */
+    uint16_t server_port;       /* its listener's, at accept */
     struct pcfw_proxy *proxy;
     struct pcfw_srv *srv;       /* server socket 408 (HTTP: pooled) */
     uint8_t state;              /* connection state 410 */
@@ -129,6 +130,7 @@ struct pcfw_client {
 
 /* ---- master.c ---- */
 int pcfw_master_init(void);
+int pcfw_master_apply(void);
 void pcfw_master_shutdown(void);
 uint32_t pcfw_now(void);
 
@@ -153,6 +155,7 @@ void pcfw_client_reap(void);
 extern struct pcfw_proxy pcfw_http_proxy;
 extern struct pcfw_proxy pcfw_pass_proxy;
 int pcfw_http_init(void);
+int pcfw_http_apply(const struct pcfw_config *old);
 void pcfw_http_shutdown(void);
 void pcfw_http_pool_stats(uint64_t *in_use, uint64_t *idle);
 

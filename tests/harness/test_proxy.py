@@ -657,6 +657,73 @@ def t_max_clients(env):
         assert_healthy(env, card)
 
 
+@test("configuration loaded into the running card (SIGHUP): listeners, limits")
+def t_reconfigure(env):
+    with EchoServer() as echo, \
+            env.card("reconf", "pool 2\n",
+                     forwards={"http": 80, "pass": 7000}) as card:
+        card.wait_pool(2)
+        r = http_get(card.ports["http"], "/small.bin")
+        check(r.status == 200, f"before: status {r.status}")
+
+        def reload(text):
+            before = card.stderr_text().count("loaded")
+            card.config.write_text(text)
+            os.kill(card.proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while card.stderr_text().count("loaded") == before:
+                check(time.monotonic() < deadline, "no answer to SIGHUP:\n"
+                      + card.stderr_tail())
+                time.sleep(0.02)
+            return card.stderr_tail(3)
+
+        # A new pass-through listener and a smaller head limit, live.
+        out = reload(f"listen 80 http {env.nginx.port}\npool 2\n"
+                     f"listen 7000 pass {echo.port}\nmax-header 1k\n")
+        check(": loaded" in out, f"not loaded: {out}")
+        with socket.create_connection(("127.0.0.1", card.ports["pass"]),
+                                      timeout=10) as sck:
+            sck.sendall(b"ping through the new listener")
+            got = b""
+            while len(got) < 29:
+                b = sck.recv(100)
+                if not b:
+                    break
+                got += b
+            check(got == b"ping through the new listener", f"echo: {got!r}")
+        with HttpConn(card.ports["http"]) as c:
+            c.send(b"GET /small.bin HTTP/1.1\r\nHost: card\r\nX-Big: " +
+                   b"a" * 2000 + b"\r\n\r\n")
+            r = c.read_response()
+            check(r.status == 431, f"max-header 1k after reload: {r.status}")
+
+        # A configuration the running card refuses leaves the old one.
+        out = reload(f"listen 80 http {env.nginx.port}\npool 3\n")
+        check("not loaded" in out and "'pool' cannot change" in out,
+              f"pool change accepted? {out}")
+        out = reload("listen 80 http\nbogus\n")
+        check("not loaded" in out and "line 2: unknown directive 'bogus'" in out,
+              f"bad text accepted? {out}")
+        with HttpConn(card.ports["http"]) as c:
+            c.send(b"GET /small.bin HTTP/1.1\r\nHost: card\r\nX-Big: " +
+                   b"a" * 2000 + b"\r\n\r\n")
+            r = c.read_response()
+            check(r.status == 431, f"the refused loads changed the limit: {r.status}")
+
+        # Removing the listener: new connections are refused.
+        out = reload(f"listen 80 http {env.nginx.port}\npool 2\n")
+        check(": loaded" in out, f"not loaded: {out}")
+        with HttpConn(card.ports["pass"], timeout=5) as c:
+            try:
+                c.send(b"x")
+            except OSError:
+                pass
+            data, how = c.read_to_eof(timeout=5)
+            check(how in ("eof", "reset") and data == b"",
+                  f"removed listener still answers: {how} {data[:40]!r}")
+        assert_healthy(env, card)
+
+
 # ------------------------------------------------------------- runner ----
 
 def main(argv):
