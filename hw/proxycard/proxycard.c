@@ -176,7 +176,8 @@ static uint64_t proxycard_mmio_read(void *opaque, hwaddr addr, unsigned size)
         val = s->reset_count;
         break;
     default:
-        if (proxycard_bus_mmio_read(s, addr, &val)) {
+        if (proxycard_bus_mmio_read(s, addr, &val) ||
+            proxycard_ctl_mmio_read(s, addr, &val)) {
             break;
         }
         trace_proxycard_wrn_mmio_unknown("read", addr);
@@ -257,7 +258,8 @@ static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
                       HWADDR_PRIx ", ignored\n", val, addr);
         break;
     default:
-        if (proxycard_bus_mmio_write(s, addr, (uint32_t)val)) {
+        if (proxycard_bus_mmio_write(s, addr, (uint32_t)val) ||
+            proxycard_ctl_mmio_write(s, addr, (uint32_t)val)) {
             break;
         }
         trace_proxycard_wrn_mmio_unknown("write", addr);
@@ -288,60 +290,22 @@ static const MemoryRegionOps proxycard_mmio_ops = {
 static void proxycard_get_stats(Object *obj, Visitor *v, const char *name,
                                 void *opaque, Error **errp)
 {
+    static const char *const names[] = {
+#define PROXYCARD_STAT_NAME_(id, name) name,
+        PROXYCARD_STATS_LIST(PROXYCARD_STAT_NAME_)
+#undef PROXYCARD_STAT_NAME_
+    };
     ProxyCardState *s = PROXYCARD(obj);
-    struct pcfw_stats st;
-    const struct pcfw_proxy_stats *p = &st.proxy;
-    uint64_t cpu_ns;
+    uint64_t val[PROXYCARD_STAT_COUNT];
     bool ok;
 
-    proxycard_fw_stats(s, &st, &cpu_ns);
-    const struct {
-        const char *name;
-        uint64_t val;
-    } fields[] = {
-        { "card-cpu-ns", cpu_ns },
-        { "mem-size", st.mem.size },
-        { "mem-in-use", st.mem.in_use },
-        { "mem-high-water", st.mem.high_water },
-        { "mem-failures", st.mem.failures },
-        { "clients-active", p->clients_active },
-        { "clients-accepted", p->clients_accepted },
-        { "clients-refused", p->clients_refused },
-        { "requests", p->requests },
-        { "responses-1xx", p->responses[1] },
-        { "responses-2xx", p->responses[2] },
-        { "responses-3xx", p->responses[3] },
-        { "responses-4xx", p->responses[4] },
-        { "responses-5xx", p->responses[5] },
-        { "errors", p->errors },
-        { "retries", p->retries },
-        { "bytes-from-clients", p->bytes_from_clients },
-        { "bytes-to-clients", p->bytes_to_clients },
-        { "bytes-to-server", p->bytes_to_server },
-        { "bytes-from-server", p->bytes_from_server },
-        { "server-connects", p->srv_connects },
-        { "server-connect-failures", p->srv_connect_failures },
-        { "server-in-use", p->srv_in_use },
-        { "server-idle", p->srv_idle },
-        { "nic-rx-frames", st.rx_frames[PCFW_PORT_NIC] },
-        { "nic-tx-frames", st.tx_frames[PCFW_PORT_NIC] },
-        { "nic-rx-dropped", st.rx_dropped[PCFW_PORT_NIC] +
-                            qatomic_read(&s->nic_rx_dropped) },
-        { "nic-tx-dropped", st.tx_dropped[PCFW_PORT_NIC] },
-        { "bus-rx-frames", st.rx_frames[PCFW_PORT_BUS] },
-        { "bus-tx-frames", st.tx_frames[PCFW_PORT_BUS] },
-        { "bus-rx-dropped", st.rx_dropped[PCFW_PORT_BUS] },
-        { "bus-tx-dropped", st.tx_dropped[PCFW_PORT_BUS] },
-    };
-
+    proxycard_stats_values(s, val);
     if (!visit_start_struct(v, name, NULL, 0, errp)) {
         return;
     }
     ok = true;
-    for (size_t i = 0; ok && i < ARRAY_SIZE(fields); i++) {
-        uint64_t val = fields[i].val;
-
-        ok = visit_type_uint64(v, fields[i].name, &val, errp);
+    for (size_t i = 0; ok && i < PROXYCARD_STAT_COUNT; i++) {
+        ok = visit_type_uint64(v, names[i], &val[i], errp);
     }
     if (ok) {
         visit_check_struct(v, errp);
@@ -366,6 +330,7 @@ static void proxycard_soft_reset(ProxyCardState *s)
     qatomic_set(&s->intr_mask, 0);
     s->scratch = 0;
     proxycard_bus_reset(s);
+    proxycard_ctl_reset(s);
     s->reset_count++;
     proxycard_update_intx(s);
 }

@@ -25,6 +25,8 @@
 #include "qemu/thread.h"
 #include "qom/object.h"
 #include "pcfw.h"
+#include "proxycard_regs.h"
+#include "proxycard_stats.h"
 
 #define TYPE_PROXYCARD "proxycard"
 OBJECT_DECLARE_SIMPLE_TYPE(ProxyCardState, PROXYCARD)
@@ -35,6 +37,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(ProxyCardState, PROXYCARD)
 /* Requests to the firmware thread (ProxyCardState.fw_requests bits). */
 #define PROXYCARD_REQ_TEST_INTR     (1u << 0)
 #define PROXYCARD_REQ_BUS           (1u << 1)   /* a bus doorbell or enable */
+#define PROXYCARD_REQ_CMD           (1u << 2)   /* a control-plane command */
 
 /* The bus link's rings, as the firmware thread sees them. */
 enum { PC_RING_TX, PC_RING_RX, PC_RING_COUNT };
@@ -103,6 +106,19 @@ struct ProxyCardState {
     unsigned bus_pending_len;
     uint8_t *bus_frame;         /* one TX frame being read */
 
+    /* control plane (proxycard_ctl.c) */
+    uint64_t cmd_addr;          /* BQL */
+    uint32_t cmd_len;           /* BQL */
+    struct {                    /* written under BQL before BUSY is stored */
+        uint32_t code;
+        uint64_t addr;
+        uint32_t len;
+    } cmd;
+    uint32_t cmd_status;        /* atomic: PROXYCARD_CMD_* */
+    uint32_t cmd_result;        /* atomic */
+    char log[PROXYCARD_LOG_SIZE];          /* firmware thread: the firmware's log ring */
+    size_t log_pos, log_len;
+
     /* statistics published by the firmware thread, under stats_lock */
     QemuMutex stats_lock;
     struct pcfw_stats stats;
@@ -132,8 +148,7 @@ bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
 void proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
-void proxycard_fw_stats(ProxyCardState *s, struct pcfw_stats *st,
-                        uint64_t *cpu_ns);
+void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT]);
 
 /* proxycard_bus.c */
 typedef struct PCBusFrame PCBusFrame;
@@ -146,6 +161,14 @@ void proxycard_bus_run(ProxyCardState *s);
 int64_t proxycard_bus_deadline(ProxyCardState *s);
 int proxycard_bus_send(ProxyCardState *s, const void *frame, size_t len);
 void proxycard_bus_fw_reset(ProxyCardState *s);
+
+/* proxycard_ctl.c */
+bool proxycard_ctl_mmio_read(ProxyCardState *s, hwaddr addr, uint32_t *val);
+bool proxycard_ctl_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val);
+void proxycard_ctl_reset(ProxyCardState *s);
+void proxycard_ctl_log(ProxyCardState *s, enum pcfw_log_level level,
+                       const char *msg);
+void proxycard_ctl_run(ProxyCardState *s);
 
 /* proxycard_nic.c */
 typedef struct PCFrame PCFrame;

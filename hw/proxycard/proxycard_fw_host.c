@@ -50,7 +50,10 @@ static uint32_t proxycard_plat_now_ms(void *opaque)
 static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
                                const char *msg)
 {
+    ProxyCardState *s = opaque;
+
     trace_proxycard_fw_log(level, msg);
+    proxycard_ctl_log(s, level, msg);
     if (level == PCFW_LOG_ERROR) {
         error_report("proxycard: firmware: %s", msg);
     }
@@ -130,14 +133,47 @@ static void proxycard_fw_publish(ProxyCardState *s)
     qemu_mutex_unlock(&s->stats_lock);
 }
 
-/* Any thread: the last snapshot. */
-void proxycard_fw_stats(ProxyCardState *s, struct pcfw_stats *st,
-                        uint64_t *cpu_ns)
+/* Any thread: the last snapshot, as the list of proxycard_stats.h. */
+void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT])
 {
+    struct pcfw_stats st;
+    const struct pcfw_proxy_stats *p = &st.proxy;
+
     qemu_mutex_lock(&s->stats_lock);
-    *st = s->stats;
-    *cpu_ns = s->fw_cpu_ns;
+    st = s->stats;
+    v[PROXYCARD_STAT_CARD_CPU_NS] = s->fw_cpu_ns;
     qemu_mutex_unlock(&s->stats_lock);
+
+    v[PROXYCARD_STAT_MEM_SIZE] = st.mem.size;
+    v[PROXYCARD_STAT_MEM_IN_USE] = st.mem.in_use;
+    v[PROXYCARD_STAT_MEM_HIGH_WATER] = st.mem.high_water;
+    v[PROXYCARD_STAT_MEM_FAILURES] = st.mem.failures;
+    v[PROXYCARD_STAT_CLIENTS_ACTIVE] = p->clients_active;
+    v[PROXYCARD_STAT_CLIENTS_ACCEPTED] = p->clients_accepted;
+    v[PROXYCARD_STAT_CLIENTS_REFUSED] = p->clients_refused;
+    v[PROXYCARD_STAT_REQUESTS] = p->requests;
+    for (int c = 1; c <= 5; c++) {
+        v[PROXYCARD_STAT_RESPONSES_1XX + c - 1] = p->responses[c];
+    }
+    v[PROXYCARD_STAT_ERRORS] = p->errors;
+    v[PROXYCARD_STAT_RETRIES] = p->retries;
+    v[PROXYCARD_STAT_BYTES_FROM_CLIENTS] = p->bytes_from_clients;
+    v[PROXYCARD_STAT_BYTES_TO_CLIENTS] = p->bytes_to_clients;
+    v[PROXYCARD_STAT_BYTES_TO_SERVER] = p->bytes_to_server;
+    v[PROXYCARD_STAT_BYTES_FROM_SERVER] = p->bytes_from_server;
+    v[PROXYCARD_STAT_SERVER_CONNECTS] = p->srv_connects;
+    v[PROXYCARD_STAT_SERVER_CONNECT_FAILURES] = p->srv_connect_failures;
+    v[PROXYCARD_STAT_SERVER_IN_USE] = p->srv_in_use;
+    v[PROXYCARD_STAT_SERVER_IDLE] = p->srv_idle;
+    v[PROXYCARD_STAT_NIC_RX_FRAMES] = st.rx_frames[PCFW_PORT_NIC];
+    v[PROXYCARD_STAT_NIC_TX_FRAMES] = st.tx_frames[PCFW_PORT_NIC];
+    v[PROXYCARD_STAT_NIC_RX_DROPPED] = st.rx_dropped[PCFW_PORT_NIC] +
+                                       qatomic_read(&s->nic_rx_dropped);
+    v[PROXYCARD_STAT_NIC_TX_DROPPED] = st.tx_dropped[PCFW_PORT_NIC];
+    v[PROXYCARD_STAT_BUS_RX_FRAMES] = st.rx_frames[PCFW_PORT_BUS];
+    v[PROXYCARD_STAT_BUS_TX_FRAMES] = st.tx_frames[PCFW_PORT_BUS];
+    v[PROXYCARD_STAT_BUS_RX_DROPPED] = st.rx_dropped[PCFW_PORT_BUS];
+    v[PROXYCARD_STAT_BUS_TX_DROPPED] = st.tx_dropped[PCFW_PORT_BUS];
 }
 
 /* ---- the firmware thread ---- */
@@ -215,6 +251,7 @@ static void *proxycard_fw_thread(void *opaque)
         proxycard_fw_requests(s);
         proxycard_nic_drain(s);
         proxycard_bus_run(s);
+        proxycard_ctl_run(s);
 
         next_ms = pcfw_poll();
         proxycard_fw_publish(s);

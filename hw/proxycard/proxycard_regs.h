@@ -66,6 +66,14 @@
 #define PROXYCARD_REG_RX_TAIL           0x13c   /* RW: doorbell */
 #define PROXYCARD_REG_RX_HEAD           0x140   /* RO */
 
+/* Control plane: commands run by the firmware on a host buffer (section 8) */
+#define PROXYCARD_REG_CMD               0x200   /* WO: a PROXYCARD_CMD_* */
+#define PROXYCARD_REG_CMD_STATUS        0x204   /* RO */
+#define PROXYCARD_REG_CMD_RESULT        0x208   /* RO */
+#define PROXYCARD_REG_CMD_ADDR_LO       0x210   /* RW */
+#define PROXYCARD_REG_CMD_ADDR_HI       0x214   /* RW */
+#define PROXYCARD_REG_CMD_LEN           0x218   /* RW */
+
 /* REG_ID value: "PXCD" read as a little-endian 32-bit word */
 #define PROXYCARD_ID_MAGIC              0x44435850
 /* REG_VERSION: major in bits 31..16, minor in bits 15..0 */
@@ -88,7 +96,8 @@
 #define PROXYCARD_INTR_ERROR            (1u << 2)
 #define PROXYCARD_INTR_BUS_RX           (1u << 3)   /* on VEC_BUS_RX */
 #define PROXYCARD_INTR_BUS_TX           (1u << 4)   /* on VEC_BUS_TX */
-#define PROXYCARD_INTR_ALL              0x1fu
+#define PROXYCARD_INTR_CMD              (1u << 5)   /* a command finished */
+#define PROXYCARD_INTR_ALL              0x3fu
 
 /* REG_FW_STATE values */
 #define PROXYCARD_FW_OFF                0   /* thread not started */
@@ -122,6 +131,20 @@
 #define PROXYCARD_RING_MIN              8
 #define PROXYCARD_RING_MAX              4096
 #define PROXYCARD_RING_ALIGN            64
+
+/* Commands (REG_CMD) */
+#define PROXYCARD_CMD_LOAD_CONFIG       1   /* buffer: configuration text */
+#define PROXYCARD_CMD_READ_STATS        2   /* buffer <- u64 counters */
+#define PROXYCARD_CMD_READ_LOG          3   /* buffer <- firmware log text */
+
+/* REG_CMD_STATUS values */
+#define PROXYCARD_CMD_IDLE              0
+#define PROXYCARD_CMD_BUSY              1
+#define PROXYCARD_CMD_OK                2
+#define PROXYCARD_CMD_FAILED            3
+
+#define PROXYCARD_CMD_MAX_CONFIG        65536   /* bytes of configuration */
+#define PROXYCARD_LOG_SIZE              16384   /* firmware log kept */
 
 /* Descriptor: 16 bytes, little-endian */
 #define PROXYCARD_DESC_SIZE             16

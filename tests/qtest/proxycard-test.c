@@ -14,11 +14,13 @@
 #include <glib/gstdio.h>
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
+#include "qemu/bswap.h"
 #include "qemu/sockets.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/proxycard/proxycard_regs.h"
+#include "hw/proxycard/proxycard_stats.h"
 
 /* The firmware thread answers asynchronously: poll up to this long. */
 #define FW_TIMEOUT_US   (10 * G_USEC_PER_SEC)
@@ -622,6 +624,152 @@ static void test_bus_hostile(void)
     pc_shutdown(&s);
 }
 
+/* ---- the control plane ---- */
+
+/* Run a command on a guest buffer; returns CMD_STATUS when it finished. */
+static uint32_t run_cmd(PCState *s, uint32_t cmd, uint64_t buf, uint32_t len)
+{
+    gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
+    uint32_t st;
+
+    wr(s, PROXYCARD_REG_CMD_ADDR_LO, (uint32_t)buf);
+    wr(s, PROXYCARD_REG_CMD_ADDR_HI, buf >> 32);
+    wr(s, PROXYCARD_REG_CMD_LEN, len);
+    wr(s, PROXYCARD_REG_CMD, cmd);
+    while ((st = rd(s, PROXYCARD_REG_CMD_STATUS)) == PROXYCARD_CMD_BUSY &&
+           g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    return st;
+}
+
+static uint32_t load_config(PCState *s, const char *text, char *reply,
+                            size_t reply_len)
+{
+    uint64_t buf = guest_alloc(&s->qs->alloc, 4096);
+    uint32_t st;
+
+    /* NUL-terminated in a larger buffer, which leaves room for a reason. */
+    qtest_memwrite(s->qs->qts, buf, text, strlen(text) + 1);
+    st = run_cmd(s, PROXYCARD_CMD_LOAD_CONFIG, buf, 4096);
+    if (reply) {
+        qtest_memread(s->qs->qts, buf, reply, reply_len);
+        reply[reply_len - 1] = '\0';
+    }
+    guest_free(&s->qs->alloc, buf);
+    return st;
+}
+
+static void test_ctl_commands(void)
+{
+    PCState s;
+    uint64_t buf;
+    uint64_t stats[PROXYCARD_STAT_COUNT + 4];
+    char reply[128], log[PROXYCARD_LOG_SIZE + 1];
+    uint32_t n;
+
+    pc_boot(&s, NULL);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_CMD_STATUS), ==, PROXYCARD_CMD_IDLE);
+    wr(&s, PROXYCARD_REG_INTR_MASK, PROXYCARD_INTR_CMD);
+
+    /* A good configuration is taken... */
+    g_assert_cmpuint(load_config(&s, "listen 80 http 8080\npool 4\n", NULL, 0),
+                     ==, PROXYCARD_CMD_OK);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_CMD, ==,
+                    PROXYCARD_INTR_CMD);
+    /* ...a bad one is refused, with the reason in the buffer. */
+    g_assert_cmpuint(load_config(&s, "listen 80 http 8080\nbogus 1\n", reply,
+                                 sizeof(reply)), ==, PROXYCARD_CMD_FAILED);
+    g_assert_cmpstr(reply, ==, "line 2: unknown directive 'bogus'");
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_CMD_RESULT), ==, strlen(reply));
+    g_assert_cmpuint(load_config(&s, "pool 9\n", reply, sizeof(reply)), ==,
+                     PROXYCARD_CMD_FAILED);
+    g_assert_nonnull(strstr(reply, "'pool' cannot change"));
+
+    /* Statistics: the documented list of u64, the same as "stats". */
+    buf = guest_alloc(&s.qs->alloc, sizeof(stats));
+    g_assert_cmpuint(run_cmd(&s, PROXYCARD_CMD_READ_STATS, buf, sizeof(stats)),
+                     ==, PROXYCARD_CMD_OK);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_CMD_RESULT), ==,
+                     PROXYCARD_STAT_COUNT * 8);
+    qtest_memread(s.qs->qts, buf, stats, sizeof(stats));
+    g_assert_cmpuint(le64_to_cpu(stats[PROXYCARD_STAT_MEM_SIZE]), ==,
+                     64 * 1024 * 1024);
+    g_assert_cmpuint(le64_to_cpu(stats[PROXYCARD_STAT_MEM_IN_USE]), ==,
+                     stat_of(s.qs->qts, "mem-in-use"));
+    g_assert_cmpuint(le64_to_cpu(stats[PROXYCARD_STAT_CARD_CPU_NS]), >, 0);
+    guest_free(&s.qs->alloc, buf);
+
+    /* The firmware's log, oldest first. */
+    buf = guest_alloc(&s.qs->alloc, PROXYCARD_LOG_SIZE);
+    g_assert_cmpuint(run_cmd(&s, PROXYCARD_CMD_READ_LOG, buf,
+                             PROXYCARD_LOG_SIZE), ==, PROXYCARD_CMD_OK);
+    n = rd(&s, PROXYCARD_REG_CMD_RESULT);
+    g_assert_cmpuint(n, >, 0);
+    qtest_memread(s.qs->qts, buf, log, n);
+    log[n] = '\0';
+    g_assert_nonnull(strstr(log, "[info] firmware up"));
+    g_assert_nonnull(strstr(log, "listening on port 80 (http proxy, server "
+                            "port 8080)"));
+    g_assert_true(strstr(log, "firmware up") < strstr(log, "listening on"));
+    guest_free(&s.qs->alloc, buf);
+
+    /* Unknown command, and a buffer that is not RAM. */
+    g_assert_cmpuint(run_cmd(&s, 99, 0, 0), ==, PROXYCARD_CMD_FAILED);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    g_assert_cmpuint(run_cmd(&s, PROXYCARD_CMD_READ_STATS, 0xfee00000, 64), ==,
+                     PROXYCARD_CMD_FAILED);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_DMA);
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_CMD_STATUS), ==, PROXYCARD_CMD_IDLE);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    pc_shutdown(&s);
+}
+
+/*
+ * A configuration loaded by the host takes effect: the card boots with no
+ * listener, the host loads one, and a client is then answered (502: no
+ * server on the bus in this test).
+ */
+static void test_ctl_config_takes_effect(void)
+{
+    PCState s;
+    int port = free_tcp_port();
+    g_autofree char *args = g_strdup_printf(
+        "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
+        "-device proxycard,id=card0,netdev=n0", port);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    char buf[512] = "";
+    size_t got = 0;
+    int fd;
+
+    pc_boot_args(&s, args);
+    g_assert_cmpuint(load_config(&s, "listen 80 http 8080\ntimeout connect 1s\n",
+                                 NULL, 0), ==, PROXYCARD_CMD_OK);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+    g_assert_cmpint(send(fd, req, sizeof(req) - 1, 0), ==, sizeof(req) - 1);
+    qemu_socket_set_nonblock(fd);
+    for (int i = 0; i < 200 && !strstr(buf, "\r\n\r\n"); i++) {
+        ssize_t n;
+
+        qtest_clock_step(s.qs->qts, 50 * 1000 * 1000);
+        g_usleep(2000);
+        n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+        if (n > 0) {
+            got += n;
+        }
+        buf[got] = '\0';
+    }
+    close(fd);
+    g_assert_nonnull(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
+    g_assert_cmpuint(stat_of(s.qs->qts, "requests"), ==, 1);
+    pc_shutdown(&s);
+}
+
 static bool wait_pending(PCState *s, unsigned vec)
 {
     gint64 end = g_get_monotonic_time() + FW_TIMEOUT_US;
@@ -857,6 +1005,9 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/nic/http-502", test_nic_http_502);
     qtest_add_func("/proxycard/bus/arp", test_bus_arp);
     qtest_add_func("/proxycard/bus/hostile", test_bus_hostile);
+    qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
+    qtest_add_func("/proxycard/ctl/config-takes-effect",
+                   test_ctl_config_takes_effect);
 
     return g_test_run();
 }

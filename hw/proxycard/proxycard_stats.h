@@ -1,0 +1,57 @@
+/*
+ * proxycard statistics: the one list of the card's counters, in order.
+ *
+ * Used by the QOM property "stats" (names), by the READ_STATS command
+ * (the values as little-endian u64, in this order), and by the Linux driver
+ * (ethtool names).  docs/datasheet.md section 6a lists them in this order.
+ * Append only: the position of a counter is part of the interface.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PROXYCARD_STATS_H
+#define PROXYCARD_STATS_H
+
+#define PROXYCARD_STATS_LIST(X)                             \
+    X(CARD_CPU_NS, "card-cpu-ns")                           \
+    X(MEM_SIZE, "mem-size")                                 \
+    X(MEM_IN_USE, "mem-in-use")                             \
+    X(MEM_HIGH_WATER, "mem-high-water")                     \
+    X(MEM_FAILURES, "mem-failures")                         \
+    X(CLIENTS_ACTIVE, "clients-active")                     \
+    X(CLIENTS_ACCEPTED, "clients-accepted")                 \
+    X(CLIENTS_REFUSED, "clients-refused")                   \
+    X(REQUESTS, "requests")                                 \
+    X(RESPONSES_1XX, "responses-1xx")                       \
+    X(RESPONSES_2XX, "responses-2xx")                       \
+    X(RESPONSES_3XX, "responses-3xx")                       \
+    X(RESPONSES_4XX, "responses-4xx")                       \
+    X(RESPONSES_5XX, "responses-5xx")                       \
+    X(ERRORS, "errors")                                     \
+    X(RETRIES, "retries")                                   \
+    X(BYTES_FROM_CLIENTS, "bytes-from-clients")             \
+    X(BYTES_TO_CLIENTS, "bytes-to-clients")                 \
+    X(BYTES_TO_SERVER, "bytes-to-server")                   \
+    X(BYTES_FROM_SERVER, "bytes-from-server")               \
+    X(SERVER_CONNECTS, "server-connects")                   \
+    X(SERVER_CONNECT_FAILURES, "server-connect-failures")   \
+    X(SERVER_IN_USE, "server-in-use")                       \
+    X(SERVER_IDLE, "server-idle")                           \
+    X(NIC_RX_FRAMES, "nic-rx-frames")                       \
+    X(NIC_TX_FRAMES, "nic-tx-frames")                       \
+    X(NIC_RX_DROPPED, "nic-rx-dropped")                     \
+    X(NIC_TX_DROPPED, "nic-tx-dropped")                     \
+    X(BUS_RX_FRAMES, "bus-rx-frames")                       \
+    X(BUS_TX_FRAMES, "bus-tx-frames")                       \
+    X(BUS_RX_DROPPED, "bus-rx-dropped")                     \
+    X(BUS_TX_DROPPED, "bus-tx-dropped")
+
+#define PROXYCARD_STAT_ENUM_(id, name) PROXYCARD_STAT_##id,
+enum proxycard_stat {
+    PROXYCARD_STATS_LIST(PROXYCARD_STAT_ENUM_)
+    PROXYCARD_STAT_COUNT
+};
+#undef PROXYCARD_STAT_ENUM_
+
+#endif /* PROXYCARD_STATS_H */
