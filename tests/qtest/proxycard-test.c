@@ -505,6 +505,51 @@ static void test_bus_arp(void)
 }
 
 /*
+ * Interrupts: a cause that INTR_MASK leaves out is recorded but signals no
+ * vector; BUS_ITR spaces the interrupts of a vector (the card's clock is the
+ * virtual clock, which only qtest moves here).
+ */
+static void test_bus_irq_mask_and_moderation(void)
+{
+    PCState s;
+    BusRings b;
+    uint8_t f[64];
+
+    pc_boot(&s, NULL);
+    qpci_msix_enable(s.dev);
+    bus_up(&s, &b, 16);
+    wr(&s, PROXYCARD_REG_INTR_MASK, PROXYCARD_INTR_BUS_TX);    /* not RX */
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_true(wait_status(&s, b.rx, 0));
+    g_assert_true(wait_pending(&s, PROXYCARD_VEC_BUS_TX));
+    g_assert_false(qpci_msix_pending(s.dev, PROXYCARD_VEC_BUS_RX));
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_BUS_RX, ==,
+                    PROXYCARD_INTR_BUS_RX);
+
+    /* Moderation: 1 ms between interrupts of a vector. */
+    wr(&s, PROXYCARD_REG_BUS_ITR, 1000);
+    g_assert_cmpuint(rd(&s, PROXYCARD_REG_BUS_ITR), ==, 1000);
+    qtest_clock_step(s.qs->qts, 2 * 1000 * 1000);      /* a fresh interval */
+    wr(&s, PROXYCARD_REG_INTR_CAUSE, PROXYCARD_INTR_ALL);
+    bus_send(&s, &b, f, arp_request(f));                /* interrupts at once */
+    g_assert_true(wait_status(&s, b.rx, 1));
+    g_assert_cmphex(wait_reg(&s, PROXYCARD_REG_INTR_CAUSE, PROXYCARD_INTR_BUS_RX |
+                             PROXYCARD_INTR_BUS_TX) & PROXYCARD_INTR_BUS_RX, ==,
+                    PROXYCARD_INTR_BUS_RX);
+    wr(&s, PROXYCARD_REG_INTR_CAUSE, PROXYCARD_INTR_ALL);
+    bus_send(&s, &b, f, arp_request(f));                /* too soon: held */
+    g_assert_true(wait_status(&s, b.rx, 2));
+    g_usleep(50 * 1000);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_BUS_RX, ==, 0);
+    qtest_clock_step(s.qs->qts, 1000 * 1000);           /* the interval ends */
+    g_assert_cmphex(wait_reg(&s, PROXYCARD_REG_INTR_CAUSE, PROXYCARD_INTR_BUS_RX |
+                             PROXYCARD_INTR_BUS_TX) & PROXYCARD_INTR_BUS_RX, ==,
+                    PROXYCARD_INTR_BUS_RX);
+    qpci_msix_disable(s.dev);
+    pc_shutdown(&s);
+}
+
+/*
  * Each hostile act puts the card in its documented error state, the link
  * stops, nothing crashes, and a reset brings everything back.
  */
@@ -1005,6 +1050,8 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/nic/http-502", test_nic_http_502);
     qtest_add_func("/proxycard/bus/arp", test_bus_arp);
     qtest_add_func("/proxycard/bus/hostile", test_bus_hostile);
+    qtest_add_func("/proxycard/bus/irq-mask-moderation",
+                   test_bus_irq_mask_and_moderation);
     qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
     qtest_add_func("/proxycard/ctl/config-takes-effect",
                    test_ctl_config_takes_effect);
