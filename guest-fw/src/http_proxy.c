@@ -122,7 +122,59 @@ static void hb_ip(struct hbuf *b, const ip4_addr_t *a)
     hb_str(b, ip4addr_ntoa_r(a, s, sizeof(s)) ? s : "0.0.0.0");
 }
 
-static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *f)
+static uint8_t ascii_lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+static bool ci_equal(const uint8_t *a, size_t alen, const uint8_t *b,
+                     size_t blen)
+{
+    if (alen != blen) {
+        return false;
+    }
+    for (size_t i = 0; i < alen; i++) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Is @f's name one of the tokens of the Connection field @conn? */
+static bool named_in(const uint8_t *head, const struct pcfw_http_field *conn,
+                     const struct pcfw_http_field *f)
+{
+    const uint8_t *v = head + conn->value_off, *end = v + conn->value_len;
+
+    while (v < end) {
+        const uint8_t *t, *te;
+
+        while (v < end && (*v == ',' || *v == ' ' || *v == '\t')) {
+            v++;
+        }
+        t = v;
+        while (v < end && *v != ',') {
+            v++;
+        }
+        te = v;
+        while (te > t && (te[-1] == ' ' || te[-1] == '\t')) {
+            te--;
+        }
+        if (ci_equal(t, (size_t)(te - t), head + f->name_off, f->name_len)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Fields that concern only one connection and are not forwarded: the
+ * standard hop-by-hop ones, and any that a Connection field names
+ * (RFC 9110 section 7.6.1).
+ */
+static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *fields,
+                       unsigned nfields, const struct pcfw_http_field *f)
 {
     static const char *const names[] = {
         "connection", "keep-alive", "proxy-connection", "te", "upgrade",
@@ -130,6 +182,12 @@ static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *f)
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (pcfw_http_field_is(head, f, names[i])) {
+            return true;
+        }
+    }
+    for (unsigned i = 0; i < nfields; i++) {
+        if (pcfw_http_field_is(head, &fields[i], "connection") &&
+            named_in(head, &fields[i], f)) {
             return true;
         }
     }
@@ -166,7 +224,8 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
         bool is_xff = pcfw_http_field_is(raw, f, "x-forwarded-for");
         bool is_fwd = pcfw_http_field_is(raw, f, "forwarded");
 
-        if (hop_by_hop(raw, f) || pcfw_http_field_is(raw, f, "expect")) {
+        if (hop_by_hop(raw, req->fields, req->nfields, f) ||
+            pcfw_http_field_is(raw, f, "expect")) {
             continue;
         }
         hb_put(&b, raw + f->name_off, f->name_len);
@@ -233,7 +292,7 @@ static bool queue_response_head(struct pcfw_client *c, const uint8_t *raw,
     for (unsigned i = 0; i < resp->nfields; i++) {
         const struct pcfw_http_field *f = &resp->fields[i];
 
-        if (hop_by_hop(raw, f)) {
+        if (hop_by_hop(raw, resp->fields, resp->nfields, f)) {
             continue;
         }
         hb_put(&b, raw + f->name_off, f->name_len);

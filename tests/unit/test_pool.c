@@ -654,8 +654,10 @@ START_TEST(test_forwarded_fields)
     int c, d;
 
     boot("pool 2\n");
+    /* X-Secret is named by Connection: hop-by-hop too (RFC 9110 7.6.1). */
     c = request("GET /x HTTP/1.1\r\nHost: card\r\n"
-                "Connection: keep-alive, Upgrade\r\nKeep-Alive: timeout=5\r\n"
+                "Connection: keep-alive, Upgrade ,x-secret\r\n"
+                "Keep-Alive: timeout=5\r\nX-Secret: 1\r\n"
                 "Upgrade: websocket\r\nX-Forwarded-For: 192.0.2.7\r\n"
                 "Accept: */*\r\n\r\n");
     peer_run(EXCHANGE_MS);
