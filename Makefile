@@ -106,21 +106,28 @@ include guest-fw/sim/sim.mk
 
 -include $(LWIP_OBJS:.o=.d) $(FW_OBJS:.o=.d)
 
+# The end-to-end qtest's server side (a second lwIP), linked into the qtest.
+include tests/qtest/e2e.mk
+
 # ---- QEMU: graft, configure, build ------------------------------------------
 
 $(STAMP_GRAFT): scripts/graft-qemu.sh $(STAMP_SRC)
-	scripts/graft-qemu.sh $(TOP) $(QEMU_SRC) $(FW_DIR)
+	scripts/graft-qemu.sh $(TOP) $(QEMU_SRC) $(FW_DIR) $(E2E_PEER_DIR)
 	@touch $@
 
 $(QEMU_BUILD)/build.ninja: $(STAMP_GRAFT) $(FW_LIB) scripts/configure-qemu.sh
 	scripts/configure-qemu.sh $(QEMU_SRC) $(QEMU_BUILD)
 
 # ninja decides what is stale; with nothing to do it returns in a second.
-# It does not see the firmware archive (a link argument), hence the rm.
-qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB)
+# It does not see the firmware archive or the e2e qtest's peer archive (link
+# arguments), hence the rm.
+E2E_QTEST := $(QEMU_BUILD)/tests/qtest/proxycard-e2e-test
+qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB) $(E2E_PEER_LIB)
 	@if [ $(FW_LIB) -nt $(QEMU_BUILD)/qemu-system-x86_64 ]; then \
 		rm -f $(QEMU_BUILD)/qemu-system-x86_64; fi
-	ninja -C $(QEMU_BUILD) -j $(JOBS) qemu-system-x86_64 tests/qtest/proxycard-test
+	@if [ $(E2E_PEER_LIB) -nt $(E2E_QTEST) ]; then rm -f $(E2E_QTEST); fi
+	ninja -C $(QEMU_BUILD) -j $(JOBS) qemu-system-x86_64 tests/qtest/proxycard-test \
+		tests/qtest/proxycard-e2e-test
 	scripts/link-firmware.sh $(QEMU_BUILD)
 	ln -sfn qemu/qemu-system-x86_64 $(QEMU_BIN)
 

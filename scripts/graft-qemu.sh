@@ -1,16 +1,22 @@
 #!/bin/sh
 # Graft proxycard into the fetched QEMU tree: symbolic links to our sources
-# plus four small, idempotent edits to QEMU's build lists.
+# plus a few small, idempotent edits to QEMU's build lists.
 #
-# usage: scripts/graft-qemu.sh TOP_DIR QEMU_SRC_DIR FW_BUILD_DIR
+# usage: scripts/graft-qemu.sh TOP_DIR QEMU_SRC_DIR FW_BUILD_DIR [E2E_PEER_DIR]
 #
 #   QEMU/hw/proxycard                  -> TOP/hw/proxycard   (device model)
 #   QEMU/tests/qtest/proxycard-test.c  -> TOP/tests/qtest/proxycard-test.c
+#   QEMU/tests/qtest/proxycard-e2e-test.c -> TOP/tests/qtest/proxycard-e2e-test.c
 #   QEMU/proxycard-fw                  -> FW_BUILD_DIR        (firmware object + API headers)
+#   QEMU/proxycard-e2e-peer            -> E2E_PEER_DIR        (the e2e qtest's server side:
+#                                         libpcpeer.a + its header; default
+#                                         FW_BUILD_DIR/../tests/qtest-peer)
 #   hw/meson.build       + subdir('proxycard')
 #   hw/Kconfig           + source proxycard/Kconfig
 #   meson.build          + 'hw/proxycard' in trace_events_subdirs
-#   tests/qtest/meson.build + proxycard-test in qtests_x86_64 (when CONFIG_PROXYCARD)
+#   tests/qtest/meson.build + proxycard-test, proxycard-e2e-test in qtests_x86_64
+#                              (when CONFIG_PROXYCARD), + proxycard-e2e-test's
+#                              archive in the qtests dict (extra dependencies)
 set -eu
 
 TOP=$(cd "${1:?TOP}" && pwd)
@@ -18,6 +24,9 @@ Q=$(cd "${2:?QEMU_SRC_DIR}" && pwd)
 FW=${3:?FW_BUILD_DIR}
 mkdir -p "$FW"
 FW=$(cd "$FW" && pwd)
+PEER=${4:-$(dirname "$FW")/tests/qtest-peer}
+mkdir -p "$PEER"
+PEER=$(cd "$PEER" && pwd)
 
 link() { # link TARGET NAME
     [ "$(readlink "$2" 2>/dev/null)" = "$1" ] || ln -sfn "$1" "$2"
@@ -25,7 +34,9 @@ link() { # link TARGET NAME
 
 link "$TOP/hw/proxycard" "$Q/hw/proxycard"
 link "$TOP/tests/qtest/proxycard-test.c" "$Q/tests/qtest/proxycard-test.c"
+link "$TOP/tests/qtest/proxycard-e2e-test.c" "$Q/tests/qtest/proxycard-e2e-test.c"
 link "$FW" "$Q/proxycard-fw"
+link "$PEER" "$Q/proxycard-e2e-peer"
 
 # append_once FILE MARKER-LINE: append LINE unless the file already has it.
 append_once() {
@@ -52,3 +63,9 @@ insert_after() {
 insert_after "$Q/meson.build" "^trace_events_subdirs = \\[" "  'hw/proxycard',"
 insert_after "$Q/tests/qtest/meson.build" "^qtests_x86_64 = qtests_i386" \
     "qtests_x86_64 += (config_all_devices.has_key('CONFIG_PROXYCARD') ? ['proxycard-test'] : [])"
+insert_after "$Q/tests/qtest/meson.build" "^qtests_x86_64 = qtests_i386" \
+    "qtests_x86_64 += (config_all_devices.has_key('CONFIG_PROXYCARD') ? ['proxycard-e2e-test'] : [])"
+# The e2e qtest links the server side's archive (built by our Makefile, not
+# tracked by meson: the Makefile forces a relink when it changes).
+insert_after "$Q/tests/qtest/meson.build" "^qtest_executables = " \
+    "qtests += {'proxycard-e2e-test': [declare_dependency(compile_args: ['-I' + meson.project_source_root() / 'proxycard-e2e-peer'], link_args: [meson.project_source_root() / 'proxycard-e2e-peer' / 'libpcpeer.a'])]}"

@@ -85,6 +85,12 @@ QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
     timeout 600 "$QEMU_BUILD/tests/qtest/proxycard-test" --tap -k >"$qtest_log" 2>&1
 tap_layer qtest "$qtest_log" $?
 
+# --- 5. qtest end to end: real clients, the card, a server on the bus ---
+e2e_log=$LOGDIR/qtest-e2e.log
+QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
+    timeout 120 "$QEMU_BUILD/tests/qtest/proxycard-e2e-test" --tap -k >"$e2e_log" 2>&1
+tap_layer qtest-e2e "$e2e_log" $?
+
 echo
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
