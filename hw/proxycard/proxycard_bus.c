@@ -387,7 +387,7 @@ static bool proxycard_bus_rx_one(ProxyCardState *s, const void *frame,
                            DMA_DIRECTION_FROM_DEVICE)) {
         return false;
     }
-    smp_wmb();
+    smp_wmb();          /* frame and length visible before DONE */
     if (!proxycard_bus_dma(s, desc + PROXYCARD_DESC_STATUS, &status, 2,
                            DMA_DIRECTION_FROM_DEVICE)) {
         return false;
