@@ -71,6 +71,7 @@ typedef struct Sim {
     bool card_up;               /* pcfw_init() succeeded, no shutdown yet */
     bool fault_seen;            /* pcfw_fault() reported */
     uint64_t card_cpu_ns;       /* thread CPU time inside pcfw_* calls */
+    uint64_t batch_t0;          /* sim_card_batch(): start of a batch */
     int64_t start_ms;
     sigset_t wait_mask;         /* ppoll()'s mask: our signals unblocked */
     volatile sig_atomic_t stop;
@@ -219,13 +220,27 @@ static void sim_card_check_fault(Sim *s)
     }
 }
 
-/* SimDeliverFn: a frame from slirp arrives on @port. */
+/*
+ * SimDeliverFn: a frame from slirp arrives on @port.  Frames come in
+ * batches, timed as a whole by sim_card_batch(): the firmware is all that
+ * runs between the two clock reads.
+ */
 static void sim_card_input(void *opaque, enum pcfw_port port,
                            const void *frame, size_t len)
 {
+    (void)opaque;
+    pcfw_input(port, frame, len);
+}
+
+static void sim_card_batch(void *opaque, bool begin)
+{
     Sim *s = opaque;
 
-    SIM_CARD_CALL(s, pcfw_input(port, frame, len));
+    if (begin) {
+        s->batch_t0 = sim_thread_cpu_ns();
+    } else {
+        s->card_cpu_ns += sim_thread_cpu_ns() - s->batch_t0;
+    }
 }
 
 static uint32_t sim_card_poll(Sim *s)
@@ -834,6 +849,7 @@ static int sim_card_boot(Sim *s)
         return -1;
     }
     platform.opaque = s;
+    s->net.batch = sim_card_batch;
     if (sim_build_fw_config(&s->opt, &cfg) != 0) {
         return -1;
     }

@@ -595,11 +595,17 @@ static bool sim_net_drain_to_card(SimNetPort *p)
     if (!n) {
         return false;
     }
+    if (net->batch) {
+        net->batch(net->deliver_opaque, true);
+    }
     while (n--) {
         SimFrame *f = sim_queue_peek(&p->to_card);
 
         net->deliver(net->deliver_opaque, p->port, f->data, f->len);
         sim_queue_pop(&p->to_card);
+    }
+    if (net->batch) {
+        net->batch(net->deliver_opaque, false);
     }
     return true;
 }

@@ -31,7 +31,13 @@
 #include "pcfw.h"
 
 /* Frames each queue holds before it drops (per port and direction). */
-#define SIM_QUEUE_FRAMES    4096
+/*
+ * Frames per queue.  One poll round with thousands of client sockets can
+ * make a frame for each (10,000 clients resetting at once), so the queues
+ * are deep; their slots are only touched, hence only backed by memory, when
+ * used.
+ */
+#define SIM_QUEUE_FRAMES    32768
 /* Largest frame either side may send; slirp's default MTU gives 1514. */
 #define SIM_FRAME_MAX       PCFW_MAX_FRAME
 /*
@@ -96,6 +102,12 @@ typedef struct SimNet {
     SimNetPort port[PCFW_PORT_COUNT];
     SimDeliverFn *deliver;
     void *deliver_opaque;
+    /*
+     * Optional, with deliver_opaque: called with true before a batch of
+     * deliveries and false after it (the card's CPU time is measured per
+     * batch: a clock read per frame would cost more than some frames).
+     */
+    void (*batch)(void *opaque, bool begin);
     SimLogFn *log;              /* with deliver_opaque */
 
     /* The poll set of both slirp instances, rebuilt every round. */

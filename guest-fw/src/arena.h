@@ -25,6 +25,8 @@
 
 /* Every pointer returned is aligned to this many bytes. */
 #define PCFW_ARENA_ALIGN    16
+/* Bytes a block spends on its header: n bytes asked cost n + this, rounded. */
+#define PCFW_ARENA_OVERHEAD 16
 
 struct pcfw_arena;
 

@@ -12,19 +12,29 @@
 #include <string.h>
 #include "bytequeue.h"
 
+#define MIN_U32(a, b) ((a) < (b) ? (a) : (b))
+
 struct pcfw_bq_chunk {
     struct pcfw_bq_chunk *next;
     uint32_t start, end, cap;
     uint8_t data[];
 };
 
+/* The payload of a chunk whose block (headers included) is @block bytes. */
+static uint32_t payload_of(uint32_t block)
+{
+    uint32_t hdr = sizeof(struct pcfw_bq_chunk) + PCFW_ARENA_OVERHEAD;
+
+    return block > hdr ? block - hdr : 1;
+}
+
 void pcfw_bq_init(struct pcfw_bq *q, struct pcfw_arena *arena,
-                  uint32_t chunk_size)
+                  uint32_t block_size)
 {
     q->arena = arena;
     q->head = q->tail = NULL;
     q->len = 0;
-    q->chunk_size = chunk_size ? chunk_size : 1;
+    q->block_size = block_size;
 }
 
 size_t pcfw_bq_append(struct pcfw_bq *q, const void *data, size_t len)
@@ -37,13 +47,17 @@ size_t pcfw_bq_append(struct pcfw_bq *q, const void *data, size_t len)
         size_t n;
 
         if (!c || c->end == c->cap) {
-            c = pcfw_arena_alloc(q->arena, sizeof(*c) + q->chunk_size);
+            uint32_t cap = payload_of(q->head ? q->block_size
+                                              : MIN_U32(q->block_size,
+                                                        PCFW_BQ_FIRST_BLOCK));
+
+            c = pcfw_arena_alloc(q->arena, sizeof(*c) + cap);
             if (!c) {
                 break;
             }
             c->next = NULL;
             c->start = c->end = 0;
-            c->cap = q->chunk_size;
+            c->cap = cap;
             if (q->tail) {
                 q->tail->next = c;
             } else {

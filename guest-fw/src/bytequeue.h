@@ -4,7 +4,10 @@
  *
  * A queue is a FIFO of bytes stored in a chain of chunks allocated from the
  * arena as data arrives and freed as it is consumed, so an idle connection
- * holds no buffer at all.  Appending stops at the first chunk the arena
+ * holds no buffer at all.  The first chunk of an empty queue is small
+ * (PCFW_BQ_FIRST_BLOCK bytes of card memory), so that a few bytes (a
+ * request line trickling in) cost little; later chunks are the queue's
+ * full block size.  Appending stops at the first chunk the arena
  * cannot provide and reports how much was taken: the caller turns a short
  * append into back-pressure (it does not acknowledge the rest to TCP).
  *
@@ -21,15 +24,22 @@
 
 struct pcfw_bq_chunk;
 
+/* Card memory taken by the first chunk of an empty queue. */
+#define PCFW_BQ_FIRST_BLOCK 512
+
 struct pcfw_bq {
     struct pcfw_arena *arena;
     struct pcfw_bq_chunk *head, *tail;
     size_t len;             /* bytes queued */
-    uint32_t chunk_size;    /* payload bytes per chunk */
+    uint32_t block_size;    /* card memory per full chunk, header included */
 };
 
+/*
+ * @block_size: card memory per chunk, arena and chunk headers included
+ * (e.g. 4096 makes arena blocks of exactly 4 KiB).
+ */
 void pcfw_bq_init(struct pcfw_bq *q, struct pcfw_arena *arena,
-                  uint32_t chunk_size);
+                  uint32_t block_size);
 
 /* Append up to @len bytes; returns how many were taken (< @len: no memory). */
 size_t pcfw_bq_append(struct pcfw_bq *q, const void *data, size_t len);

@@ -311,8 +311,8 @@ void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb)
     c->state = PCFW_CL_READING;
     c->last_active_ms = pcfw_now();
     pcfw_list_init(&c->link);
-    pcfw_bq_init(&c->in, pcfw.arena, 4096 - 32);
-    pcfw_bq_init(&c->out, pcfw.arena, 16384 - 32);
+    pcfw_bq_init(&c->in, pcfw.arena, 4096);
+    pcfw_bq_init(&c->out, pcfw.arena, 16384);
     tcp_arg(pcb, c);
     tcp_recv(pcb, client_recv);
     tcp_sent(pcb, client_sent);

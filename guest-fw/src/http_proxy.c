@@ -1059,7 +1059,7 @@ static bool http_accept(struct pcfw_client *c)
 {
     struct pcfw_http_client *h = &c->pd.http;
 
-    pcfw_bq_init(&h->rhead, pcfw.arena, 2048 - 32);
+    pcfw_bq_init(&h->rhead, pcfw.arena, 2048);
     http_reset_request(c);
     pcfw_list_push_tail(&pcfw_http_proxy.clients, &c->link);
     return true;

@@ -143,6 +143,25 @@ START_TEST(test_peek_bounds)
 }
 END_TEST
 
+/* A few bytes in an empty queue cost a small chunk, not a full block. */
+START_TEST(test_small_first_chunk)
+{
+    struct pcfw_bq q;
+    uint8_t big[8192];
+
+    pcfw_bq_init(&q, a, 4096);
+    ck_assert_uint_eq(pcfw_bq_append(&q, "GET /index.html HTT", 19), 19);
+    ck_assert_uint_le(stats().in_use, PCFW_BQ_FIRST_BLOCK);
+    /* Later chunks are full blocks of exactly 4 KiB of card memory. */
+    memset(big, 7, sizeof(big));
+    ck_assert_uint_eq(pcfw_bq_append(&q, big, sizeof(big)), sizeof(big));
+    ck_assert_uint_le(stats().in_use, PCFW_BQ_FIRST_BLOCK + 3 * 4096);
+    ck_assert_uint_eq(stats().in_use % 16, 0);
+    pcfw_bq_clear(&q);
+    ck_assert_uint_eq(stats().in_use, 0);
+}
+END_TEST
+
 Suite *bytequeue_suite(void)
 {
     Suite *s = suite_create("bytequeue");
@@ -153,6 +172,7 @@ Suite *bytequeue_suite(void)
     tcase_add_test(tc, test_fifo_across_chunks);
     tcase_add_test(tc, test_short_append_when_memory_runs_out);
     tcase_add_test(tc, test_peek_bounds);
+    tcase_add_test(tc, test_small_first_chunk);
     suite_add_tcase(s, tc);
     return s;
 }
