@@ -322,6 +322,13 @@ static void proxycard_get_stats(Object *obj, Visitor *v, const char *name,
  */
 static void proxycard_soft_reset(ProxyCardState *s)
 {
+    /*
+     * Before the handshake, so that the firmware's first pass after it
+     * neither picks the old rings up again nor starts a stale command.
+     */
+    s->bus_control = 0;
+    qatomic_set(&s->bus_running, false);
+    qatomic_set(&s->cmd_status, PROXYCARD_CMD_IDLE);
     proxycard_fw_reset(s);
 
     qatomic_set(&s->irq_pending, 0);

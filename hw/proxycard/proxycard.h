@@ -76,6 +76,7 @@ struct ProxyCardState {
     QemuCond fw_cond;
     uint32_t reset_req;         /* sequence of the last reset asked for */
     uint32_t reset_ack;         /* sequence the firmware has completed */
+    uint32_t sync_req, sync_ack;    /* proxycard_fw_sync() handshake */
     bool fw_booted;             /* firmware left BOOTING */
     bool fw_exited;             /* the thread has returned */
     int fw_init_err;            /* pcfw_init() result */
@@ -148,6 +149,7 @@ bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
 void proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
+void proxycard_fw_sync(ProxyCardState *s);
 void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT]);
 
 /* proxycard_bus.c */

@@ -191,7 +191,8 @@ bool proxycard_bus_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val)
         } else if (!(val & PROXYCARD_BUS_ENABLE)) {
             s->bus_control = 0;
             qatomic_set(&s->bus_running, false);
-            proxycard_bus_wake(s);
+            /* The write completes once no ring DMA can happen any more. */
+            proxycard_fw_sync(s);
         }
         return true;
     case PROXYCARD_REG_BUS_ITR:

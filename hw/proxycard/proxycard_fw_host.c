@@ -98,6 +98,8 @@ bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
     memcpy(cfg->port[PCFW_PORT_BUS].mac, s->conf.macaddr.a, 6);
     cfg->port[PCFW_PORT_BUS].mac[0] |= 0x02;
     cfg->port[PCFW_PORT_BUS].mac[5] ^= 0x01;
+    /* The bus link carries jumbo frames (REG_BUS_MTU). */
+    cfg->port[PCFW_PORT_BUS].mtu = PROXYCARD_BUS_MTU;
 
     if (!s->config_path) {
         return true;
@@ -225,6 +227,21 @@ static void proxycard_fw_reset_ack(ProxyCardState *s)
     qemu_mutex_unlock(&s->fw_lock);
 }
 
+/*
+ * Acknowledge sync requests: at the top of the loop no pass over the rings
+ * or a command is in progress, so everything the host stopped before asking
+ * has stopped for good.
+ */
+static void proxycard_fw_sync_ack(ProxyCardState *s)
+{
+    qemu_mutex_lock(&s->fw_lock);
+    if (s->sync_ack != s->sync_req) {
+        s->sync_ack = s->sync_req;
+        qemu_cond_broadcast(&s->fw_cond);
+    }
+    qemu_mutex_unlock(&s->fw_lock);
+}
+
 static void *proxycard_fw_thread(void *opaque)
 {
     ProxyCardState *s = opaque;
@@ -248,6 +265,7 @@ static void *proxycard_fw_thread(void *opaque)
         int64_t next_ns;
 
         proxycard_fw_reset_ack(s);
+        proxycard_fw_sync_ack(s);
         proxycard_fw_requests(s);
         proxycard_nic_drain(s);
         proxycard_bus_run(s);
@@ -275,9 +293,10 @@ static void *proxycard_fw_thread(void *opaque)
         pcfw_shutdown();
     }
 
-    /* Answer any reset still waiting, then let exit join us. */
+    /* Answer any reset or sync still waiting, then let exit join us. */
     qemu_mutex_lock(&s->fw_lock);
     s->reset_ack = s->reset_req;
+    s->sync_ack = s->sync_req;
     s->fw_exited = true;
     qemu_cond_broadcast(&s->fw_cond);
     qemu_mutex_unlock(&s->fw_lock);
@@ -312,6 +331,7 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
     s->fw_stop = false;
     s->fw_booted = s->fw_exited = false;
     s->reset_req = s->reset_ack = 0;
+    s->sync_req = s->sync_ack = 0;
     qatomic_set(&s->fw_state, PROXYCARD_FW_BOOTING);
 
     qemu_thread_create(&s->fw_thread, "proxycard-fw", proxycard_fw_thread, s,
@@ -347,6 +367,27 @@ void proxycard_fw_stop(ProxyCardState *s)
     g_free(s->card_mem);
     s->card_mem = NULL;
     qatomic_set(&s->fw_state, PROXYCARD_FW_OFF);
+}
+
+/*
+ * Wait until the firmware has finished the pass it may be in (rings, a
+ * command): what the caller stopped before calling has stopped.  BQL held;
+ * the firmware never takes the BQL.
+ */
+void proxycard_fw_sync(ProxyCardState *s)
+{
+    uint32_t seq;
+
+    if (!s->card_mem) {
+        return;
+    }
+    qemu_mutex_lock(&s->fw_lock);
+    seq = ++s->sync_req;
+    qemu_sem_post(&s->fw_sem);
+    while (s->sync_ack != seq && !s->fw_exited) {
+        qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+    }
+    qemu_mutex_unlock(&s->fw_lock);
 }
 
 /*

@@ -504,6 +504,78 @@ static void test_bus_arp(void)
     pc_shutdown(&s);
 }
 
+static uint16_t inet_csum(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        sum += (p[i] << 8) | p[i + 1];
+    }
+    if (len & 1) {
+        sum += p[len - 1] << 8;
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return ~sum;
+}
+
+/*
+ * A jumbo frame each way: an ICMP echo request of the bus MTU (9000 bytes
+ * of IP) to the card, and its reply of the same size back.
+ */
+static void test_bus_jumbo(void)
+{
+    PCState s;
+    BusRings b;
+    g_autofree uint8_t *f = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
+    g_autofree uint8_t *r = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
+    const size_t ip_len = PROXYCARD_BUS_MTU;
+    uint8_t card_mac[6];
+    uint16_t c;
+    uint32_t len;
+
+    pc_boot(&s, NULL);
+    bus_up(&s, &b, 16);
+    /* Learn the card's MAC from its ARP reply. */
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_true(wait_status(&s, b.rx, 0));
+    qtest_memread(s.qs->qts, b.rxbuf, r, 42);
+    memcpy(card_mac, r + 6, 6);
+
+    memset(f, 0, PROXYCARD_BUS_MAX_FRAME);
+    memcpy(f, card_mac, 6);
+    memcpy(f + 6, host_mac, 6);
+    f[12] = 0x08;                                   /* IPv4 */
+    f[14] = 0x45;
+    f[16] = ip_len >> 8;
+    f[17] = ip_len & 0xff;
+    f[22] = 64;                                     /* TTL */
+    f[23] = 1;                                      /* ICMP */
+    memcpy(f + 26, HOST_IP, 4);
+    memcpy(f + 30, CARD_IP, 4);
+    c = inet_csum(f + 14, 20);
+    f[24] = c >> 8;
+    f[25] = c & 0xff;
+    f[34] = 8;                                      /* echo request */
+    for (size_t i = 42; i < 14 + ip_len; i++) {
+        f[i] = (uint8_t)(i * 7);
+    }
+    c = inet_csum(f + 34, ip_len - 20);
+    f[36] = c >> 8;
+    f[37] = c & 0xff;
+    bus_send(&s, &b, f, 14 + ip_len);
+    g_assert_true(wait_status(&s, b.rx, 1));
+    len = qtest_readl(s.qs->qts, b.rx + PROXYCARD_DESC_SIZE + PROXYCARD_DESC_LEN);
+    g_assert_cmpuint(len, ==, PROXYCARD_BUS_MAX_FRAME);
+    qtest_memread(s.qs->qts, b.rxbuf + PROXYCARD_BUS_MAX_FRAME, r, len);
+    g_assert_cmphex(r[23], ==, 1);
+    g_assert_cmphex(r[34], ==, 0);                  /* echo reply */
+    g_assert_cmpmem(r + 42, len - 42, f + 42, len - 42);
+    g_assert_cmpuint(stat_of(s.qs->qts, "bus-rx-dropped"), ==, 0);
+    pc_shutdown(&s);
+}
+
 /*
  * Interrupts: a cause that INTR_MASK leaves out is recorded but signals no
  * vector; BUS_ITR spaces the interrupts of a vector (the card's clock is the
@@ -1050,6 +1122,7 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/nic/http-502", test_nic_http_502);
     qtest_add_func("/proxycard/bus/arp", test_bus_arp);
     qtest_add_func("/proxycard/bus/hostile", test_bus_hostile);
+    qtest_add_func("/proxycard/bus/jumbo", test_bus_jumbo);
     qtest_add_func("/proxycard/bus/irq-mask-moderation",
                    test_bus_irq_mask_and_moderation);
     qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
