@@ -4,6 +4,8 @@
 #                 firmware, graft into QEMU and build qemu-system-x86_64
 #   make check    all of the above, then every test layer, ending with
 #                 "N passed, N failed"
+#   make run      boot the guest: nginx served through the card
+#                 (PORT=8080, RUN_ARGS="--virtio|--tap|...")
 #   make clean    remove what we built (keeps the fetched sources)
 #   make distclean  remove build/ entirely
 #
@@ -33,13 +35,13 @@ STAMP_DEPS   := $(BUILD)/.stamp-deps
 STAMP_SRC    := $(BUILD)/.stamp-src
 STAMP_GRAFT  := $(BUILD)/.stamp-graft
 
-.PHONY: all check clean distclean qemu fw unit sim help
+.PHONY: all check clean distclean qemu fw unit sim driver guest run help
 .DELETE_ON_ERROR:
 
-all: qemu sim
+all: qemu sim guest
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,13p' Makefile
 
 # ---- set-up: packages, sources ----------------------------------------------
 
@@ -131,6 +133,32 @@ qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB) $(E2E_PEER_LIB)
 	scripts/link-firmware.sh $(QEMU_BUILD)
 	ln -sfn qemu/qemu-system-x86_64 $(QEMU_BIN)
 
+# ---- the guest: driver, control tool, image, VM -------------------------------
+
+DRV_DIR  := $(BUILD)/host-driver
+DRV_KO   := $(DRV_DIR)/proxycard.ko
+DRV_CTL  := $(DRV_DIR)/proxycardctl
+PORT     ?= 8080
+RUN_ARGS ?=
+
+$(DRV_KO): $(wildcard host-driver/*.c host-driver/*.h) host-driver/Kbuild \
+		hw/proxycard/proxycard_regs.h hw/proxycard/proxycard_stats.h \
+		scripts/build-driver.sh | $(STAMP_DEPS)
+	scripts/build-driver.sh $(DRV_DIR)
+
+$(DRV_CTL): $(DRV_KO)
+
+driver: $(DRV_KO)
+
+# build-guest.sh is incremental itself.
+guest: $(DRV_KO) $(DRV_CTL) | $(STAMP_DEPS)
+	scripts/build-guest.sh $(BUILD) --driver $(DRV_KO) --ctl $(DRV_CTL)
+
+# Boot the guest with nginx behind the card: make run [PORT=8080]
+# [RUN_ARGS="--virtio | --tap | --kvm ..."] (scripts/run-vm.sh --help).
+run: qemu guest
+	BUILD=$(BUILD) scripts/run-vm.sh --port $(PORT) $(RUN_ARGS)
+
 # ---- unit tests (Check) ------------------------------------------------------
 
 UNIT_SRCS := tests/unit/fw_unit_main.c tests/unit/test_arena.c \
@@ -152,7 +180,7 @@ unit: $(UNIT_BIN) $(POOL_BIN)
 
 # ---- check -------------------------------------------------------------------
 
-check: qemu sim unit
+check: qemu sim unit guest
 	BUILD=$(BUILD) QEMU_BUILD=$(QEMU_BUILD) scripts/run-checks.sh
 
 clean:

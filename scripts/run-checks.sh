@@ -91,6 +91,11 @@ QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
     timeout 120 "$QEMU_BUILD/tests/qtest/proxycard-e2e-test" --tap -k >"$e2e_log" 2>&1
 tap_layer qtest-e2e "$e2e_log" $?
 
+# --- 6. VM: the guest booted with scripts/run-vm.sh, through the card and virtio-net ---
+vm_log=$LOGDIR/vm.log
+BUILD=$BUILD tests/vm/run.sh >"$vm_log" 2>&1
+tap_layer vm "$vm_log" $?
+
 echo
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"

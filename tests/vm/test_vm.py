@@ -1,0 +1,827 @@
+#!/usr/bin/env python3
+"""proxycard VM tests: the guest built by scripts/build-guest.sh, booted by
+scripts/run-vm.sh, with real clients on the host.
+
+For each variant, virtio (nginx on a virtio-net NIC) and card (nginx behind
+the proxycard, through the driver's pcard0), two VMs in turn:
+
+  user networking (-netdev user, hostfwd 127.0.0.1:PORT -> guest port 80):
+    boot, curl /, byte-exact downloads up to 10 MiB, ethtool -S counters that
+    move (and, on the card, its statistics from QEMU and from proxycardctl),
+    the NIC driver unloaded and reloaded under traffic, poweroff ending QEMU;
+  --tap (a TAP device in a network namespace run-vm.sh creates):
+    200 concurrent clients in the namespace, all answered byte-exact, and the
+    connections nginx saw (its access log's $connection, stub_status' active
+    connections polled during the run): at most the card's pool on the card,
+    one per client on virtio; then SIGINT (Ctrl-C) to run-vm.sh stops QEMU and
+    removes the namespace.
+
+libslirp accepts forwarded connections with a listen backlog of 1, so the
+200 clients use --tap: kernel clients in the namespace, no slirp listener.
+
+The guest is driven over its command channel (run-vm.sh's STATE/cmd.sock,
+the second serial port): a line "ID COMMAND", answered by "@@BEGIN ID", the
+output and "@@END ID STATUS".
+
+Prints TAP on stdout; exit status 0 only if no test failed.  When a step
+fails, the guest's console log (its tail) is printed with the diagnostics.
+Usage: test_vm.py [SUBSTRING...]   run only tests whose name contains one
+Environment: BUILD (default build), VM_ACCEL (auto, tcg or kvm; default auto:
+run-vm.sh's cached KVM probe decides), PCTEST_KEEP=1 keeps the run directory.
+"""
+
+import ctypes
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TOP = HERE.parent.parent
+sys.path.insert(0, str(TOP / "tests" / "harness"))
+from pctest import (  # noqa: E402
+    CURL, RunDir, Skip, TestFailure, check, describe_status, free_port,
+    sha256, sha256_file, stop_process,
+)
+
+BUILD = Path(os.environ.get("BUILD", TOP / "build"))
+if not BUILD.is_absolute():
+    BUILD = TOP / BUILD
+GUEST = BUILD / "guest"
+QEMU = BUILD / "qemu-system-x86_64"
+RUN_VM = TOP / "scripts" / "run-vm.sh"
+ACCEL = os.environ.get("VM_ACCEL", "auto")
+BOOT_TIMEOUT = 240          # seconds; a TCG boot takes about 10
+N_CLIENTS = 200
+
+KERNEL_TROUBLE = re.compile(r"Oops|BUG:|Call Trace|WARNING:|Kernel panic|general protection")
+
+
+def image(variant):
+    return GUEST / f"initrd-{variant}.cpio.gz"
+
+
+def www_sums():
+    sums = {}
+    for line in (GUEST / "www.sha256").read_text().splitlines():
+        digest, name = line.split(None, 1)
+        sums[name.lstrip("*")] = digest
+    return sums
+
+
+def card_pool():
+    for line in (GUEST / "card-boot.conf").read_text().splitlines():
+        words = line.split("#")[0].split()
+        if words[:1] == ["pool"]:
+            return int(words[1])
+    return 4
+
+
+# ------------------------------------------------------------ the VM ----
+
+class CmdChannel:
+    """The guest's command channel (a Unix socket to its ttyS1)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = None
+        self.buf = b""
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def _connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(self.path))
+        self.sock = s
+        self.buf = b""
+
+    def run(self, cmd, timeout=60.0):
+        """Run one shell command line in the guest: (status, output)."""
+        check("\n" not in cmd, "one line only")
+        with self.lock:
+            if self.sock is None:
+                self._connect()
+            self.n += 1
+            tag = f"t{self.n}{uuid.uuid4().hex[:6]}"
+            self.sock.sendall(f"{tag} {cmd}\n".encode())
+            begin, end = f"@@BEGIN {tag}\n".encode(), f"@@END {tag} ".encode()
+            deadline = time.monotonic() + timeout
+            while True:
+                i = self.buf.find(begin)
+                if i >= 0:
+                    j = self.buf.find(end, i)
+                    if j >= 0:
+                        k = self.buf.find(b"\n", j)
+                        if k >= 0:
+                            out = self.buf[i + len(begin):j]
+                            rc = int(self.buf[j + len(end):k])
+                            self.buf = self.buf[k + 1:]
+                            return rc, out.decode(errors="replace")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    # The answer may still come: start afresh next time.
+                    self.close()
+                    raise TestFailure(f"guest command timed out after {timeout}s: {cmd}")
+                self.sock.settimeout(left)
+                try:
+                    data = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    self.close()
+                    raise TestFailure(f"command channel closed during: {cmd}")
+                self.buf += data
+
+    def ok(self, cmd, timeout=60.0):
+        rc, out = self.run(cmd, timeout)
+        check(rc == 0, f"guest command '{cmd}' exited with {rc}:\n{out}")
+        return out
+
+    def close(self):
+        if self.sock:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+
+
+class VM:
+    """scripts/run-vm.sh with the console in a file, started by PID."""
+
+    def __init__(self, rundir, variant, tap=False):
+        self.dir = rundir
+        self.variant = variant
+        self.tap = tap
+        self.state = self.dir / "state"
+        self.console_path = self.dir / "console.log"
+        self.out_path = self.dir / "run-vm.out"
+        self.port = None if tap else free_port()
+        self.proc = None
+        self.boot_time = None
+        self.netns = None
+        self.qemu_pid = None
+        self.cmd = CmdChannel(self.state / "cmd.sock")
+        self.iface = "pcard0" if variant == "card" else "eth0"
+
+    def start(self):
+        if not image(self.variant).exists():
+            raise Skip(f"{image(self.variant)} is not built")
+        args = [str(RUN_VM), "--build", str(BUILD), "--state", str(self.state),
+                "--console", str(self.console_path),
+                "--boot-timeout", str(BOOT_TIMEOUT)]
+        if self.variant == "virtio":
+            args.append("--virtio")
+        args += ["--tap"] if self.tap else ["--port", str(self.port)]
+        if ACCEL in ("kvm", "tcg"):
+            args.append("--" + ACCEL)
+        out = open(self.out_path, "wb")
+
+        def child_setup():
+            # Ctrl-C must reach run-vm.sh even if our own caller ignores it.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            # If this runner dies (even by SIGKILL), run-vm.sh gets SIGTERM
+            # and stops its QEMU and removes its namespace.
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.prctl(1, signal.SIGTERM, 0, 0, 0)      # PR_SET_PDEATHSIG
+            except (OSError, AttributeError):
+                pass
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=child_setup, cwd=str(TOP))
+        out.close()
+        deadline = t0 + BOOT_TIMEOUT + 60      # the probe, then the boot
+        ready = self.state / "ready"
+        while not ready.exists():
+            if self.proc.poll() is not None:
+                raise TestFailure(f"run-vm.sh ended ({describe_status(self.proc.returncode)}) "
+                                  "before the guest was ready\n" + self.out_tail())
+            if time.monotonic() > deadline:
+                raise TestFailure("the guest was not ready in time\n" + self.out_tail())
+            time.sleep(0.2)
+        self.boot_time = time.monotonic() - t0
+        try:
+            self.qemu_pid = int((self.state / "qemu.pid").read_text())
+        except (OSError, ValueError):
+            self.qemu_pid = None
+        if self.tap:
+            self.netns = (self.state / "netns").read_text().strip()
+        return self
+
+    def out_tail(self, n=30):
+        """run-vm.sh's own lines (the console it prints on failure is left
+        out: console_tail() shows it)."""
+        try:
+            lines = self.out_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        own, in_console = [], False
+        for line in lines:
+            if line.startswith("---- console ("):
+                in_console = True
+                own.append("(console printed below)")
+            elif line.startswith("---- end of console"):
+                in_console = False
+            elif not in_console:
+                own.append(line)
+        return "--- run-vm.sh output (tail) ---\n" + "\n".join(own[-n:])
+
+    def console_tail(self, n=80):
+        try:
+            text = self.console_path.read_bytes().decode(errors="replace")
+        except OSError:
+            return "(no console log)"
+        lines = [l.replace("\r", "") for l in text.splitlines()]
+        return (f"--- guest console ({self.console_path}, last {min(n, len(lines))} "
+                f"of {len(lines)} lines) ---\n" + "\n".join(lines[-n:]))
+
+    def console_text(self):
+        try:
+            return self.console_path.read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def qmp_stats(self):
+        """The card's statistics from QEMU (qom-get of its stats property)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(str(self.state / "qmp.sock"))
+        f = s.makefile("rwb")
+
+        def cmd(execute, **args):
+            msg = {"execute": execute}
+            if args:
+                msg["arguments"] = args
+            f.write(json.dumps(msg).encode() + b"\n")
+            f.flush()
+            while True:
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    return r
+        try:
+            json.loads(f.readline())
+            cmd("qmp_capabilities")
+            r = cmd("qom-get", path="/machine/peripheral/card", property="stats")
+        finally:
+            f.close()
+            s.close()
+        check("return" in r, f"qom-get stats: {r}")
+        return r["return"]
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        """Stop run-vm.sh by its PID; it stops QEMU by its PID."""
+        self.cmd.close()
+        if self.proc is None:
+            return None
+        rc = stop_process(self.proc, sig, timeout)
+        # run-vm.sh gone hard: make sure its QEMU is too (by PID, ours).
+        if self.qemu_pid and _pid_is_qemu(self.qemu_pid):
+            try:
+                os.kill(self.qemu_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.netns and self.netns in netns_list():
+            subprocess.run(["ip", "netns", "del", self.netns], timeout=10)
+        return rc
+
+
+def _pid_is_qemu(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+        return b"qemu-system" in cmd
+    except OSError:
+        return False
+
+
+def netns_list():
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
+    return [l.split()[0] for l in r.stdout.splitlines() if l.strip()]
+
+
+# ------------------------------------------------------------- clients ----
+
+def curl(args, timeout=60.0):
+    if not CURL:
+        raise Skip("curl is not installed")
+    try:
+        return subprocess.run([CURL, "-sS", "--noproxy", "*"] + args,
+                              capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure(f"curl timed out after {timeout}s: {args}") from e
+
+
+def http_get(host, port, path, timeout=5.0):
+    """One GET on a new connection (Connection: close): (status, body)."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n".encode())
+        data = bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            s.settimeout(max(0.05, deadline - time.monotonic()))
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            data += chunk
+            if time.monotonic() > deadline:
+                raise socket.timeout("response too slow")
+    i = data.find(b"\r\n\r\n")
+    if i < 0:
+        raise ConnectionError(f"no response head ({len(data)} bytes)")
+    m = re.match(rb"HTTP/1\.\d (\d{3})", data)
+    if not m:
+        raise ConnectionError(f"bad status line {bytes(data[:40])!r}")
+    return int(m[1]), bytes(data[i + 4:])
+
+
+def many_gets(host, port, paths, timeout=90.0):
+    """One connection per path, all opened at once; one GET on each; read to
+    EOF (Connection: close).  Returns per path (status, sha256, length, error)."""
+    sel = selectors.DefaultSelector()
+    results = [None] * len(paths)
+    live = 0
+    for i, path in enumerate(paths):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        err = s.connect_ex((host, port))
+        if err not in (0, 115):  # EINPROGRESS
+            results[i] = (None, None, 0, f"connect: {os.strerror(err)}")
+            s.close()
+            continue
+        req = f"GET {path} HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n".encode()
+        sel.register(s, selectors.EVENT_WRITE, {"i": i, "out": req, "buf": bytearray()})
+        live += 1
+    deadline = time.monotonic() + timeout
+
+    def finish(sock, st, res):
+        nonlocal live
+        results[st["i"]] = res
+        sel.unregister(sock)
+        sock.close()
+        live -= 1
+
+    while live and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=0.5):
+            sock, st = key.fileobj, key.data
+            try:
+                if st["out"]:
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if err:
+                        finish(sock, st, (None, None, 0, f"connect: {os.strerror(err)}"))
+                        continue
+                    n = sock.send(st["out"])
+                    st["out"] = st["out"][n:]
+                    if not st["out"]:
+                        sel.modify(sock, selectors.EVENT_READ, st)
+                    continue
+                data = sock.recv(1 << 16)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                finish(sock, st, (None, None, len(st["buf"]), f"{type(e).__name__}: {e}"))
+                continue
+            if data:
+                st["buf"] += data
+                continue
+            buf = st["buf"]
+            j = buf.find(b"\r\n\r\n")
+            m = re.match(rb"HTTP/1\.\d (\d{3})", buf)
+            if j < 0 or not m:
+                finish(sock, st, (None, None, len(buf), f"EOF after {len(buf)} bytes"))
+            else:
+                body = bytes(buf[j + 4:])
+                finish(sock, st, (int(m[1]), sha256(body), len(body), None))
+    for key in list(sel.get_map().values()):
+        st = key.data
+        results[st["i"]] = (None, None, len(st["buf"]), "timeout")
+        key.fileobj.close()
+    sel.close()
+    return results
+
+
+class Traffic(threading.Thread):
+    """GETs of one file in a loop, one connection each, until stopped;
+    remembers (time, ok) per request."""
+
+    def __init__(self, host, port, path, digest, timeout=3.0):
+        super().__init__(daemon=True)
+        self.host, self.port, self.path, self.digest = host, port, path, digest
+        self.timeout = timeout
+        self.stopping = threading.Event()
+        self.log = []
+
+    def run(self):
+        while not self.stopping.is_set():
+            t = time.monotonic()
+            try:
+                status, body = http_get(self.host, self.port, self.path, self.timeout)
+                ok = status == 200 and sha256(body) == self.digest
+                why = None if ok else f"status {status}, {len(body)} bytes"
+            except (OSError, ConnectionError) as e:
+                ok, why = False, f"{type(e).__name__}: {e}"
+            self.log.append((t, ok, why))
+            if not ok:
+                time.sleep(0.2)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=10)
+
+
+# -------------------------------------------------------------- tests ----
+
+class Env:
+    """Per variant: the VMs and what the tests learned."""
+
+    def __init__(self, run, variant):
+        self.run = run
+        self.variant = variant
+        self.vm = None          # user networking
+        self.tapvm = None
+        self.boot_error = None
+        self.tap_error = None
+        self.sums = None
+
+    def need_vm(self):
+        if self.vm is None or not self.vm.alive():
+            raise Skip(f"the {self.variant} guest is not running"
+                       + (f" ({self.boot_error})" if self.boot_error else ""))
+        return self.vm
+
+    def need_tapvm(self):
+        if self.tapvm is None or not self.tapvm.alive():
+            raise Skip(f"the {self.variant} --tap guest is not running"
+                       + (f" ({self.tap_error})" if self.tap_error else ""))
+        return self.tapvm
+
+    def teardown(self):
+        for vm in (self.vm, self.tapvm):
+            if vm:
+                vm.stop()
+
+
+def t_boot(env):
+    env.vm = VM(env.run.sub(f"{env.variant}-user"), env.variant)
+    try:
+        env.vm.start()
+    except Skip:
+        raise
+    except Exception as e:
+        env.boot_error = "boot failed"
+        e.add_note(env.vm.console_tail())
+        raise
+    m = re.search(r"READY .*uptime=([\d.]+)s", env.vm.console_text())
+    print(f"# {env.variant} guest READY {env.vm.boot_time:.1f}s after run-vm.sh started "
+          f"(guest uptime {m[1] if m else '?'}s)")
+
+
+def t_curl_index(env):
+    vm = env.need_vm()
+    before = vm.qmp_stats() if env.variant == "card" else None
+    r = curl(["-o", "-", "-w", "\n%{http_code}", vm.url("/")], timeout=30)
+    check(r.returncode == 0, f"curl failed: {r.stderr.decode(errors='replace')}")
+    body, _, code = r.stdout.rpartition(b"\n")
+    check(code == b"200", f"status {code!r}")
+    want = (GUEST / "www" / "index.html").read_bytes()
+    check(body == want, f"index.html differs: {body[:200]!r}")
+    if before is not None:
+        after = vm.qmp_stats()
+        check(json.dumps(after) != json.dumps(before),
+              "the card's statistics (QMP) did not change after a request")
+        print(f"# card statistics (QMP) after the request: "
+              f"{json.dumps(after)[:300]}")
+
+
+def t_downloads(env):
+    vm = env.need_vm()
+    sums = www_sums()
+    out = env.run.path / f"{env.variant}-dl.bin"
+    for name in ("f0.bin", "f1.bin", "f1k.bin", "f64k1.bin", "f1m.bin", "f10m.bin"):
+        t0 = time.monotonic()
+        r = curl(["-o", str(out), "-w", "%{http_code}", vm.url("/" + name)], timeout=120)
+        took = time.monotonic() - t0
+        check(r.returncode == 0, f"{name}: curl failed: {r.stderr.decode(errors='replace')}")
+        check(r.stdout == b"200", f"{name}: status {r.stdout!r}")
+        got = sha256_file(out)
+        check(got == sums[name], f"{name}: sha256 {got}, expected {sums[name]} "
+              f"({out.stat().st_size} bytes)")
+        if name == "f10m.bin":
+            print(f"# 10 MiB byte-exact in {took:.2f}s")
+    out.unlink()
+
+
+def ethtool_counters(vm):
+    out = vm.cmd.ok(f"ethtool -S {vm.iface}", timeout=30)
+    counters = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*([^:]+):\s*(\d+)\s*$", line)
+        if m:
+            counters[m[1].strip()] = int(m[2])
+    check(counters, f"ethtool -S {vm.iface} printed no counters:\n{out}")
+    return counters
+
+
+def t_ethtool(env):
+    vm = env.need_vm()
+    before = ethtool_counters(vm)
+    for _ in range(3):
+        r = curl(["-o", "/dev/null", "-w", "%{http_code}", vm.url("/f1m.bin")], timeout=60)
+        check(r.stdout == b"200", f"download: {r.stdout!r} {r.stderr!r}")
+    after = ethtool_counters(vm)
+    moved = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    check(moved, f"no ethtool -S {vm.iface} counter moved after 3 MiB of traffic:\n"
+          f"{after}")
+    print(f"# ethtool -S {vm.iface}: {len(moved)} of {len(after)} counters moved, e.g. "
+          + ", ".join(f"{k} +{v}" for k, v in list(moved.items())[:4]))
+    if env.variant == "card":
+        out = vm.cmd.ok("proxycardctl stats", timeout=30)
+        check(out.strip(), "proxycardctl stats printed nothing")
+        print("# proxycardctl stats: " + " ".join(out.split())[:200])
+        rc, log = vm.cmd.run("proxycardctl log", timeout=30)
+        check(rc == 0, f"proxycardctl log exited with {rc}:\n{log}")
+
+
+def t_reload(env):
+    vm = env.need_vm()
+    sums = www_sums()
+    module = "proxycard" if env.variant == "card" else "virtio_net"
+    traffic = Traffic("127.0.0.1", vm.port, "/f64k1.bin", sums["f64k1.bin"])
+    traffic.start()
+    try:
+        t0 = time.monotonic()
+        while not any(ok for _, ok, _ in traffic.log):
+            check(time.monotonic() - t0 < 30, "no successful request before the reload: "
+                  f"{traffic.log[-3:]}")
+            time.sleep(0.1)
+        time.sleep(1.0)
+        t_down = time.monotonic()
+        rc, out = vm.cmd.run("net-down && sleep 1 && net-up", timeout=90)
+        t_up = time.monotonic()
+        check(rc == 0, f"unload and reload of {module} failed ({rc}):\n{out}")
+        lsmod = vm.cmd.ok("lsmod", timeout=30)
+        check(re.search(rf"^{module}\b", lsmod, re.M), f"{module} not loaded after reload:\n{lsmod}")
+        # Traffic must flow again: 5 good requests in a row after the reload.
+        deadline = time.monotonic() + 60
+        while True:
+            after = [ok for t, ok, _ in traffic.log if t > t_up]
+            if len(after) >= 5 and all(after[-5:]):
+                break
+            check(time.monotonic() < deadline,
+                  f"traffic did not recover within 60 s of the reload: last "
+                  f"{[w for _, _, w in traffic.log[-5:]]}")
+            time.sleep(0.2)
+    finally:
+        traffic.stop()
+    during = [ok for t, ok, _ in traffic.log if t_down <= t <= t_up]
+    fails = sum(1 for _, ok, _ in traffic.log if not ok)
+    print(f"# {module} unloaded and reloaded in {t_up - t_down:.1f}s under traffic: "
+          f"{len(traffic.log)} requests, {fails} failed "
+          f"({len(during)} started during the reload)")
+    trouble = [l for l in vm.console_text().splitlines() if KERNEL_TROUBLE.search(l)]
+    check(not trouble, "the kernel complained:\n" + "\n".join(trouble[:20]))
+    check(vm.alive(), "QEMU ended")
+
+
+def t_poweroff(env):
+    vm = env.need_vm()
+    try:
+        vm.cmd.run("poweroff", timeout=5)
+    except TestFailure:
+        pass                    # the channel may close before the answer
+    try:
+        rc = vm.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("QEMU did not end within 60 s of poweroff")
+    check(rc == 0, f"run-vm.sh ended with {describe_status(rc)}\n{vm.out_tail()}")
+    check(not (vm.qemu_pid and _pid_is_qemu(vm.qemu_pid)), "QEMU still runs")
+    check("proxycard-guest: powering off" in vm.console_text(), "no power-off on the console")
+    check(not (vm.state / "cmd.sock").exists(), "run-vm.sh left its sockets")
+
+
+def t_tap_boot(env):
+    if os.geteuid() != 0:
+        raise Skip("--tap needs root")
+    env.tapvm = VM(env.run.sub(f"{env.variant}-tap"), env.variant, tap=True)
+    try:
+        env.tapvm.start()
+    except Skip:
+        raise
+    except Exception as e:
+        env.tap_error = "boot failed"
+        e.add_note(env.tapvm.console_tail())
+        raise
+    check(env.tapvm.netns in netns_list(), f"namespace {env.tapvm.netns} missing")
+    r = subprocess.run(["ip", "netns", "exec", env.tapvm.netns, CURL or "curl", "-sS",
+                        "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://10.0.2.15/"], capture_output=True, timeout=30)
+    check(r.stdout == b"200", f"curl in {env.tapvm.netns}: {r.stdout!r} {r.stderr!r}")
+    m = re.search(r"READY .*uptime=([\d.]+)s", env.tapvm.console_text())
+    print(f"# {env.variant} guest on a TAP in {env.tapvm.netns} READY after "
+          f"{env.tapvm.boot_time:.1f}s (guest uptime {m[1] if m else '?'}s)")
+
+
+def t_many_clients(env):
+    vm = env.need_tapvm()
+    sums = www_sums()
+    tok = uuid.uuid4().hex[:10]
+    paths = [f"/{'f64k1.bin' if i % 2 else 'f1k.bin'}?c={tok}-{i}" for i in range(N_CLIENTS)]
+    nginx_url = ("http://10.76.0.1:8080/nginx_status" if env.variant == "card"
+                 else "http://10.0.2.15/nginx_status")
+    peak = [0]
+    samples = [0]
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            try:
+                rc, out = vm.cmd.run(f"wget -q -O - {nginx_url}", timeout=20)
+            except TestFailure:
+                return
+            m = re.search(r"Active connections:\s*(\d+)", out)
+            if m:
+                # Minus the connection of this status request itself.
+                peak[0] = max(peak[0], int(m[1]) - 1)
+                samples[0] += 1
+            stop.wait(0.1)
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    t_wait = time.monotonic() + 30
+    while samples[0] == 0 and time.monotonic() < t_wait:
+        time.sleep(0.05)
+    check(samples[0] > 0, f"no stub_status answer from {nginx_url} in the guest")
+    first = samples[0]
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run(["ip", "netns", "exec", vm.netns, sys.executable, __file__,
+                            "--many-clients", "10.0.2.15", "80", "120"] + paths,
+                           capture_output=True, timeout=180)
+    finally:
+        stop.set()
+        poller.join(timeout=30)
+    took = time.monotonic() - t0
+    check(r.returncode == 0, f"client helper failed ({r.returncode}): "
+          f"{r.stderr.decode(errors='replace')[-2000:]}")
+    results = json.loads(r.stdout)
+    bad = []
+    for path, (status, digest, length, err) in zip(paths, results):
+        name = path[1:].split("?")[0]
+        if err or status != 200 or digest != sums[name]:
+            bad.append(f"{path}: status {status}, {length} bytes, {err or 'body differs'}")
+    check(not bad, f"{len(bad)} of {N_CLIENTS} clients failed:\n" + "\n".join(bad[:15]))
+    out = vm.cmd.ok(f"grep -F 'c={tok}-' /var/log/nginx/access.log | cut -d' ' -f1 | sort -u | wc -l",
+                    timeout=30)
+    conns = int(out.strip())
+    print(f"# {N_CLIENTS} clients answered byte-exact in {took:.1f}s; nginx served them "
+          f"on {conns} connections; at most {peak[0]} active at once (stub_status, "
+          f"{samples[0] - first} samples during the run)")
+    if env.variant == "card":
+        pool = card_pool()
+        check(conns <= pool, f"nginx saw {conns} connections for {N_CLIENTS} clients; "
+              f"the card's pool is {pool}")
+        check(peak[0] <= pool, f"nginx had {peak[0]} connections active at once; "
+              f"the card's pool is {pool}")
+    else:
+        check(conns == N_CLIENTS, f"nginx saw {conns} connections for {N_CLIENTS} "
+              "clients on virtio-net (one each expected)")
+
+
+def t_ctrl_c(env):
+    vm = env.need_tapvm()
+    ns, qpid = vm.netns, vm.qemu_pid
+    vm.cmd.close()
+    vm.proc.send_signal(signal.SIGINT)
+    try:
+        rc = vm.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("run-vm.sh did not end within 30 s of SIGINT")
+    check(rc == 0, f"run-vm.sh ended with {describe_status(rc)} on SIGINT\n{vm.out_tail()}")
+    check(not (qpid and _pid_is_qemu(qpid)), f"QEMU (pid {qpid}) still runs")
+    check(ns not in netns_list(), f"namespace {ns} was not removed")
+
+
+TESTS = [
+    ("boot the guest (user networking)", t_boot),
+    ("curl / through the NIC (card or virtio-net)", t_curl_index),
+    ("byte-exact downloads, 0 B to 10 MiB", t_downloads),
+    ("ethtool -S counters move", t_ethtool),
+    ("driver unload and reload under traffic", t_reload),
+    ("poweroff in the guest ends QEMU", t_poweroff),
+    ("boot on a TAP in a network namespace (--tap)", t_tap_boot),
+    (f"{N_CLIENTS} concurrent clients, nginx connections counted", t_many_clients),
+    ("Ctrl-C (SIGINT) stops QEMU and removes the namespace", t_ctrl_c),
+]
+
+
+# ------------------------------------------------------------- runner ----
+
+def many_clients_main(argv):
+    """--many-clients HOST PORT TIMEOUT PATH...: run in the namespace."""
+    host, port, timeout = argv[0], int(argv[1]), float(argv[2])
+    res = many_gets(host, port, argv[3:], timeout)
+    json.dump(res, sys.stdout)
+    return 0
+
+
+def main(argv):
+    if len(argv) > 1 and argv[1] == "--many-clients":
+        return many_clients_main(argv[2:])
+    wanted = argv[1:]
+    variants = ["virtio", "card"]
+    plan = [(v, f"{v}: {name}", fn) for v in variants for name, fn in TESTS]
+    plan = [p for p in plan if not wanted or any(w in p[1] for w in wanted)]
+
+    def on_term(signum, frame):
+        raise SystemExit(f"killed by signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    print(f"1..{len(plan)}", flush=True)
+    skip_all = None
+    if not QEMU.exists():
+        skip_all = f"{QEMU} is not built"
+    elif not (GUEST / "vmlinuz").exists() or not (GUEST / "www.sha256").exists():
+        skip_all = f"the guest is not built (scripts/build-guest.sh {BUILD})"
+    elif not CURL:
+        skip_all = "curl is not installed"
+    run = RunDir(prefix="pcvm-")
+    envs = {v: Env(run, v) for v in variants}
+    failed = 0
+    t_all = time.monotonic()
+    try:
+        for i, (variant, name, fn) in enumerate(plan, 1):
+            env = envs[variant]
+            if skip_all:
+                print(f"ok {i} - {name} # SKIP {skip_all}", flush=True)
+                continue
+            if not image(variant).exists():
+                why = (f"{image(variant)} is not built"
+                       + (" (needs host-driver/proxycard.ko and proxycardctl)"
+                          if variant == "card" else ""))
+                print(f"ok {i} - {name} # SKIP {why}", flush=True)
+                continue
+            t0 = time.monotonic()
+            try:
+                fn(env)
+            except Skip as e:
+                print(f"ok {i} - {name} # SKIP {e}", flush=True)
+                continue
+            except Exception as e:
+                failed += 1
+                took = time.monotonic() - t0
+                print(f"not ok {i} - {name}")
+                if isinstance(e, (TestFailure, AssertionError)):
+                    msg = str(e)
+                else:
+                    msg = "".join(traceback.format_exception_only(e)).strip()
+                    tb = traceback.extract_tb(e.__traceback__)
+                    if tb:
+                        fr = tb[-1]
+                        msg += f"\n(at {os.path.basename(fr.filename)}:{fr.lineno})"
+                notes = getattr(e, "__notes__", [])
+                for note in notes:
+                    msg += "\n" + note
+                vm = env.tapvm if fn in (t_many_clients, t_ctrl_c) else env.vm
+                if vm is not None and not any("guest console" in n for n in notes):
+                    msg += "\n" + vm.console_tail()
+                for line in msg.splitlines():
+                    print(f"#   {line}")
+                print(f"# time {took:.2f}s", flush=True)
+                continue
+            print(f"ok {i} - {name}")
+            print(f"# time {time.monotonic() - t0:.2f}s", flush=True)
+    finally:
+        for env in envs.values():
+            env.teardown()
+        if os.environ.get("PCTEST_KEEP"):
+            print(f"# run directory kept: {run.path}")
+        else:
+            run.remove()
+    print(f"# {len(plan) - failed} of {len(plan)} passed in "
+          f"{time.monotonic() - t_all:.1f}s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
