@@ -298,6 +298,39 @@ static uint64_t stat_of(QTestState *qts, const char *field)
  * the card answers 502 itself once `timeout connect` has passed on the
  * card's clock (virtual time, stepped here).
  */
+/*
+ * Send a GET from a host socket to 127.0.0.1:@port (forwarded to the card)
+ * and return the response head, stepping the card's clock (virtual time)
+ * 50 ms at a time for up to 10 s.
+ */
+static char *http_get_stepped(PCState *s, int port)
+{
+    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    char *buf = g_malloc0(512);
+    size_t got = 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+    g_assert_cmpint(send(fd, req, sizeof(req) - 1, 0), ==, sizeof(req) - 1);
+    qemu_socket_set_nonblock(fd);
+    for (int i = 0; i < 200 && !strstr(buf, "\r\n\r\n"); i++) {
+        ssize_t n;
+
+        qtest_clock_step(s->qs->qts, 50 * 1000 * 1000);
+        g_usleep(2000);
+        n = recv(fd, buf + got, 511 - got, 0);
+        if (n > 0) {
+            got += n;
+        }
+        buf[got] = '\0';
+    }
+    close(fd);
+    return buf;
+}
+
 static void test_nic_http_502(void)
 {
     PCState s;
@@ -307,33 +340,10 @@ static void test_nic_http_502(void)
     g_autofree char *args = g_strdup_printf(
         "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
         "-device proxycard,id=card0,netdev=n0,config=%s", port, conf);
-    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    char buf[512] = "";
-    size_t got = 0;
-    int fd;
+    g_autofree char *buf = NULL;
 
     pc_boot_args(&s, args);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(send(fd, req, sizeof(req) - 1, 0), ==, sizeof(req) - 1);
-    qemu_socket_set_nonblock(fd);
-
-    /* Up to 10 s of card time in 50 ms steps. */
-    for (int i = 0; i < 200 && !strstr(buf, "\r\n\r\n"); i++) {
-        ssize_t n;
-
-        qtest_clock_step(s.qs->qts, 50 * 1000 * 1000);
-        g_usleep(2000);
-        n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (n > 0) {
-            got += n;
-        }
-        buf[got] = '\0';
-    }
-    close(fd);
+    buf = http_get_stepped(&s, port);
     g_assert_nonnull(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
     g_assert_cmpuint(stat_of(s.qs->qts, "requests"), ==, 1);
     g_assert_cmpuint(stat_of(s.qs->qts, "responses-5xx"), ==, 1);
@@ -855,33 +865,12 @@ static void test_ctl_config_takes_effect(void)
     g_autofree char *args = g_strdup_printf(
         "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
         "-device proxycard,id=card0,netdev=n0", port);
-    static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    char buf[512] = "";
-    size_t got = 0;
-    int fd;
+    g_autofree char *buf = NULL;
 
     pc_boot_args(&s, args);
     g_assert_cmpuint(load_config(&s, "listen 80 http 8080\ntimeout connect 1s\n",
                                  NULL, 0), ==, PROXYCARD_CMD_OK);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(send(fd, req, sizeof(req) - 1, 0), ==, sizeof(req) - 1);
-    qemu_socket_set_nonblock(fd);
-    for (int i = 0; i < 200 && !strstr(buf, "\r\n\r\n"); i++) {
-        ssize_t n;
-
-        qtest_clock_step(s.qs->qts, 50 * 1000 * 1000);
-        g_usleep(2000);
-        n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (n > 0) {
-            got += n;
-        }
-        buf[got] = '\0';
-    }
-    close(fd);
+    buf = http_get_stepped(&s, port);
     g_assert_nonnull(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n"));
     g_assert_cmpuint(stat_of(s.qs->qts, "requests"), ==, 1);
     pc_shutdown(&s);
