@@ -77,11 +77,15 @@ void proxycard_raise(ProxyCardState *s, unsigned vector, uint32_t cause)
 {
     trace_proxycard_irq_raise(vector);
     qatomic_or(&s->intr_cause, cause);
+    /*
+     * A cause left out of INTR_MASK changes neither a vector nor INTx: no
+     * need to wake the main loop (it costs an eventfd write per frame).
+     */
     if (cause == PROXYCARD_INTR_TEST ||
         (cause & qatomic_read(&s->intr_mask))) {
         qatomic_or(&s->irq_pending, 1u << vector);
+        qemu_bh_schedule(s->irq_bh);
     }
-    qemu_bh_schedule(s->irq_bh);
 }
 
 void proxycard_set_fw_state(ProxyCardState *s, uint32_t state)

@@ -106,6 +106,7 @@ struct ProxyCardState {
     QSIMPLEQ_HEAD(, PCBusFrame) bus_pending;    /* card -> host, waiting */
     unsigned bus_pending_len;
     uint8_t *bus_frame;         /* one TX frame being read */
+    bool bus_rx_delivered;      /* frames went to the host in this pass */
 
     /* control plane (proxycard_ctl.c) */
     uint64_t cmd_addr;          /* BQL */
@@ -160,6 +161,7 @@ void proxycard_bus_reset(ProxyCardState *s);
 bool proxycard_bus_mmio_read(ProxyCardState *s, hwaddr addr, uint32_t *val);
 bool proxycard_bus_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val);
 void proxycard_bus_run(ProxyCardState *s);
+void proxycard_bus_end_pass(ProxyCardState *s);
 int64_t proxycard_bus_deadline(ProxyCardState *s);
 int proxycard_bus_send(ProxyCardState *s, const void *frame, size_t len);
 void proxycard_bus_fw_reset(ProxyCardState *s);

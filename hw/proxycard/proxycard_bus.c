@@ -305,7 +305,9 @@ int64_t proxycard_bus_deadline(ProxyCardState *s)
 static bool proxycard_bus_dma(ProxyCardState *s, dma_addr_t addr, void *buf,
                               dma_addr_t len, DMADirection dir)
 {
-    if (pci_dma_rw(PCI_DEVICE(s), addr, buf, len, dir, dma_attrs) != MEMTX_OK) {
+    /* &s->parent_obj, not PCI_DEVICE(s): no type check on the hot path. */
+    if (pci_dma_rw(&s->parent_obj, addr, buf, len, dir, dma_attrs) !=
+        MEMTX_OK) {
         char what[96];
 
         snprintf(what, sizeof(what), "DMA %s 0x%" PRIx64 " (%" PRIu64
@@ -426,7 +428,7 @@ int proxycard_bus_send(ProxyCardState *s, const void *frame, size_t len)
         return -1;                      /* link down: like a cable unplugged */
     }
     if (QSIMPLEQ_EMPTY(&s->bus_pending) && proxycard_bus_rx_one(s, frame, len)) {
-        proxycard_bus_irq(s, PC_RING_RX, PROXYCARD_INTR_BUS_RX);
+        s->bus_rx_delivered = true;     /* one interrupt per pass */
         return 0;
     }
     if (s->bus_pending_len >= PROXYCARD_BUS_PENDING_MAX ||
@@ -486,6 +488,18 @@ static void proxycard_bus_tx(ProxyCardState *s)
     }
 }
 
+/*
+ * Firmware thread, at the end of a pass of its loop: one RX interrupt for
+ * every frame the firmware sent to the host during the pass.
+ */
+void proxycard_bus_end_pass(ProxyCardState *s)
+{
+    if (s->bus_rx_delivered) {
+        s->bus_rx_delivered = false;
+        proxycard_bus_irq(s, PC_RING_RX, PROXYCARD_INTR_BUS_RX);
+    }
+}
+
 /* Firmware thread: one pass over the link. */
 void proxycard_bus_run(ProxyCardState *s)
 {
@@ -502,6 +516,7 @@ void proxycard_bus_run(ProxyCardState *s)
 void proxycard_bus_fw_reset(ProxyCardState *s)
 {
     s->fw_bus_gen = 0;
+    s->bus_rx_delivered = false;
     proxycard_bus_drop_pending(s);
     for (int ring = 0; ring < PC_RING_COUNT; ring++) {
         s->ring[ring].irq_deferred = false;

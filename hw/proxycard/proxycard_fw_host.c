@@ -272,6 +272,7 @@ static void *proxycard_fw_thread(void *opaque)
         proxycard_ctl_run(s);
 
         next_ms = pcfw_poll();
+        proxycard_bus_end_pass(s);
         proxycard_fw_publish(s);
         if (pcfw_fault() &&
             qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
