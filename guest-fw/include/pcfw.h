@@ -84,6 +84,7 @@ struct pcfw_config {
     uint32_t pool_idle_timeout_ms;  /* idle pooled server connection */
     uint32_t connect_timeout_ms;    /* server connection set-up (502) */
     bool forwarded;                 /* add X-Forwarded-For and Forwarded */
+    bool unmatched_pass;            /* other ports: pass-through, not refused */
 };
 
 /* Card-memory accounting (bytes unless named otherwise). */

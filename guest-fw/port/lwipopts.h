@@ -105,6 +105,8 @@
 /* Segment-to-PCB lookup by hash (patches/lwip/0001-tcp-pcb-hash.patch). */
 #define LWIP_TCP_PCB_HASH               1
 #define LWIP_TCP_PCB_HASH_SIZE          16384
+/* One listener for the ports without their own (patches/lwip/0002). */
+#define LWIP_TCP_LISTEN_ANY_PORT        1
 
 /* ---- checksums: computed in software on both ports ---- */
 #define LWIP_CHECKSUM_ON_COPY           1

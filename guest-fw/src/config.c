@@ -380,6 +380,16 @@ static int do_line(struct pcfw_config *cfg, const struct line *l,
     if (strcmp(w, "timeout") == 0) {
         return do_timeout(cfg, l, err, errlen);
     }
+    if (strcmp(w, "unmatched") == 0) {
+        if (l->nwords == 2 && strcmp(l->word[1], "pass") == 0) {
+            cfg->unmatched_pass = true;
+        } else if (l->nwords == 2 && strcmp(l->word[1], "refuse") == 0) {
+            cfg->unmatched_pass = false;
+        } else {
+            return fail(err, errlen, l, "expected 'unmatched pass|refuse'");
+        }
+        return 0;
+    }
     if (strcmp(w, "forwarded") == 0) {
         if (l->nwords == 2 && strcmp(l->word[1], "on") == 0) {
             cfg->forwarded = true;

@@ -159,6 +159,7 @@ int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
     cfg.pool_idle_timeout_ms = def.pool_idle_timeout_ms;
     cfg.connect_timeout_ms = def.connect_timeout_ms;
     cfg.forwarded = def.forwarded;
+    cfg.unmatched_pass = def.unmatched_pass;
     if (pcfw_config_parse(&cfg, text, len, err, errlen) != 0) {
         return PCFW_ERR_ARG;
     }

@@ -31,6 +31,8 @@ struct listening {
 };
 
 static struct listening listening[PCFW_MAX_LISTENERS];
+/* `unmatched pass`: the catch-all; li.port 0 means "the client's port". */
+static struct listening unmatched;
 static struct pcfw_list all_clients;
 
 uint32_t pcfw_now(void)
@@ -56,8 +58,8 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     pcfw_pstats.clients_accepted++;
     c->addr = *ip_2_ip4(&pcb->remote_ip);
     c->port = pcb->remote_port;
-    c->local_port = li->port;
-    c->server_port = li->server_port;
+    c->local_port = pcb->local_port;
+    c->server_port = li->port ? li->server_port : pcb->local_port;
     c->proxy = li->proxy == PCFW_PROXY_HTTP ? &pcfw_http_proxy
                                             : &pcfw_pass_proxy;
     pcfw_list_init(&c->all);
@@ -81,6 +83,8 @@ static int listen_on(struct listening *l, const struct pcfw_listener *li)
     if (!pcb) {
         return PCFW_ERR_NOMEM;
     }
+    /* Clients come from the network port only: not the server's side. */
+    tcp_bind_netif(pcb, &pcfw.netif[PCFW_PORT_NIC]);
     err = tcp_bind(pcb, IP4_ADDR_ANY, li->port);
     if (err != ERR_OK) {
         pcfw_log(PCFW_LOG_ERROR, "cannot bind port %u: error %d", li->port, err);
@@ -95,9 +99,12 @@ static int listen_on(struct listening *l, const struct pcfw_listener *li)
     l->li = *li;
     tcp_arg(l->pcb, &l->li);
     tcp_accept(l->pcb, master_accept);
-    pcfw_log(PCFW_LOG_INFO, "listening on port %u (%s proxy, server port %u)",
-             li->port, li->proxy == PCFW_PROXY_HTTP ? "http" : "pass",
-             li->server_port);
+    if (li->port) {
+        pcfw_log(PCFW_LOG_INFO, "listening on port %u (%s proxy, server "
+                 "port %u)", li->port,
+                 li->proxy == PCFW_PROXY_HTTP ? "http" : "pass",
+                 li->server_port);
+    }
     return PCFW_OK;
 }
 
@@ -105,9 +112,30 @@ static int listen_on(struct listening *l, const struct pcfw_listener *li)
  * Make the listening ports those of pcfw.cfg: close the ones it lacks
  * (their clients carry on), update the ones it changes, open the new ones.
  */
+/* `unmatched pass`: a catch-all listener for the ports without their own. */
+static int unmatched_apply(void)
+{
+    static const struct pcfw_listener any = { .port = 0, .proxy = PCFW_PROXY_PASS };
+
+    if (pcfw.cfg.unmatched_pass && !unmatched.pcb) {
+        int err = listen_on(&unmatched, &any);     /* bound to a free port */
+
+        if (err != PCFW_OK) {
+            return err;
+        }
+        tcp_set_listen_any_port(unmatched.pcb);
+        pcfw_log(PCFW_LOG_INFO, "other ports: pass-through to the same port");
+    } else if (!pcfw.cfg.unmatched_pass && unmatched.pcb) {
+        tcp_set_listen_any_port(NULL);
+        tcp_close(unmatched.pcb);
+        unmatched.pcb = NULL;
+    }
+    return PCFW_OK;
+}
+
 int pcfw_master_apply(void)
 {
-    int ret = PCFW_OK;
+    int ret = unmatched_apply();
 
     for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
         struct listening *l = &listening[k];
@@ -155,6 +183,7 @@ int pcfw_master_init(void)
     pcfw_list_init(&all_clients);
     memset(&pcfw_pstats, 0, sizeof(pcfw_pstats));
     memset(listening, 0, sizeof(listening));
+    memset(&unmatched, 0, sizeof(unmatched));
     return pcfw_master_apply();
 }
 
@@ -167,6 +196,11 @@ void pcfw_master_shutdown(void)
             tcp_close(listening[k].pcb);
             listening[k].pcb = NULL;
         }
+    }
+    if (unmatched.pcb) {
+        tcp_set_listen_any_port(NULL);
+        tcp_close(unmatched.pcb);
+        unmatched.pcb = NULL;
     }
     pcfw_list_for_each_safe(pos, tmp, &all_clients) {
         pcfw_client_abort(pcfw_container_of(pos, struct pcfw_client, all));

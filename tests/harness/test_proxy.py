@@ -657,6 +657,38 @@ def t_max_clients(env):
         assert_healthy(env, card)
 
 
+@test("unmatched pass: a port with no listener goes through to the same server port")
+def t_unmatched(env):
+    with EchoServer() as echo:
+        # The card port is the echo server's port: pass-through keeps it.
+        for conf, want in (("unmatched pass\n", "echo"), ("", "refused")):
+            with env.card(f"unmatched-{want}", conf,
+                          forwards={"http": 80, "other": echo.port}) as card:
+                with HttpConn(card.ports["other"], timeout=5) as c:
+                    try:
+                        c.send(b"to a port without a listener")
+                    except OSError:
+                        pass
+                    if want == "echo":
+                        got = b""
+                        deadline = time.monotonic() + 5
+                        while len(got) < 28 and time.monotonic() < deadline:
+                            try:
+                                b = c.sock.recv(100)
+                            except socket.timeout:
+                                break
+                            if not b:
+                                break
+                            got += b
+                        check(got == b"to a port without a listener",
+                              f"unmatched pass: echo {got!r}")
+                    else:
+                        data, how = c.read_to_eof(timeout=5)
+                        check(how in ("eof", "reset") and data == b"",
+                              f"no listener, refuse: {how} {data[:40]!r}")
+                assert_healthy(env, card)
+
+
 @test("configuration loaded into the running card (SIGHUP): listeners, limits")
 def t_reconfigure(env):
     with EchoServer() as echo, \

@@ -37,6 +37,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.conn_buffer, 16u << 20);
     ck_assert_uint_eq(cfg.request_timeout_ms, 30000);
     ck_assert(cfg.forwarded);
+    ck_assert(!cfg.unmatched_pass);
     ck_assert_str_eq(err, "");
 }
 END_TEST
@@ -61,6 +62,7 @@ START_TEST(test_full_example)
         "timeout idle 500ms\n"
         "timeout pool-idle 20\n"
         "timeout connect 2s\n"
+        "unmatched pass\n"
         "forwarded off";
 
     ck_assert_msg(parse(text) == 0, "%s", err);
@@ -88,6 +90,7 @@ START_TEST(test_full_example)
     ck_assert_uint_eq(cfg.pool_idle_timeout_ms, 20000);
     ck_assert_uint_eq(cfg.connect_timeout_ms, 2000);
     ck_assert(!cfg.forwarded);
+    ck_assert(cfg.unmatched_pass);
 }
 END_TEST
 
@@ -129,6 +132,7 @@ START_TEST(test_errors)
         { "timeout request soon", "is not a duration" },
         { "timeout forever 1s", "unknown timeout 'forever'" },
         { "forwarded maybe", "expected 'forwarded on|off'" },
+        { "unmatched drop", "expected 'unmatched pass|refuse'" },
         { "a b c d e f g h i", "too many words" },
     };
 
