@@ -117,6 +117,11 @@
  */
 #define LWIP_CHKSUM_ALGORITHM           3
 
+/* ---- hooks ---- */
+#define LWIP_HOOK_FILENAME              "pcfw_hooks.h"
+/* lwIP 2.1's default ISN is a counter anyone can predict (RFC 6528). */
+#define LWIP_HOOK_TCP_ISN               pcfw_tcp_isn
+
 /* ---- statistics and debugging ---- */
 #define LWIP_STATS                      0
 #define LWIP_DEBUG                      0

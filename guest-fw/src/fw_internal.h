@@ -27,6 +27,7 @@ struct pcfw_state {
     struct netif netif[PCFW_PORT_COUNT];
     struct pcfw_stats st;
     uint64_t rand_state;
+    uint64_t isn_key;           /* pcfw_tcp_isn(): drawn at the first use */
 };
 
 extern struct pcfw_state pcfw;

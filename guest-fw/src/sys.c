@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lwip/sys.h"
+#include "pcfw_hooks.h"
 #include "fw_internal.h"
 
 u32_t sys_now(void)
@@ -43,6 +44,38 @@ uint32_t pcfw_rand(void)
     x ^= x >> 27;
     pcfw.rand_state = x;
     return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+/*
+ * RFC 6528 initial sequence numbers: a clock (4 us ticks, here derived
+ * from the millisecond clock) plus a keyed hash of the connection's four
+ * values, so that one connection's ISN tells nothing about another's.  The
+ * key is drawn once at boot; the hash is a strong 64-bit mixer (not a
+ * cryptographic MAC: the card has no entropy source better than its boot
+ * time and MAC).
+ */
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+u32_t pcfw_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
+                   const ip_addr_t *remote_ip, u16_t remote_port)
+{
+    uint64_t h;
+
+    if (!pcfw.isn_key) {
+        pcfw.isn_key = ((uint64_t)pcfw_rand() << 32) | pcfw_rand() | 1;
+    }
+    h = mix64(pcfw.isn_key ^ ip4_addr_get_u32(ip_2_ip4(local_ip)) ^
+              ((uint64_t)ip4_addr_get_u32(ip_2_ip4(remote_ip)) << 32));
+    h = mix64(h ^ ((uint64_t)local_port << 16 | remote_port));
+    return (u32_t)h + sys_now() * 250u;
 }
 
 void pcfw_log(enum pcfw_log_level level, const char *fmt, ...)
