@@ -6,6 +6,7 @@
 #
 #   QEMU/hw/proxycard                  -> TOP/hw/proxycard   (device model)
 #   QEMU/tests/qtest/proxycard-test.c  -> TOP/tests/qtest/proxycard-test.c
+#   QEMU/tests/qtest/proxycard-qtest.h -> TOP/tests/qtest/proxycard-qtest.h (shared helpers)
 #   QEMU/tests/qtest/proxycard-e2e-test.c -> TOP/tests/qtest/proxycard-e2e-test.c
 #   QEMU/proxycard-fw                  -> FW_BUILD_DIR        (firmware object + API headers)
 #   QEMU/proxycard-e2e-peer            -> E2E_PEER_DIR        (the e2e qtest's server side:
@@ -34,6 +35,7 @@ link() { # link TARGET NAME
 
 link "$TOP/hw/proxycard" "$Q/hw/proxycard"
 link "$TOP/tests/qtest/proxycard-test.c" "$Q/tests/qtest/proxycard-test.c"
+link "$TOP/tests/qtest/proxycard-qtest.h" "$Q/tests/qtest/proxycard-qtest.h"
 link "$TOP/tests/qtest/proxycard-e2e-test.c" "$Q/tests/qtest/proxycard-e2e-test.c"
 link "$FW" "$Q/proxycard-fw"
 link "$PEER" "$Q/proxycard-e2e-peer"

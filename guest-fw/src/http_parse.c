@@ -566,6 +566,15 @@ static int parse_request_line(const uint8_t *b, size_t s, size_t e,
                          &req->version_minor);
 }
 
+/* Skip the empty lines before the start line, then find the line's end. */
+static int start_line(const uint8_t *head, size_t len, size_t *pos,
+                      size_t *eol, size_t *next)
+{
+    int rc = skip_empty_lines(head, len, pos);
+
+    return rc ? rc : line_end(head, len, *pos, eol, next);
+}
+
 int pcfw_http_parse_request(const uint8_t *head, size_t len,
                             struct pcfw_http_request *req)
 {
@@ -580,11 +589,7 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
         return PCFW_HTTP_E_HEAD_TOO_LARGE;
     }
 
-    rc = skip_empty_lines(head, len, &pos);
-    if (rc) {
-        return rc;
-    }
-    rc = line_end(head, len, pos, &eol, &next);
+    rc = start_line(head, len, &pos, &eol, &next);
     if (rc) {
         return rc;
     }
@@ -706,11 +711,7 @@ int pcfw_http_parse_response(const uint8_t *head, size_t len,
         return PCFW_HTTP_E_HEAD_TOO_LARGE;
     }
 
-    rc = skip_empty_lines(head, len, &pos);
-    if (rc) {
-        return rc;
-    }
-    rc = line_end(head, len, pos, &eol, &next);
+    rc = start_line(head, len, &pos, &eol, &next);
     if (rc) {
         return rc;
     }

@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,6 +54,24 @@ class TestFailure(AssertionError):
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
+
+
+def failure_message(e):
+    """The diagnostic of a failed test: the assertion's text, or for an
+    unexpected exception its type, text and where it was raised; then any
+    notes attached to it."""
+    if isinstance(e, (TestFailure, AssertionError)):
+        msg = str(e)
+        for note in getattr(e, "__notes__", []):
+            msg += "\n" + note
+    else:
+        # format_exception_only() already includes the notes.
+        msg = "".join(traceback.format_exception_only(e)).strip()
+        tb = traceback.extract_tb(e.__traceback__)
+        if tb:
+            fr = tb[-1]
+            msg += f"\n(at {os.path.basename(fr.filename)}:{fr.lineno})"
+    return msg
 
 
 def sha256(data):

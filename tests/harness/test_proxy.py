@@ -13,13 +13,13 @@ import socket
 import sys
 import threading
 import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pctest import (  # noqa: E402
     CURL, NGINX, SIM, Card, ConnClosed, EchoServer, HoleServer, HttpConn,
-    Nginx, RunDir, Skip, TestFailure, check, curl, curl_stdin, free_port,
+    Nginx, RunDir, Skip, TestFailure, check, curl, curl_stdin, failure_message,
+    free_port,
     get_request, http_get, many_gets, sha256, sha256_file,
 )
 
@@ -799,16 +799,7 @@ def main(argv):
                 failed += 1
                 took = time.monotonic() - t0
                 print(f"not ok {i} - {name}")
-                if isinstance(e, (TestFailure, AssertionError)):
-                    msg = str(e)
-                else:
-                    msg = "".join(traceback.format_exception_only(e)).strip()
-                    tb = traceback.extract_tb(e.__traceback__)
-                    if tb:
-                        fr = tb[-1]
-                        msg += f"\n(at {os.path.basename(fr.filename)}:{fr.lineno})"
-                for note in getattr(e, "__notes__", []):
-                    msg += "\n" + note
+                msg = failure_message(e)
                 for line in msg.splitlines():
                     print(f"#   {line}")
                 print(f"# time {took:.2f}s", flush=True)

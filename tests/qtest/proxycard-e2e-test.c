@@ -35,6 +35,7 @@
 #include "libqos/pci.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/proxycard/proxycard_regs.h"
+#include "proxycard-qtest.h"
 #include "proxycard-e2e-peer.h"
 
 /* Real-time bound of one test case, boot to shutdown. */
@@ -564,37 +565,6 @@ static char *state_str(E2E *e)
 
 /* ---- set-up ---- */
 
-static void save_fn(QPCIDevice *dev, int devfn, void *data)
-{
-    *(QPCIDevice **)data = dev;
-}
-
-static int free_tcp_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static char *write_config(const char *text)
-{
-    char *path = NULL;
-    int fd = g_file_open_tmp("proxycard-e2e-XXXXXX.conf", &path, NULL);
-
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
-    g_assert_true(g_file_set_contents(path, text, -1, NULL));
-    return path;
-}
-
 static uint64_t stat_of(E2E *e, const char *field)
 {
     QDict *rsp = qtest_qmp(e->qts, "{ 'execute': 'qom-get', 'arguments': "
@@ -622,8 +592,8 @@ static void e2e_boot(E2E *e, uint32_t ring_size)
     memset(e, 0, sizeof(*e));
     e->deadline = t0 + TEST_BUDGET_US;
     g_queue_init(&e->txq);
-    e->conf = write_config("listen 80 http 8080\npool 2\n");
-    e->port = free_tcp_port();
+    e->conf = pc_write_config("listen 80 http 8080\npool 2\n");
+    e->port = pc_free_tcp_port();
     args = g_strdup_printf("-nodefaults "
                            "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
                            "-device proxycard,id=card0,netdev=n0,config=%s",
@@ -639,7 +609,7 @@ static void e2e_boot(E2E *e, uint32_t ring_size)
     e->qs = qtest_pc_boot("%s", args);
     e->qts = e->qs->qts;
     qpci_device_foreach(e->qs->pcibus, PROXYCARD_PCI_VENDOR_ID,
-                        PROXYCARD_PCI_DEVICE_ID, save_fn, &e->dev);
+                        PROXYCARD_PCI_DEVICE_ID, pc_save_dev, &e->dev);
     g_assert_nonnull(e->dev);
     e->bar0 = qpci_iomap(e->dev, PROXYCARD_BAR_REGS, NULL);
     qpci_device_enable(e->dev);         /* bus mastering for the rings */

@@ -20,6 +20,7 @@
 #include "libqos/pci.h"
 #include "hw/pci/pci_regs.h"
 #include "hw/proxycard/proxycard_regs.h"
+#include "proxycard-qtest.h"
 #include "hw/proxycard/proxycard_stats.h"
 
 /* The firmware thread answers asynchronously: poll up to this long. */
@@ -32,20 +33,13 @@ typedef struct PCState {
     uint64_t bar0_size;
 } PCState;
 
-static void save_fn(QPCIDevice *dev, int devfn, void *data)
-{
-    QPCIDevice **pdev = data;
-
-    *pdev = dev;
-}
-
 /* Boot a PC with @args (which must create one proxycard) and find it. */
 static void pc_boot_args(PCState *s, const char *args)
 {
     s->qs = qtest_pc_boot("-nodefaults %s", args);
     s->dev = NULL;
     qpci_device_foreach(s->qs->pcibus, PROXYCARD_PCI_VENDOR_ID,
-                        PROXYCARD_PCI_DEVICE_ID, save_fn, &s->dev);
+                        PROXYCARD_PCI_DEVICE_ID, pc_save_dev, &s->dev);
     g_assert_nonnull(s->dev);
     s->bar0 = qpci_iomap(s->dev, PROXYCARD_BAR_REGS, &s->bar0_size);
     qpci_device_enable(s->dev);
@@ -250,33 +244,6 @@ static void test_unmigratable(void)
     pc_shutdown(&s);
 }
 
-/* A config file in the temp dir; returns its path (g_free it). */
-static char *write_config(const char *text)
-{
-    char *path = NULL;
-    int fd = g_file_open_tmp("proxycard-test-XXXXXX.conf", &path, NULL);
-
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
-    g_assert_true(g_file_set_contents(path, text, -1, NULL));
-    return path;
-}
-
-static int free_tcp_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&a, &len), ==, 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static uint64_t stat_of(QTestState *qts, const char *field)
 {
     QDict *rsp = qtest_qmp(qts, "{ 'execute': 'qom-get', 'arguments': "
@@ -334,9 +301,9 @@ static char *http_get_stepped(PCState *s, int port)
 static void test_nic_http_502(void)
 {
     PCState s;
-    g_autofree char *conf = write_config("listen 80 http 8080\n"
+    g_autofree char *conf = pc_write_config("listen 80 http 8080\n"
                                          "timeout connect 1s\n");
-    int port = free_tcp_port();
+    int port = pc_free_tcp_port();
     g_autofree char *args = g_strdup_printf(
         "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
         "-device proxycard,id=card0,netdev=n0,config=%s", port, conf);
@@ -861,7 +828,7 @@ static void test_ctl_commands(void)
 static void test_ctl_config_takes_effect(void)
 {
     PCState s;
-    int port = free_tcp_port();
+    int port = pc_free_tcp_port();
     g_autofree char *args = g_strdup_printf(
         "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
         "-device proxycard,id=card0,netdev=n0", port);
@@ -1054,7 +1021,7 @@ static void test_bad_mem_size_refused(void)
 
 static void test_bad_config_refused(void)
 {
-    g_autofree char *conf = write_config("listen 80 http\npool 0\n");
+    g_autofree char *conf = pc_write_config("listen 80 http\npool 0\n");
     g_autofree char *args = g_strdup_printf(
         "-M q35 -nodefaults -display none -S -device proxycard,config=%s", conf);
     g_autofree char *err = NULL;

@@ -41,7 +41,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import uuid
 from pathlib import Path
 
@@ -49,8 +48,8 @@ HERE = Path(__file__).resolve().parent
 TOP = HERE.parent.parent
 sys.path.insert(0, str(TOP / "tests" / "harness"))
 from pctest import (  # noqa: E402
-    CURL, RunDir, Skip, TestFailure, check, describe_status, free_port,
-    sha256, sha256_file, stop_process,
+    CURL, RunDir, Skip, TestFailure, check, curl, describe_status,
+    failure_message, free_port, sha256, sha256_file, stop_process,
 )
 
 BUILD = Path(os.environ.get("BUILD", TOP / "build"))
@@ -320,17 +319,6 @@ def netns_list():
 
 
 # ------------------------------------------------------------- clients ----
-
-def curl(args, timeout=60.0):
-    if not CURL:
-        raise Skip("curl is not installed")
-    try:
-        return subprocess.run([CURL, "-sS", "--noproxy", "*"] + args,
-                              capture_output=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        raise TestFailure(f"curl timed out after {timeout}s: {args}") from e
-
 
 def http_get(host, port, path, timeout=5.0):
     """One GET on a new connection (Connection: close): (status, body)."""
@@ -791,17 +779,8 @@ def main(argv):
                 failed += 1
                 took = time.monotonic() - t0
                 print(f"not ok {i} - {name}")
-                if isinstance(e, (TestFailure, AssertionError)):
-                    msg = str(e)
-                else:
-                    msg = "".join(traceback.format_exception_only(e)).strip()
-                    tb = traceback.extract_tb(e.__traceback__)
-                    if tb:
-                        fr = tb[-1]
-                        msg += f"\n(at {os.path.basename(fr.filename)}:{fr.lineno})"
+                msg = failure_message(e)
                 notes = getattr(e, "__notes__", [])
-                for note in notes:
-                    msg += "\n" + note
                 vm = env.tapvm if fn in (t_many_clients, t_ctrl_c) else env.vm
                 if vm is not None and not any("guest console" in n for n in notes):
                     msg += "\n" + vm.console_tail()
