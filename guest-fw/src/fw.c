@@ -142,7 +142,7 @@ int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
         return PCFW_ERR_ARG;
     }
     /*
-     * Listeners, limits, timeouts and forwarding come from @text alone
+     * Listeners, limits, timeouts, forwarding and unmatched come from @text alone
      * (defaults where it is silent); addresses and the server keep their
      * values unless it sets them; the pool is sized at boot.
      */
