@@ -149,9 +149,9 @@ int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
  * Load a new configuration into the running firmware (the host's "load the
  * card's settings"): @text replaces the listeners, limits, timeouts,
  * `forwarded` and `unmatched` (defaults where it is silent); addresses and
- * the server keep their values unless @text sets them; `pool` may not change.  Clients of a
- * removed or changed listener carry on; a moved server gets fresh pooled
- * connections.  Returns 0, or a PCFW_ERR_* with the reason in @err.
+ * the server keep their values unless @text sets them; `pool` may not
+ * change.  Clients of a removed or changed listener carry on; a moved
+ * server gets fresh pooled connections.  Returns 0, or a PCFW_ERR_* with the reason in @err.
  */
 int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen);
 
