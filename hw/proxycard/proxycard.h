@@ -5,6 +5,8 @@
  *   proxycard.c          QOM type, PCI, BAR0 registers, interrupts, reset
  *   proxycard_fw_host.c  the card CPU: the firmware thread and the platform
  *                        interface the firmware (guest-fw/) runs on
+ *   proxycard_dma.c      the firmware thread's DMA: directly accessible
+ *                        memory only, so that it never needs the BQL
  *
  * Threads and locks.  Lock order: BQL, then fw_lock.  The firmware thread
  * never takes the BQL and owns all firmware (lwIP) state.
@@ -173,6 +175,13 @@ void proxycard_ctl_reset(ProxyCardState *s);
 void proxycard_ctl_log(ProxyCardState *s, enum pcfw_log_level level,
                        const char *msg);
 void proxycard_ctl_run(ProxyCardState *s);
+
+/*
+ * proxycard_dma.c: firmware thread; false (nothing copied) unless the whole
+ * range is directly accessible memory.
+ */
+bool proxycard_dma_rw(ProxyCardState *s, dma_addr_t addr, void *buf,
+                      dma_addr_t len, DMADirection dir);
 
 /* proxycard_nic.c */
 typedef struct PCFrame PCFrame;

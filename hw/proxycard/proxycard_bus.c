@@ -13,8 +13,9 @@
  * change, as atomics, and the firmware thread, which owns all ring
  * processing and DMA, reads them.  Any write to the ring layout while the
  * link runs is a guest error that stops the link (it cannot change under
- * the firmware's feet).  DMA is done with .memory = 1, so an address that is
- * not RAM fails (device error state) instead of touching MMIO or taking the
+ * the firmware's feet).  DMA goes through proxycard_dma_rw(), which only
+ * touches memory the thread can access directly (proxycard_dma.c): anything
+ * else fails (device error state) instead of touching MMIO or taking the
  * BQL; the firmware thread never takes the BQL.
  *
  * Copyright (c) 2026 The proxycard authors
@@ -39,8 +40,6 @@ typedef struct PCBusFrame {
     size_t len;
     uint8_t data[];
 } PCBusFrame;
-
-static const MemTxAttrs dma_attrs = { .memory = 1 };
 
 /* ---- errors ---- */
 
@@ -305,13 +304,12 @@ int64_t proxycard_bus_deadline(ProxyCardState *s)
 static bool proxycard_bus_dma(ProxyCardState *s, dma_addr_t addr, void *buf,
                               dma_addr_t len, DMADirection dir)
 {
-    /* &s->parent_obj, not PCI_DEVICE(s): no type check on the hot path. */
-    if (pci_dma_rw(&s->parent_obj, addr, buf, len, dir, dma_attrs) !=
-        MEMTX_OK) {
+    if (!proxycard_dma_rw(s, addr, buf, len, dir)) {
         char what[96];
 
         snprintf(what, sizeof(what), "DMA %s 0x%" PRIx64 " (%" PRIu64
-                 " bytes) failed: not RAM, or bus mastering off",
+                 " bytes) failed: not writable RAM (RAM or ROM to read), "
+                 "or bus mastering off",
                  dir == DMA_DIRECTION_TO_DEVICE ? "from" : "to",
                  (uint64_t)addr, (uint64_t)len);
         proxycard_bus_fail(s, PROXYCARD_ERR_DMA, what);

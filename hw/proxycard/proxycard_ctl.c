@@ -27,8 +27,6 @@
 #include "proxycard_regs.h"
 #include "trace.h"
 
-static const MemTxAttrs ctl_dma_attrs = { .memory = 1 };
-
 /* ---- MMIO (vCPU thread, BQL held) ---- */
 
 bool proxycard_ctl_mmio_read(ProxyCardState *s, hwaddr addr, uint32_t *val)
@@ -127,11 +125,11 @@ void proxycard_ctl_log(ProxyCardState *s, enum pcfw_log_level level,
 static bool ctl_dma(ProxyCardState *s, uint64_t addr, void *buf, uint32_t len,
                     DMADirection dir)
 {
-    if (pci_dma_rw(PCI_DEVICE(s), addr, buf, len, dir, ctl_dma_attrs) !=
-        MEMTX_OK) {
+    if (!proxycard_dma_rw(s, addr, buf, len, dir)) {
         qemu_log_mask(LOG_GUEST_ERROR, "proxycard: command buffer 0x%" PRIx64
-                      " (%u bytes) is not RAM, or bus mastering is off\n",
-                      addr, len);
+                      " (%u bytes) is not %s, or bus mastering is off\n",
+                      addr, len, dir == DMA_DIRECTION_FROM_DEVICE ?
+                      "writable RAM" : "RAM or ROM");
         proxycard_set_error(s, PROXYCARD_ERR_DMA);
         return false;
     }

@@ -820,6 +820,239 @@ static void test_ctl_commands(void)
     pc_shutdown(&s);
 }
 
+/* ---- DMA the card may not do directly (docs/firmware.md, locking) ---- */
+
+/*
+ * Buffers the card must refuse without ever waiting for the BQL: the last
+ * 64 bytes of the BIOS ROM (the reset vector: not text, so LOAD_CONFIG
+ * refuses it and writes its reason back) at the top of 4 GiB and in its
+ * alias below 1 MiB.  A write there is not
+ * a direct access; done through QEMU's MMIO path it would lock the BQL from
+ * the firmware thread while a vCPU holding the BQL waits for that thread
+ * (CONTROL.RESET, BUS_CONTROL = 0): QEMU would hang for good.
+ */
+static const uint64_t rom_addrs[] = { 0xffffffc0, 0xfffc0 };
+
+/*
+ * The races of the DMA tests run in a subprocess with a deadline, so that a
+ * deadlocked QEMU fails one test (and is killed with its parent, libqtest's
+ * PR_SET_PDEATHSIG) instead of hanging the whole suite.
+ */
+#define DMA_RACE_TIMEOUT_US (30 * G_USEC_PER_SEC)
+#define DMA_RACE_ROUNDS     100
+
+static void run_in_subprocess(const char *path)
+{
+    g_autofree char *full = g_strdup_printf("/%s%s", qtest_get_arch(), path);
+
+    g_test_trap_subprocess(full, DMA_RACE_TIMEOUT_US,
+                           G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+}
+
+/* A command on @buf, then a reset at once, racing the command's DMA. */
+static void cmd_then_reset(PCState *s, uint32_t cmd, uint64_t buf, uint32_t len)
+{
+    wr(s, PROXYCARD_REG_CMD_ADDR_LO, (uint32_t)buf);
+    wr(s, PROXYCARD_REG_CMD_ADDR_HI, buf >> 32);
+    wr(s, PROXYCARD_REG_CMD_LEN, len);
+    wr(s, PROXYCARD_REG_CMD, cmd);
+    wr(s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+}
+
+static void test_dma_rom_cmd_reset_subprocess(void)
+{
+    static const uint32_t cmds[] = {
+        PROXYCARD_CMD_READ_STATS, PROXYCARD_CMD_READ_LOG,
+        PROXYCARD_CMD_LOAD_CONFIG,      /* reads ROM, writes its refusal */
+    };
+    PCState s;
+    uint8_t before[64], after[64];
+    uint32_t st, err;
+
+    pc_boot(&s, NULL);
+    for (size_t a = 0; a < G_N_ELEMENTS(rom_addrs); a++) {
+        uint64_t rom = rom_addrs[a];
+
+        qtest_memread(s.qs->qts, rom, before, sizeof(before));
+        for (size_t c = 0; c < G_N_ELEMENTS(cmds); c++) {
+            for (int i = 0; i < DMA_RACE_ROUNDS; i++) {
+                cmd_then_reset(&s, cmds[c], rom, 0x40);
+            }
+            /* Without the race: refused with the DMA error, ROM intact. */
+            st = run_cmd(&s, cmds[c], rom, 0x40);
+            err = rd(&s, PROXYCARD_REG_ERROR);
+            if (st != PROXYCARD_CMD_FAILED || err != PROXYCARD_ERR_DMA) {
+                g_error("command %u on 0x%" PRIx64 ": CMD_STATUS %u, ERROR %u",
+                        cmds[c], rom, st, err);
+            }
+            wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+        }
+        qtest_memread(s.qs->qts, rom, after, sizeof(after));
+        g_assert_cmpmem(before, sizeof(before), after, sizeof(after));
+    }
+    /* The card still works: a command into RAM. */
+    {
+        uint64_t buf = guest_alloc(&s.qs->alloc, 64);
+
+        g_assert_cmpuint(run_cmd(&s, PROXYCARD_CMD_READ_STATS, buf, 64), ==,
+                         PROXYCARD_CMD_OK);
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    }
+    pc_shutdown(&s);
+}
+
+static void test_dma_rom_cmd_reset(void)
+{
+    run_in_subprocess("/proxycard/dma/rom-cmd-reset/subprocess");
+}
+
+/* Point every RX buffer at @buf: the card's next frames go there. */
+static void rx_buffers_at(PCState *s, BusRings *b, uint64_t buf)
+{
+    for (uint32_t i = 0; i < b->n - 1; i++) {
+        desc_write(s, b->rx, i, buf, PROXYCARD_BUS_MAX_FRAME);
+    }
+}
+
+/*
+ * The RX ring: the card's ARP reply goes to an RX buffer in ROM while the
+ * host disables the link (proxycard_fw_sync waits for the firmware's pass)
+ * or resets the card.
+ */
+static void test_dma_rom_rx_disable_subprocess(void)
+{
+    PCState s;
+    BusRings b;
+    uint8_t f[64];
+
+    pc_boot(&s, NULL);
+    for (size_t a = 0; a < G_N_ELEMENTS(rom_addrs); a++) {
+        for (int i = 0; i < DMA_RACE_ROUNDS; i++) {
+            bus_up(&s, &b, 8);
+            rx_buffers_at(&s, &b, rom_addrs[a]);
+            bus_send(&s, &b, f, arp_request(f));
+            wr(&s, PROXYCARD_REG_BUS_CONTROL, 0);
+            wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+        }
+        /* Without the race: the reply is refused, the link stops. */
+        bus_up(&s, &b, 8);
+        rx_buffers_at(&s, &b, rom_addrs[a]);
+        bus_send(&s, &b, f, arp_request(f));
+        g_assert_cmphex(wait_reg(&s, PROXYCARD_REG_ERROR, PROXYCARD_ERR_DMA),
+                        ==, PROXYCARD_ERR_DMA);
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_BUS_STATUS), ==, 0);
+        wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+    }
+    /* ...and after a reset the link carries frames again. */
+    bus_up(&s, &b, 8);
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_true(wait_status(&s, b.rx, 0));
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    pc_shutdown(&s);
+}
+
+static void test_dma_rom_rx_disable(void)
+{
+    run_in_subprocess("/proxycard/dma/rom-rx-disable/subprocess");
+}
+
+/*
+ * DMA into the card's own registers (re-entrancy): a command buffer, a
+ * ring and an RX buffer on BAR0 are refused and leave the registers as
+ * they were (SCRATCH would take a statistic otherwise).
+ */
+static void test_dma_bar0(void)
+{
+    PCState s;
+    BusRings b;
+    uint8_t f[64];
+    uint64_t bar0;
+
+    pc_boot(&s, NULL);
+    bar0 = qpci_config_readl(s.dev, PCI_BASE_ADDRESS_0) & ~0xfULL;
+    g_assert_cmphex(bar0, !=, 0);
+
+    wr(&s, PROXYCARD_REG_SCRATCH, 0x5ca1ab1e);
+    g_assert_cmpuint(run_cmd(&s, PROXYCARD_CMD_READ_STATS,
+                             bar0 + PROXYCARD_REG_SCRATCH, 8), ==,
+                     PROXYCARD_CMD_FAILED);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_DMA);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, 0x5ca1ab1e);
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+
+    /* LOAD_CONFIG reading BAR0 as its text. */
+    g_assert_cmpuint(run_cmd(&s, PROXYCARD_CMD_LOAD_CONFIG, bar0, 64), ==,
+                     PROXYCARD_CMD_FAILED);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_DMA);
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+
+    /* An RX buffer on BAR0. */
+    wr(&s, PROXYCARD_REG_SCRATCH, 0x5ca1ab1e);
+    bus_up(&s, &b, 8);
+    rx_buffers_at(&s, &b, bar0);
+    bus_send(&s, &b, f, arp_request(f));
+    g_assert_cmphex(wait_reg(&s, PROXYCARD_REG_ERROR, PROXYCARD_ERR_DMA), ==,
+                    PROXYCARD_ERR_DMA);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_SCRATCH), ==, 0x5ca1ab1e);
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+
+    /* The TX ring itself on BAR0. */
+    wr(&s, PROXYCARD_REG_TX_BASE_LO, (uint32_t)bar0);
+    wr(&s, PROXYCARD_REG_TX_BASE_HI, bar0 >> 32);
+    wr(&s, PROXYCARD_REG_TX_SIZE, 8);
+    wr(&s, PROXYCARD_REG_RX_BASE_LO, (uint32_t)bar0);
+    wr(&s, PROXYCARD_REG_RX_BASE_HI, bar0 >> 32);
+    wr(&s, PROXYCARD_REG_RX_SIZE, 8);
+    wr(&s, PROXYCARD_REG_BUS_CONTROL, PROXYCARD_BUS_ENABLE);
+    wr(&s, PROXYCARD_REG_TX_TAIL, 1);
+    g_assert_cmphex(wait_reg(&s, PROXYCARD_REG_ERROR, PROXYCARD_ERR_DMA), ==,
+                    PROXYCARD_ERR_DMA);
+    wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ID), ==, PROXYCARD_ID_MAGIC);
+    pc_shutdown(&s);
+}
+
+/*
+ * Resets and teardown while frames are in flight: a full TX ring posted,
+ * then a card reset, a machine reset, and finally QEMU's exit, each racing
+ * the firmware's pass over the ring.
+ */
+static void test_dma_teardown_in_flight_subprocess(void)
+{
+    PCState s;
+    BusRings b;
+    uint8_t f[64];
+
+    pc_boot(&s, NULL);
+    for (int i = 0; i < DMA_RACE_ROUNDS; i++) {
+        bus_up(&s, &b, 16);
+        for (int j = 0; j < 15; j++) {
+            bus_send(&s, &b, f, arp_request(f));
+        }
+        if (i % 10 == 9) {
+            qtest_qmp_assert_success(s.qs->qts,
+                                     "{ 'execute': 'system_reset' }");
+            qtest_qmp_eventwait(s.qs->qts, "RESET");
+            s.bar0 = qpci_iomap(s.dev, PROXYCARD_BAR_REGS, NULL);
+            qpci_device_enable(s.dev);
+        } else {
+            wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+        }
+        g_assert_cmphex(rd(&s, PROXYCARD_REG_BUS_STATUS), ==, 0);
+    }
+    bus_up(&s, &b, 16);
+    for (int j = 0; j < 15; j++) {
+        bus_send(&s, &b, f, arp_request(f));
+    }
+    pc_shutdown(&s);                    /* exit with the ring still busy */
+}
+
+static void test_dma_teardown_in_flight(void)
+{
+    run_in_subprocess("/proxycard/dma/teardown-in-flight/subprocess");
+}
+
 /*
  * A configuration loaded by the host takes effect: the card boots with no
  * listener, the host loads one, and a client is then answered (502: no
@@ -1084,6 +1317,17 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
     qtest_add_func("/proxycard/ctl/config-takes-effect",
                    test_ctl_config_takes_effect);
+    qtest_add_func("/proxycard/dma/rom-cmd-reset", test_dma_rom_cmd_reset);
+    qtest_add_func("/proxycard/dma/rom-cmd-reset/subprocess",
+                   test_dma_rom_cmd_reset_subprocess);
+    qtest_add_func("/proxycard/dma/rom-rx-disable", test_dma_rom_rx_disable);
+    qtest_add_func("/proxycard/dma/rom-rx-disable/subprocess",
+                   test_dma_rom_rx_disable_subprocess);
+    qtest_add_func("/proxycard/dma/bar0", test_dma_bar0);
+    qtest_add_func("/proxycard/dma/teardown-in-flight",
+                   test_dma_teardown_in_flight);
+    qtest_add_func("/proxycard/dma/teardown-in-flight/subprocess",
+                   test_dma_teardown_in_flight_subprocess);
 
     return g_test_run();
 }
