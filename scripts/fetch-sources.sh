@@ -15,9 +15,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$BUILD/src"
 cd "$BUILD/src"
 
-# fetch PKG UPSTREAM_PINNED DIRNAME
+# fetch PKG UPSTREAM_PINNED DIRNAME [MIN_DEBIAN_VERSION]
 fetch() {
-    pkg=$1 pin=$2 dir=$3
+    pkg=$1 pin=$2 dir=$3 min=${4:-}
     [ -f "$dir/.proxycard-fetched" ] && return 0
 
     ver=$(apt-cache showsrc "$pkg" 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n 1)
@@ -31,6 +31,10 @@ fetch() {
     if [ "$up" != "$pin" ]; then
         echo "fetch-sources: Debian serves $pkg $ver (upstream $up), but proxycard is pinned to upstream $pin." >&2
         echo "fetch-sources: refusing to build against another upstream version; update scripts/versions.sh deliberately." >&2
+        exit 1
+    fi
+    if [ -n "$min" ] && dpkg --compare-versions "$ver" lt "$min"; then
+        echo "fetch-sources: Debian serves $pkg $ver; proxycard needs $min or later (run apt-get update)." >&2
         exit 1
     fi
     echo "fetch-sources: $pkg $ver"
@@ -74,7 +78,7 @@ patch_tree() {
     echo "$sum" >"$dir/.proxycard-patched"
 }
 
-fetch qemu "$QEMU_UPSTREAM" "$QEMU_DIR"
+fetch qemu "$QEMU_UPSTREAM" "$QEMU_DIR" "$QEMU_MIN_DEBIAN"
 fetch lwip "$LWIP_UPSTREAM" "$LWIP_DIR"
 if ! patch_tree "$LWIP_DIR" "$TOP/patches/lwip"; then
     rm -rf "$LWIP_DIR"

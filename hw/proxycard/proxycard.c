@@ -48,6 +48,19 @@ static void proxycard_update_intx(ProxyCardState *s)
     pci_set_irq(pdev, level);
 }
 
+/* The MSI-X vector @cause (one INTR_CAUSE bit) is signalled on. */
+static unsigned proxycard_cause_vector(uint32_t cause)
+{
+    switch (cause) {
+    case PROXYCARD_INTR_BUS_RX:
+        return PROXYCARD_VEC_BUS_RX;
+    case PROXYCARD_INTR_BUS_TX:
+        return PROXYCARD_VEC_BUS_TX;
+    default:
+        return PROXYCARD_VEC_MISC;
+    }
+}
+
 /* Bottom half: deliver what any thread asked for.  BQL held. */
 static void proxycard_irq_bh(void *opaque)
 {
@@ -123,100 +136,93 @@ static uint32_t proxycard_status(ProxyCardState *s)
     return st;
 }
 
-static uint64_t proxycard_mmio_read(void *opaque, hwaddr addr, unsigned size)
+/* The card's own block of BAR0 (0x000-0x0ff).  BQL held. */
+static bool proxycard_core_mmio_read(ProxyCardState *s, hwaddr addr,
+                                     uint32_t *val)
 {
-    ProxyCardState *s = opaque;
-    uint32_t val;
-
-    if (size != 4) {
-        trace_proxycard_wrn_mmio_width("read", addr, size);
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "proxycard: %u-byte read at 0x%" HWADDR_PRIx
-                      " (registers are 32-bit), returning 0\n", size, addr);
-        return 0;
-    }
-
     switch (addr) {
     case PROXYCARD_REG_ID:
-        val = PROXYCARD_ID_MAGIC;
+        *val = PROXYCARD_ID_MAGIC;
         break;
     case PROXYCARD_REG_VERSION:
-        val = PROXYCARD_VERSION;
+        *val = PROXYCARD_VERSION;
         break;
     case PROXYCARD_REG_STATUS:
-        val = proxycard_status(s);
+        *val = proxycard_status(s);
         break;
     case PROXYCARD_REG_CONTROL:
-        val = 0;                /* RESET self-clears: reset is synchronous */
+        *val = 0;                /* RESET self-clears: reset is synchronous */
         break;
     case PROXYCARD_REG_INTR_CAUSE:
-        val = qatomic_read(&s->intr_cause);
+        *val = qatomic_read(&s->intr_cause);
         break;
     case PROXYCARD_REG_INTR_MASK:
-        val = s->intr_mask;
+        *val = s->intr_mask;
         break;
     case PROXYCARD_REG_SCRATCH:
-        val = s->scratch;
+        *val = s->scratch;
         break;
     case PROXYCARD_REG_MEM_SIZE_LO:
-        val = (uint32_t)s->mem_size;
+        *val = (uint32_t)s->mem_size;
         break;
     case PROXYCARD_REG_MEM_SIZE_HI:
-        val = (uint32_t)(s->mem_size >> 32);
+        *val = (uint32_t)(s->mem_size >> 32);
         break;
     case PROXYCARD_REG_FW_STATE:
-        val = qatomic_read(&s->fw_state);
+        *val = qatomic_read(&s->fw_state);
         break;
     case PROXYCARD_REG_TEST_INTR:
-        val = qatomic_read(&s->test_intr_count);
+        *val = qatomic_read(&s->test_intr_count);
         break;
     case PROXYCARD_REG_ERROR:
-        val = qatomic_read(&s->error);
+        *val = qatomic_read(&s->error);
         break;
     case PROXYCARD_REG_MSIX_VECTORS:
-        val = PROXYCARD_MSIX_VECTORS;
+        *val = PROXYCARD_MSIX_VECTORS;
         break;
     case PROXYCARD_REG_RESET_COUNT:
-        val = s->reset_count;
+        *val = s->reset_count;
         break;
     default:
-        if (proxycard_bus_mmio_read(s, addr, &val) ||
-            proxycard_ctl_mmio_read(s, addr, &val)) {
-            break;
-        }
-        trace_proxycard_wrn_mmio_unknown("read", addr);
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "proxycard: read of unknown register 0x%" HWADDR_PRIx
-                      ", returning 0\n", addr);
-        return 0;
+        return false;
     }
-    trace_proxycard_mmio_read(addr, size, val);
-    return val;
+    return true;
 }
 
 static void proxycard_soft_reset(ProxyCardState *s);
 
-static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
-                                 unsigned size)
+/*
+ * INTR_MASK: a cause that is already pending when it is unmasked fires its
+ * vector then (as e1000e's IMS does); INTx follows cause & mask anyway.
+ * The barrier pairs with the one in proxycard_raise()'s qatomic_or: either
+ * the firmware sees the new mask and signals, or this sees its cause (or
+ * both, and the vector fires twice, which MSI-X allows).  BQL held.
+ */
+static void proxycard_set_intr_mask(ProxyCardState *s, uint32_t mask)
 {
-    ProxyCardState *s = opaque;
+    uint32_t unmasked = mask & ~s->intr_mask & ~PROXYCARD_INTR_TEST;
 
-    trace_proxycard_mmio_write(addr, size, val);
-    if (size != 4) {
-        trace_proxycard_wrn_mmio_width("write", addr, size);
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "proxycard: %u-byte write at 0x%" HWADDR_PRIx
-                      " (registers are 32-bit), ignored\n", size, addr);
-        return;
+    qatomic_set(&s->intr_mask, mask);
+    smp_mb();   /* the new mask before reading the causes: see above */
+    unmasked &= qatomic_read(&s->intr_cause);
+    while (unmasked) {
+        uint32_t cause = unmasked & -unmasked;
+
+        unmasked &= unmasked - 1;
+        qatomic_or(&s->irq_pending, 1u << proxycard_cause_vector(cause));
     }
+    proxycard_irq_bh(s);
+}
 
+static bool proxycard_core_mmio_write(ProxyCardState *s, hwaddr addr,
+                                      uint32_t val)
+{
     switch (addr) {
     case PROXYCARD_REG_CONTROL:
-        if (val & ~(uint64_t)PROXYCARD_CONTROL_RESET) {
+        if (val & ~PROXYCARD_CONTROL_RESET) {
             qemu_log_mask(LOG_GUEST_ERROR,
-                          "proxycard: reserved CONTROL bits 0x%" PRIx64
-                          " written, ignored\n",
-                          val & ~(uint64_t)PROXYCARD_CONTROL_RESET);
+                          "proxycard: reserved CONTROL bits 0x%x written, "
+                          "ignored\n", val & ~PROXYCARD_CONTROL_RESET);
         }
         if (val & PROXYCARD_CONTROL_RESET) {
             proxycard_soft_reset(s);
@@ -227,8 +233,7 @@ static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         proxycard_update_intx(s);
         break;
     case PROXYCARD_REG_INTR_MASK:
-        qatomic_set(&s->intr_mask, val & PROXYCARD_INTR_ALL);
-        proxycard_update_intx(s);
+        proxycard_set_intr_mask(s, val & PROXYCARD_INTR_ALL);
         break;
     case PROXYCARD_REG_SCRATCH:
         s->scratch = val;
@@ -237,7 +242,7 @@ static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
         if (val >= PROXYCARD_MSIX_VECTORS) {
             trace_proxycard_wrn_test_intr_vector(val);
             qemu_log_mask(LOG_GUEST_ERROR,
-                          "proxycard: test interrupt for vector %" PRIu64
+                          "proxycard: test interrupt for vector %u"
                           " (the card has %u), device error state set\n",
                           val, PROXYCARD_MSIX_VECTORS);
             proxycard_set_error(s, PROXYCARD_ERR_BAD_VECTOR);
@@ -258,19 +263,83 @@ static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     case PROXYCARD_REG_RESET_COUNT:
         trace_proxycard_wrn_mmio_readonly(addr, val);
         qemu_log_mask(LOG_GUEST_ERROR,
-                      "proxycard: write 0x%" PRIx64 " to read-only register 0x%"
+                      "proxycard: write 0x%x to read-only register 0x%"
                       HWADDR_PRIx ", ignored\n", val, addr);
         break;
     default:
-        if (proxycard_bus_mmio_write(s, addr, (uint32_t)val) ||
-            proxycard_ctl_mmio_write(s, addr, (uint32_t)val)) {
-            break;
-        }
+        return false;
+    }
+    return true;
+}
+
+/*
+ * BAR0 is decoded in blocks of 256 bytes, each by the file that owns its
+ * registers (proxycard_regs.h): a lookup, then that block's switch.
+ */
+#define PROXYCARD_REG_BLOCK_SHIFT   8
+
+typedef struct ProxyCardRegBlock {
+    bool (*read)(ProxyCardState *s, hwaddr addr, uint32_t *val);
+    bool (*write)(ProxyCardState *s, hwaddr addr, uint32_t val);
+} ProxyCardRegBlock;
+
+static const ProxyCardRegBlock proxycard_reg_blocks[] = {
+    { proxycard_core_mmio_read, proxycard_core_mmio_write },    /* 0x000 */
+    { proxycard_bus_mmio_read, proxycard_bus_mmio_write },      /* 0x100 */
+    { proxycard_ctl_mmio_read, proxycard_ctl_mmio_write },      /* 0x200 */
+};
+
+static const ProxyCardRegBlock *proxycard_reg_block(hwaddr addr)
+{
+    hwaddr i = addr >> PROXYCARD_REG_BLOCK_SHIFT;
+
+    return i < ARRAY_SIZE(proxycard_reg_blocks) ? &proxycard_reg_blocks[i]
+                                                : NULL;
+}
+
+static uint64_t proxycard_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    ProxyCardState *s = opaque;
+    const ProxyCardRegBlock *b = proxycard_reg_block(addr);
+    uint32_t val;
+
+    if (size != 4) {
+        trace_proxycard_wrn_mmio_width("read", addr, size);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: %u-byte read at 0x%" HWADDR_PRIx
+                      " (registers are 32-bit), returning 0\n", size, addr);
+        return 0;
+    }
+    if (!b || !b->read(s, addr, &val)) {
+        trace_proxycard_wrn_mmio_unknown("read", addr);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: read of unknown register 0x%" HWADDR_PRIx
+                      ", returning 0\n", addr);
+        return 0;
+    }
+    trace_proxycard_mmio_read(addr, size, val);
+    return val;
+}
+
+static void proxycard_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                                 unsigned size)
+{
+    ProxyCardState *s = opaque;
+    const ProxyCardRegBlock *b = proxycard_reg_block(addr);
+
+    trace_proxycard_mmio_write(addr, size, val);
+    if (size != 4) {
+        trace_proxycard_wrn_mmio_width("write", addr, size);
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "proxycard: %u-byte write at 0x%" HWADDR_PRIx
+                      " (registers are 32-bit), ignored\n", size, addr);
+        return;
+    }
+    if (!b || !b->write(s, addr, val)) {
         trace_proxycard_wrn_mmio_unknown("write", addr);
         qemu_log_mask(LOG_GUEST_ERROR,
                       "proxycard: write 0x%" PRIx64 " to unknown register 0x%"
                       HWADDR_PRIx ", ignored\n", val, addr);
-        break;
     }
 }
 

@@ -43,7 +43,10 @@ typedef struct PCBusFrame {
 
 /* ---- errors ---- */
 
-/* Either thread: stop the link in the device error state @err. */
+/*
+ * Stop the link in the device error state @err.  The firmware thread calls
+ * it directly; register writes through proxycard_bus_fail_sync().
+ */
 static void proxycard_bus_fail(ProxyCardState *s, uint32_t err,
                                const char *what)
 {
@@ -55,6 +58,18 @@ static void proxycard_bus_fail(ProxyCardState *s, uint32_t err,
 }
 
 /* ---- MMIO (vCPU thread, BQL held) ---- */
+
+/*
+ * A guest error in a register write stops the link like BUS_CONTROL = 0:
+ * the write completes once the firmware has left the pass it may be in, so
+ * no ring DMA happens after it (datasheet section 5).
+ */
+static void proxycard_bus_fail_sync(ProxyCardState *s, uint32_t err,
+                                    const char *what)
+{
+    proxycard_bus_fail(s, err, what);
+    proxycard_fw_sync(s);
+}
 
 static bool ring_ok(uint64_t base, uint32_t size)
 {
@@ -129,13 +144,13 @@ static void proxycard_bus_doorbell(ProxyCardState *s, uint32_t *tail,
     if (!(s->bus_control & PROXYCARD_BUS_ENABLE)) {
         snprintf(what, sizeof(what), "%s doorbell %u before the link was "
                  "enabled", ring, val);
-        proxycard_bus_fail(s, PROXYCARD_ERR_NOT_ENABLED, what);
+        proxycard_bus_fail_sync(s, PROXYCARD_ERR_NOT_ENABLED, what);
         return;
     }
     if (val >= size) {
         snprintf(what, sizeof(what), "%s tail %u beyond the ring of %u", ring,
                  val, size);
-        proxycard_bus_fail(s, PROXYCARD_ERR_RING_INDEX, what);
+        proxycard_bus_fail_sync(s, PROXYCARD_ERR_RING_INDEX, what);
         return;
     }
     qatomic_set(tail, val);
@@ -152,7 +167,7 @@ static bool proxycard_bus_layout_writable(ProxyCardState *s, hwaddr addr)
     }
     snprintf(what, sizeof(what), "ring register 0x%" HWADDR_PRIx
              " written while the link is enabled", addr);
-    proxycard_bus_fail(s, PROXYCARD_ERR_RING_BUSY, what);
+    proxycard_bus_fail_sync(s, PROXYCARD_ERR_RING_BUSY, what);
     return false;
 }
 
@@ -169,7 +184,7 @@ bool proxycard_bus_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val)
             !(s->bus_control & PROXYCARD_BUS_ENABLE)) {
             if (!ring_ok(s->tx_base, s->tx_size) ||
                 !ring_ok(s->rx_base, s->rx_size)) {
-                proxycard_bus_fail(s, PROXYCARD_ERR_RING_CONFIG,
+                proxycard_bus_fail_sync(s, PROXYCARD_ERR_RING_CONFIG,
                                    "enabled with a ring base not 64-byte "
                                    "aligned or a size not a power of two "
                                    "from 8 to 4096");
@@ -237,6 +252,7 @@ bool proxycard_bus_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val)
     case PROXYCARD_REG_BUS_MTU:
     case PROXYCARD_REG_TX_HEAD:
     case PROXYCARD_REG_RX_HEAD:
+        trace_proxycard_wrn_mmio_readonly(addr, val);
         qemu_log_mask(LOG_GUEST_ERROR, "proxycard: write 0x%x to read-only "
                       "register 0x%" HWADDR_PRIx ", ignored\n", val, addr);
         return true;

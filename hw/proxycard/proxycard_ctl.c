@@ -85,6 +85,7 @@ bool proxycard_ctl_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val)
         return true;
     case PROXYCARD_REG_CMD_STATUS:
     case PROXYCARD_REG_CMD_RESULT:
+        trace_proxycard_wrn_mmio_readonly(addr, val);
         qemu_log_mask(LOG_GUEST_ERROR, "proxycard: write 0x%x to read-only "
                       "register 0x%" HWADDR_PRIx ", ignored\n", val, addr);
         return true;
@@ -197,13 +198,15 @@ static bool ctl_read_log(ProxyCardState *s, uint32_t *result)
 
 void proxycard_ctl_run(ProxyCardState *s)
 {
-    uint32_t result = 0;
+    uint32_t result = 0, code;
     bool ok;
 
-    if (qatomic_read(&s->cmd_status) != PROXYCARD_CMD_BUSY) {
+    /* Acquire: pairs with the release in the CMD write; s->cmd is set. */
+    if (qatomic_load_acquire(&s->cmd_status) != PROXYCARD_CMD_BUSY) {
         return;
     }
-    switch (s->cmd.code) {
+    code = s->cmd.code;
+    switch (code) {
     case PROXYCARD_CMD_LOAD_CONFIG:
         ok = ctl_load_config(s, &result);
         break;
@@ -215,13 +218,17 @@ void proxycard_ctl_run(ProxyCardState *s)
         break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR, "proxycard: unknown command %u\n",
-                      s->cmd.code);
+                      code);
         ok = false;
         break;
     }
+    /*
+     * Once the status is published the host may write the next command
+     * (s->cmd): nothing below may read it.
+     */
     qatomic_set(&s->cmd_result, result);
     qatomic_store_release(&s->cmd_status, ok ? PROXYCARD_CMD_OK
                                              : PROXYCARD_CMD_FAILED);
-    trace_proxycard_cmd_done(s->cmd.code, ok, result);
+    trace_proxycard_cmd_done(code, ok, result);
     proxycard_raise(s, PROXYCARD_VEC_MISC, PROXYCARD_INTR_CMD);
 }

@@ -3,7 +3,7 @@
  *
  * Used by the QOM property "stats" (names), by the READ_STATS command
  * (the values as little-endian u64, in this order), and by the Linux driver
- * (ethtool names).  docs/datasheet.md section 6a lists them in this order.
+ * (ethtool names).  docs/datasheet.md section 6 lists them in this order.
  * Append only: the position of a counter is part of the interface.
  *
  * Copyright (c) 2026 The proxycard authors

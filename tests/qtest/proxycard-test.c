@@ -1089,6 +1089,30 @@ static bool wait_pending(PCState *s, unsigned vec)
     return false;
 }
 
+/*
+ * A cause raised while masked in INTR_MASK fires its vector when it is
+ * unmasked (as e1000e's IMS does), not only at the next event.
+ */
+static void test_unmask_pending_cause(void)
+{
+    PCState s;
+
+    pc_boot(&s, NULL);
+    qpci_msix_enable(s.dev);
+    wr(&s, PROXYCARD_REG_INTR_MASK, 0);
+    wr(&s, PROXYCARD_REG_TEST_INTR, 7);         /* bad vector: ERROR cause */
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_INTR_CAUSE) & PROXYCARD_INTR_ERROR, ==,
+                    PROXYCARD_INTR_ERROR);
+    g_assert_false(qpci_msix_pending(s.dev, PROXYCARD_VEC_MISC));
+
+    wr(&s, PROXYCARD_REG_INTR_MASK, PROXYCARD_INTR_ERROR);
+    g_assert_true(qpci_msix_pending(s.dev, PROXYCARD_VEC_MISC));
+    g_assert_false(qpci_msix_pending(s.dev, PROXYCARD_VEC_BUS_RX));
+    g_assert_false(qpci_msix_pending(s.dev, PROXYCARD_VEC_BUS_TX));
+    qpci_msix_disable(s.dev);
+    pc_shutdown(&s);
+}
+
 /* Masked vectors: the firmware's interrupt shows up in the PBA. */
 static void test_test_interrupt_pending(void)
 {
@@ -1301,6 +1325,8 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/test-interrupt/delivered",
                    test_test_interrupt_delivered);
     qtest_add_func("/proxycard/bad-accesses", test_bad_accesses);
+    qtest_add_func("/proxycard/msix/unmask-pending-cause",
+                   test_unmask_pending_cause);
     qtest_add_func("/proxycard/netdev-link", test_netdev_link);
     qtest_add_func("/proxycard/unmigratable", test_unmigratable);
     qtest_add_func("/proxycard/cmdline/second-card-refused",
