@@ -485,6 +485,14 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
         proxycard_destroy_locks(s);
         goto fail_msix;
     }
+    /*
+     * Added here rather than in instance_init: a read-only property there
+     * would be listed by -device proxycard,help as if it could be set.
+     */
+    object_property_add(OBJECT(s), "stats", "ProxyCardStats",
+                        proxycard_get_stats, NULL, NULL, NULL);
+    object_property_set_description(OBJECT(s), "stats",
+        "the card's statistics (firmware, proxies, ports), read-only");
     proxycard_instance = s;
     return;
 
@@ -556,16 +564,9 @@ static void proxycard_class_init(ObjectClass *klass, void *data)
         "pool, limits; errors fail device creation");
 }
 
-/* stats_lock lives with the object: "stats" is readable before realize. */
 static void proxycard_instance_init(Object *obj)
 {
-    ProxyCardState *s = PROXYCARD(obj);
-
-    qemu_mutex_init(&s->stats_lock);
-    object_property_add(obj, "stats", "ProxyCardStats", proxycard_get_stats,
-                        NULL, NULL, NULL);
-    object_property_set_description(obj, "stats",
-        "the card's statistics (firmware, proxies, ports), read-only");
+    qemu_mutex_init(&PROXYCARD(obj)->stats_lock);
 }
 
 static void proxycard_instance_finalize(Object *obj)

@@ -1309,6 +1309,13 @@ static void test_properties_documented(void)
     g_assert_nonnull(strstr(out, "client side"));
     g_assert_nonnull(strstr(out, "config=<str>"));
     g_assert_nonnull(strstr(out, "card configuration file"));
+    /* Read-only: readable with qom-get, neither listed nor settable. */
+    g_assert_null(strstr(out, "stats="));
+    g_free(out);
+    status = run_qemu("-M q35 -nodefaults -accel qtest -display none "
+                      "-device proxycard,stats=1", NULL, &out);
+    g_assert_false(exited_ok(status));
+    g_assert_nonnull(strstr(out, "stats"));
 }
 
 int main(int argc, char **argv)
