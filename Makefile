@@ -6,6 +6,8 @@
 #                 "N passed, N failed"
 #   make run      boot the guest: nginx served through the card
 #                 (PORT=8080, RUN_ARGS="--virtio|--tap|...")
+#   make fuzz-device  QEMU's device fuzzer on the card, ASan+UBSan build in
+#                 build/qemu-fuzz (FUZZ_TIME=600 s; docs/fuzzing-device.md)
 #   make clean    remove what we built (keeps the fetched sources)
 #   make distclean  remove build/ entirely
 #
@@ -35,13 +37,14 @@ STAMP_DEPS   := $(BUILD)/.stamp-deps
 STAMP_SRC    := $(BUILD)/.stamp-src
 STAMP_GRAFT  := $(BUILD)/.stamp-graft
 
-.PHONY: all check clean distclean qemu fw unit sim driver guest run help
+.PHONY: all check clean distclean qemu fw unit sim driver guest run help \
+	fuzz-device
 .DELETE_ON_ERROR:
 
 all: qemu sim guest
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,15p' Makefile
 
 # ---- set-up: packages, sources ----------------------------------------------
 
@@ -132,6 +135,9 @@ qemu: $(QEMU_BUILD)/build.ninja $(FW_LIB) $(E2E_PEER_LIB)
 		tests/qtest/proxycard-e2e-test
 	scripts/link-firmware.sh $(QEMU_BUILD)
 	ln -sfn qemu/qemu-system-x86_64 $(QEMU_BIN)
+
+# The device fuzzer: a second QEMU build (clang, libFuzzer, ASan, UBSan).
+include tests/fuzz-device/fuzz-device.mk
 
 # ---- the guest: driver, control tool, image, VM -------------------------------
 

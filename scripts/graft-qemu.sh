@@ -18,6 +18,8 @@
 #   tests/qtest/meson.build + proxycard-test, proxycard-e2e-test in qtests_x86_64
 #                              (when CONFIG_PROXYCARD), + proxycard-e2e-test's
 #                              archive in the qtests dict (extra dependencies)
+#   tests/qtest/fuzz/generic_fuzz_configs.h + the generic-fuzz-proxycard target
+#                              (built only with --enable-fuzzing: make fuzz-device)
 set -eu
 
 TOP=$(cd "${1:?TOP}" && pwd)
@@ -71,3 +73,26 @@ insert_after "$Q/tests/qtest/meson.build" "^qtests_x86_64 = qtests_i386" \
 # tracked by meson: the Makefile forces a relink when it changes).
 insert_after "$Q/tests/qtest/meson.build" "^qtest_executables = " \
     "qtests += {'proxycard-e2e-test': [declare_dependency(compile_args: ['-I' + meson.project_source_root() / 'proxycard-e2e-peer'], link_args: [meson.project_source_root() / 'proxycard-e2e-peer' / 'libpcpeer.a'])]}"
+
+# The device fuzzer's target (tests/fuzz-device/, docs/fuzzing-device.md):
+# generic-fuzz-proxycard, first in QEMU's list of predefined configs.  The
+# objects: the device's type name, which takes every MemoryRegion it owns
+# (BAR0 "proxycard-mmio", the MSI-X BAR "proxycard-msix" with its table and
+# PBA); the netdev makes the NIC live.  Only a fuzzing build compiles it.
+fuzz_cfg=$Q/tests/qtest/fuzz/generic_fuzz_configs.h
+fuzz_anchor='^const generic_fuzz_config predefined_configs\[\] = {$'
+if ! grep -qF '.name = "proxycard",' "$fuzz_cfg"; then
+    if ! grep -q "$fuzz_anchor" "$fuzz_cfg"; then
+        echo "graft-qemu: anchor '$fuzz_anchor' not found in $fuzz_cfg (QEMU tree changed?)" >&2
+        exit 1
+    fi
+    awk -v a="$fuzz_anchor" '{ print } !done && $0 ~ a {
+        print "    {"
+        print "        .name = \"proxycard\","
+        print "        .args = \"-M q35 -nodefaults \""
+        print "        \"-netdev user,id=n0 -device proxycard,netdev=n0\","
+        print "        .objects = \"proxycard*\","
+        print "    },"
+        done = 1 }' "$fuzz_cfg" >"$fuzz_cfg.tmp"
+    mv "$fuzz_cfg.tmp" "$fuzz_cfg"
+fi

@@ -2,6 +2,9 @@
 # Install the Debian packages proxycard needs to build and test, and make sure
 # apt has a deb-src entry so that `apt-get source` can fetch QEMU and lwIP.
 #
+# usage: scripts/install-deps.sh [--fuzz]
+#   --fuzz  also what `make fuzz-device` needs (docs/fuzzing-device.md)
+#
 # Idempotent: installs only what is missing; runs `apt-get update` only when it
 # installs something or adds the deb-src entry.  Must run as root (or with
 # nothing to do).
@@ -15,6 +18,16 @@ PKGS="build-essential pkg-config dpkg-dev ninja-build meson python3 \
       libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev \
       flex bison check binutils xz-utils seabios qemu-system-data \
       nginx curl"
+
+# make fuzz-device: QEMU's device fuzzer, built with clang-14; libFuzzer and
+# the sanitizers' runtimes are in libclang-rt-14-dev, llvm-symbolizer (in
+# llvm-14) symbolises ASan's and UBSan's reports.
+PKGS_FUZZ="clang-14 libclang-rt-14-dev llvm-14"
+case "${1:-}" in
+--fuzz) PKGS="$PKGS $PKGS_FUZZ" ;;
+"") ;;
+*) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
+esac
 
 SRC_LIST=/etc/apt/sources.list.d/proxycard-deb-src.sources
 

@@ -91,6 +91,15 @@ QTEST_QEMU_BINARY=$QEMU_BUILD/qemu-system-x86_64 \
     timeout 120 "$QEMU_BUILD/tests/qtest/proxycard-e2e-test" --tap -k >"$e2e_log" 2>&1
 tap_layer qtest-e2e "$e2e_log" $?
 
+# --- 5b. fuzz-device: the device fuzzer's reproducers (tests/fuzz-device/*.qtest)
+# replayed on the normal build; each must be answered in full and QEMU must
+# quit cleanly (a hang, crash or assertion fails).  Fuzzing itself is
+# `make fuzz-device` (a second, ASan build): docs/fuzzing-device.md.
+fuzz_log=$LOGDIR/fuzz-device.log
+timeout 300 tests/fuzz-device/replay.py --qemu "$QEMU_BUILD/qemu-system-x86_64" \
+    --timeout 30 tests/fuzz-device/*.qtest >"$fuzz_log" 2>&1
+tap_layer fuzz-device "$fuzz_log" $?
+
 # --- 6. VM: the guest booted with scripts/run-vm.sh, through the card and virtio-net ---
 vm_log=$LOGDIR/vm.log
 BUILD=$BUILD tests/vm/run.sh >"$vm_log" 2>&1

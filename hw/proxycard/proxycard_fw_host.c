@@ -14,6 +14,12 @@
  * clock_step; fw_timer (on the same clock) posts fw_sem when the next lwIP
  * timeout is due, so the thread sleeps without polling.
  *
+ * fork(): QEMU's device fuzzer (tests/qtest/fuzz/generic_fuzz.c) forks the
+ * whole process for every input; the child inherits the card but not its
+ * thread, so a reset there would wait for the firmware forever.  In a
+ * fuzzing build (CONFIG_FUZZ) the card is fork-safe: see "fork safety"
+ * below.
+ *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -121,6 +127,9 @@ bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
 
 /* ---- statistics ---- */
 
+/* CPU time of the firmware threads before this one (fork safety, below). */
+static uint64_t proxycard_fw_cpu_base_ns;
+
 /* Firmware thread: publish a snapshot for readers on other threads. */
 static void proxycard_fw_publish(ProxyCardState *s)
 {
@@ -131,7 +140,8 @@ static void proxycard_fw_publish(ProxyCardState *s)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     qemu_mutex_lock(&s->stats_lock);
     s->stats = st;
-    s->fw_cpu_ns = (uint64_t)ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
+    s->fw_cpu_ns = proxycard_fw_cpu_base_ns +
+        (uint64_t)ts.tv_sec * NANOSECONDS_PER_SECOND + ts.tv_nsec;
     qemu_mutex_unlock(&s->stats_lock);
 }
 
@@ -242,28 +252,44 @@ static void proxycard_fw_sync_ack(ProxyCardState *s)
     qemu_mutex_unlock(&s->fw_lock);
 }
 
-static void *proxycard_fw_thread(void *opaque)
+/*
+ * Fork safety (the state of the one card: proxycard.c refuses a second).
+ * Under fw_lock: park_req asks the thread to stop at the top of its loop,
+ * parked says it has.  See proxycard_fw_atfork_prepare().
+ */
+static ProxyCardState *proxycard_fw_card;   /* BQL: the running card */
+static bool proxycard_fw_park_req;          /* atomic read, set under fw_lock */
+static bool proxycard_fw_parked;            /* fw_lock */
+
+/*
+ * Firmware thread, at the top of its loop: wait here while a fork() is in
+ * progress.  No pass over the rings, no command, no RCU read-side critical
+ * section and no lock is in progress here, and lwIP is between two calls:
+ * a consistent state for a child to take over.
+ */
+static void proxycard_fw_park(ProxyCardState *s)
 {
-    ProxyCardState *s = opaque;
-    struct pcfw_platform platform = proxycard_platform;
-    int err;
-
-    rcu_register_thread();
-
-    platform.opaque = s;
-    err = pcfw_init(&platform, &s->fw_cfg, s->card_mem, s->mem_size);
-    proxycard_fw_publish(s);
-    proxycard_set_fw_state(s, err ? PROXYCARD_FW_FAILED : PROXYCARD_FW_RUNNING);
+    if (!qatomic_read(&proxycard_fw_park_req)) {
+        return;
+    }
     qemu_mutex_lock(&s->fw_lock);
-    s->fw_init_err = err;
-    s->fw_booted = true;
-    qemu_cond_broadcast(&s->fw_cond);
+    while (proxycard_fw_park_req) {
+        proxycard_fw_parked = true;
+        qemu_cond_broadcast(&s->fw_cond);
+        qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+    }
+    proxycard_fw_parked = false;
     qemu_mutex_unlock(&s->fw_lock);
+}
 
-    while (!err && !qatomic_read(&s->fw_stop)) {
+/* Firmware thread: run the booted firmware until asked to stop. */
+static void proxycard_fw_loop(ProxyCardState *s)
+{
+    while (!qatomic_read(&s->fw_stop)) {
         uint32_t next_ms;
         int64_t next_ns;
 
+        proxycard_fw_park(s);
         proxycard_fw_reset_ack(s);
         proxycard_fw_sync_ack(s);
         proxycard_fw_requests(s);
@@ -290,21 +316,156 @@ static void *proxycard_fw_thread(void *opaque)
         }
         qemu_sem_wait(&s->fw_sem);
     }
-    if (!err) {
-        pcfw_shutdown();
-    }
+    pcfw_shutdown();
+}
 
-    /* Answer any reset or sync still waiting, then let exit join us. */
+/*
+ * Firmware thread, last: answer any reset or sync still waiting, then let
+ * exit join us.
+ */
+static void proxycard_fw_exited(ProxyCardState *s)
+{
     qemu_mutex_lock(&s->fw_lock);
     s->reset_ack = s->reset_req;
     s->sync_ack = s->sync_req;
     s->fw_exited = true;
     qemu_cond_broadcast(&s->fw_cond);
     qemu_mutex_unlock(&s->fw_lock);
+}
+
+static void *proxycard_fw_thread(void *opaque)
+{
+    ProxyCardState *s = opaque;
+    struct pcfw_platform platform = proxycard_platform;
+    int err;
+
+    rcu_register_thread();
+
+    platform.opaque = s;
+    err = pcfw_init(&platform, &s->fw_cfg, s->card_mem, s->mem_size);
+    proxycard_fw_publish(s);
+    proxycard_set_fw_state(s, err ? PROXYCARD_FW_FAILED : PROXYCARD_FW_RUNNING);
+    qemu_mutex_lock(&s->fw_lock);
+    s->fw_init_err = err;
+    s->fw_booted = true;
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+
+    if (!err) {
+        proxycard_fw_loop(s);
+    }
+    proxycard_fw_exited(s);
 
     rcu_unregister_thread();
     return NULL;
 }
+
+#ifdef CONFIG_FUZZ
+/*
+ * ---- fork safety (fuzzing builds) ----
+ *
+ * generic-fuzz forks for every input and runs the input in the child, so the
+ * child must have a card CPU of its own.  pthread_atfork handlers:
+ *   prepare  (forking thread, BQL held): park the firmware thread at the top
+ *            of its loop (proxycard_fw_park) and keep fw_lock across fork();
+ *   parent:  release the thread; it goes on with its loop;
+ *   child:   re-initialise fw_lock, fw_cond and fw_sem (the parked thread
+ *            is a waiter on fw_cond that does not exist here; fw_sem keeps
+ *            its count) and start a new firmware thread that resumes the
+ *            loop on the inherited firmware state, without pcfw_init.
+ * This is what QEMU's RCU does for its call_rcu thread (util/rcu.c,
+ * rcu_init_child: re-initialise its locks, start a new thread), re-enabled
+ * by the fuzzer after qemu_init (tests/qtest/fuzz/fuzz.c).  Our handlers are
+ * registered at realize, after RCU's (a constructor): our prepare runs before
+ * RCU takes its locks, our child handler after RCU has reset its registry,
+ * so the new thread's rcu_register_thread() joins the child's registry.
+ * Lock order stays BQL, then fw_lock.  Only in fuzzing builds: a normal QEMU
+ * forks only to exec (or to daemonize before any device exists), where a
+ * second firmware would be wrong.
+ */
+static void *proxycard_fw_thread_forked(void *opaque)
+{
+    ProxyCardState *s = opaque;
+
+    rcu_register_thread();
+    proxycard_fw_loop(s);
+    proxycard_fw_exited(s);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+static void proxycard_fw_atfork_prepare(void)
+{
+    ProxyCardState *s = proxycard_fw_card;
+
+    if (!s) {
+        return;
+    }
+    qemu_mutex_lock(&s->fw_lock);
+    if (s->fw_exited) {
+        return;
+    }
+    qatomic_set(&proxycard_fw_park_req, true);
+    qemu_sem_post(&s->fw_sem);
+    while (!proxycard_fw_parked && !s->fw_exited) {
+        qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+    }
+    /* fw_lock stays held across fork(). */
+}
+
+static void proxycard_fw_atfork_parent(void)
+{
+    ProxyCardState *s = proxycard_fw_card;
+
+    if (!s) {
+        return;
+    }
+    qatomic_set(&proxycard_fw_park_req, false);
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+}
+
+static void proxycard_fw_atfork_child(void)
+{
+    ProxyCardState *s = proxycard_fw_card;
+    unsigned int sem_count;
+    bool resume;
+
+    if (!s) {
+        return;
+    }
+    resume = proxycard_fw_parked && !s->fw_exited;
+    qatomic_set(&proxycard_fw_park_req, false);
+    proxycard_fw_parked = false;
+
+    sem_count = s->fw_sem.count;
+    memset(&s->fw_lock, 0, sizeof(s->fw_lock));
+    memset(&s->fw_cond, 0, sizeof(s->fw_cond));
+    memset(&s->fw_sem, 0, sizeof(s->fw_sem));
+    qemu_mutex_init(&s->fw_lock);
+    qemu_cond_init(&s->fw_cond);
+    /* One more pass: whatever the parked thread had not looked at yet. */
+    qemu_sem_init(&s->fw_sem, sem_count + 1);
+
+    if (resume) {
+        proxycard_fw_cpu_base_ns = s->fw_cpu_ns;
+        qemu_thread_create(&s->fw_thread, "proxycard-fw",
+                           proxycard_fw_thread_forked, s,
+                           QEMU_THREAD_JOINABLE);
+    }
+}
+
+static void proxycard_fw_register_atfork(void)
+{
+    static bool registered;
+
+    if (!registered) {
+        pthread_atfork(proxycard_fw_atfork_prepare, proxycard_fw_atfork_parent,
+                       proxycard_fw_atfork_child);
+        registered = true;
+    }
+}
+#endif /* CONFIG_FUZZ */
 
 /* fw_timer callback (main loop): lwIP's next timeout is due. */
 static void proxycard_fw_timer_cb(void *opaque)
@@ -350,7 +511,12 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
                    pcfw_strerror(err));
         qatomic_set(&s->error, PROXYCARD_ERR_FW_INIT);
         proxycard_fw_stop(s);
+        return;
     }
+    proxycard_fw_card = s;
+#ifdef CONFIG_FUZZ
+    proxycard_fw_register_atfork();
+#endif
 }
 
 /* Stop and join the firmware thread, free card memory.  BQL held. */
@@ -358,6 +524,9 @@ void proxycard_fw_stop(ProxyCardState *s)
 {
     if (!s->card_mem) {
         return;
+    }
+    if (proxycard_fw_card == s) {
+        proxycard_fw_card = NULL;
     }
     qatomic_set(&s->fw_stop, true);
     qemu_sem_post(&s->fw_sem);
