@@ -65,15 +65,6 @@ void pcfw_client_reap(void)
     }
 }
 
-static void client_detach_pcb(struct pcfw_client *c)
-{
-    tcp_arg(c->pcb, NULL);
-    tcp_recv(c->pcb, NULL);
-    tcp_sent(c->pcb, NULL);
-    tcp_err(c->pcb, NULL);
-    tcp_poll(c->pcb, NULL, 0);
-}
-
 void pcfw_client_abort(struct pcfw_client *c)
 {
     if (c->dead) {
@@ -86,15 +77,52 @@ void pcfw_client_abort(struct pcfw_client *c)
     client_free(c);
 }
 
+void pcfw_tcp_release(struct tcp_pcb *pcb)
+{
+    tcp_arg(pcb, NULL);
+    tcp_recv(pcb, NULL);
+    tcp_sent(pcb, NULL);
+    tcp_err(pcb, NULL);
+    tcp_poll(pcb, NULL, 0);
+    if (tcp_close(pcb) != ERR_OK) {
+        pcfw_tcp_abort(pcb);        /* no memory for the FIN: reset, not leak */
+    }
+}
+
 /* Close the pcb for good (both directions) and free the client. */
 static void client_finish(struct pcfw_client *c)
 {
-    client_detach_pcb(c);
-    if (tcp_close(c->pcb) != ERR_OK) {
-        pcfw_tcp_abort(c->pcb);     /* no memory for the FIN: reset, not leak */
-    }
+    pcfw_tcp_release(c->pcb);
     c->pcb = NULL;
     client_free(c);
+}
+
+/*
+ * Both directions of the client's connection are closed (its FIN came and
+ * ours is queued): give the pcb to lwIP now.  From here it may sit in
+ * TIME_WAIT, which lwIP frees silently (after 2 MSL, or at once when a pcb
+ * allocation fails), and LAST_ACK ends with ERR_CLSD unless the receive
+ * side is closed: a pointer kept past this point is a use-after-free.  The
+ * struct stays as long as the proxy still has work for it (a pass-through
+ * client's last bytes for the server); pcfw_client_close() then frees it.
+ */
+static void client_release_if_done(struct pcfw_client *c)
+{
+    if (!c->dead && c->pcb && c->peer_fin && c->shut_tx) {
+        pcfw_tcp_release(c->pcb);
+        c->pcb = NULL;
+    }
+}
+
+bool pcfw_client_shutdown_tx(struct pcfw_client *c)
+{
+    if (c->shut_tx || !c->pcb || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
+        return c->shut_tx;
+    }
+    c->shut_tx = true;
+    c->last_active_ms = pcfw_now();
+    client_release_if_done(c);
+    return true;
 }
 
 void pcfw_client_ack(struct pcfw_client *c, uint32_t n)
@@ -146,12 +174,16 @@ void pcfw_client_flush(struct pcfw_client *c)
     if (wrote) {
         tcp_output(c->pcb);
     }
-    if (c->pcb && c->state == PCFW_CL_CLOSING && !pcfw_bq_len(&c->out)) {
+    if (c->state != PCFW_CL_CLOSING) {
+        return;
+    }
+    if (!c->pcb) {
+        client_free(c);                 /* already given back to lwIP */
+    } else if (!pcfw_bq_len(&c->out)) {
         if (c->peer_fin) {
             client_finish(c);           /* both sides are done */
-        } else if (!c->shut_tx && tcp_shutdown(c->pcb, 0, 1) == ERR_OK) {
-            c->shut_tx = true;
-            c->last_active_ms = pcfw_now();
+        } else {
+            pcfw_client_shutdown_tx(c);
         }
     }
 }
@@ -221,6 +253,7 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
             }
         } else {
             c->proxy->ops->input(c, true);
+            client_release_if_done(c);
         }
     } else if (c->state == PCFW_CL_CLOSING || err != ERR_OK) {
         tcp_recved(pcb, p->tot_len);

@@ -21,12 +21,19 @@
 static const struct pcfw_proxy_ops pass_ops;
 struct pcfw_proxy pcfw_pass_proxy = { .name = "pass", .ops = &pass_ops };
 
-static void pass_srv_detach(struct tcp_pcb *pcb)
+/*
+ * Both directions of the server connection are closed (its FIN came, ours
+ * is queued): give the pcb to lwIP now.  It is in TIME_WAIT or LAST_ACK,
+ * and lwIP frees a TIME_WAIT pcb silently (after 2 MSL, or at once when a
+ * pcb allocation fails); a pointer kept past this moment would later close
+ * whatever connection reuses that memory (issue 9, item 1).
+ */
+static void pass_srv_release_if_done(struct pcfw_pass_client *pc)
 {
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
+    if (pc->srv && pc->srv_shut && pc->srv_fin) {
+        pcfw_tcp_release(pc->srv);
+        pc->srv = NULL;
+    }
 }
 
 /* Reset both sides. */
@@ -80,23 +87,16 @@ static void pass_pump(struct pcfw_client *c)
     if (wrote) {
         tcp_output(pc->srv);
     }
+    pass_srv_release_if_done(pc);
 
-    /* server -> client */
+    /* server -> client (the client's pcb is released the same way) */
     pcfw_client_flush(c);
-    if (pc->srv_fin && !pcfw_bq_len(&c->out) && !c->shut_tx && c->pcb &&
-        tcp_shutdown(c->pcb, 0, 1) == ERR_OK) {
-        c->shut_tx = true;
+    if (pc->srv_fin && !pcfw_bq_len(&c->out)) {
+        pcfw_client_shutdown_tx(c);
     }
 
-    /* both directions finished: close the server side, then the client */
+    /* both directions finished on both sides: free the client */
     if (pc->srv_shut && pc->srv_fin && c->shut_tx) {
-        if (pc->srv) {
-            pass_srv_detach(pc->srv);
-            if (tcp_close(pc->srv) != ERR_OK) {
-                pcfw_tcp_abort(pc->srv);
-            }
-            pc->srv = NULL;
-        }
         pcfw_client_close(c);
     }
 }

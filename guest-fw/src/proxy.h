@@ -142,6 +142,14 @@ void pcfw_client_flush(struct pcfw_client *c);
 void pcfw_client_ack(struct pcfw_client *c, uint32_t n);
 /* Queue an error response (status, short text) and close after it. */
 void pcfw_client_error(struct pcfw_client *c, int status);
+/*
+ * Queue our FIN to the client (once); true once it is queued.  If the
+ * client's FIN came already, the pcb goes back to lwIP at once (c->pcb
+ * NULL): never hold a pcb whose both directions are closed.
+ */
+bool pcfw_client_shutdown_tx(struct pcfw_client *c);
+/* Clear @pcb's callbacks and close it (reset if it cannot): lwIP owns it. */
+void pcfw_tcp_release(struct tcp_pcb *pcb);
 /* Send what is queued, then FIN; free once the client is done. */
 void pcfw_client_close(struct pcfw_client *c);
 /* Reset the connection and free the client now. */

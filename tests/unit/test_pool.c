@@ -722,6 +722,77 @@ START_TEST(test_abort_then_reopened_close_delimited)
 }
 END_TEST
 
+/*
+ * 17. Pass-through, issue 9 item 1: the client half-closes and stops
+ * reading, the server answers its FIN with its own, and the client stays
+ * silent for longer than 2 MSL.  The card's server pcb went to TIME_WAIT
+ * and lwIP freed it silently; the card must have let go of it at once, or
+ * its final close lands on whatever pcb reuses that memory (here: the
+ * pool's reopened connections).
+ */
+#define PASS_CHUNK      16000
+#define PASS_CHUNKS     8
+
+/* Server connections still open from the card's pool (all but @except). */
+static void server_close_all_but(unsigned except)
+{
+    for (unsigned k = 0; k < peer_server_accepted(); k++) {
+        if (k != except && peer_server_conn(k)->open) {
+            peer_server_close(k);
+        }
+    }
+}
+
+START_TEST(test_pass_halfclose_time_wait)
+{
+    static char chunk[PASS_CHUNK + 1];
+    size_t len;
+    int p, c;
+
+    boot("pool 1\nlisten 81 pass 8080\n");
+    memset(chunk, 'x', PASS_CHUNK);
+    peer_server_script(PEER_SILENT, NULL);      /* the pass-through request */
+    p = peer_client_open(81);
+    peer_client_send_str(p, GET("/pass"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    ck_assert_uint_eq(peer_server_conn(1)->requests, 1);
+
+    /* More than the client's window and the card's send buffer. */
+    peer_client_pause(p, true);
+    for (int i = 0; i < PASS_CHUNKS; i++) {
+        ck_assert_int_eq(peer_server_send(1, chunk), 0);
+        peer_run(EXCHANGE_MS);
+    }
+    peer_client_shutdown(p);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_server_conn(1)->card_fin);   /* the half-close passed on */
+    ck_assert(!peer_server_conn(1)->open);      /* and answered with FIN */
+    ck_assert(!peer_client_closed(p));          /* bytes still wait for it */
+
+    /* 2 MSL and more: lwIP frees the card's TIME_WAIT pcb. */
+    peer_run(2 * 60000 + 5000);
+    server_close_all_but(1);                    /* new pool pcbs now */
+    peer_run(REOPEN_MS);
+
+    peer_client_pause(p, false);
+    peer_run(1000);
+    peer_client_received(p, &len);
+    ck_assert_uint_eq(len, (size_t)PASS_CHUNK * PASS_CHUNKS);
+    ck_assert(peer_client_closed(p));
+    ck_assert(!peer_client_reset(p));
+
+    /* The pool is intact: it serves, and nothing of it was closed. */
+    for (int i = 0; i < 3; i++) {
+        c = request(GET("/after"));
+        peer_run(EXCHANGE_MS);
+        assert_received(c, OK_RESP);
+    }
+    ck_assert_uint_eq(pstats().srv_idle, 1);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -745,6 +816,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_expect_continue);
     tcase_add_test(tc, test_forwarded_fields);
     tcase_add_test(tc, test_abort_then_reopened_close_delimited);
+    tcase_add_test(tc, test_pass_halfclose_time_wait);
     suite_add_tcase(s, tc);
     return s;
 }

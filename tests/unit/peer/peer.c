@@ -350,6 +350,9 @@ struct client {
     struct buf tx;              /* queued, not yet given to TCP */
     struct buf rx;
     bool connected, closed, reset;
+    bool paused;                /* peer_client_pause() */
+    bool shut_pending, shut;    /* peer_client_shutdown() */
+    uint32_t unacked;           /* received while paused */
     uint32_t fin_ms;
 };
 
@@ -369,7 +372,7 @@ static void client_flush(struct client *c)
 {
     size_t n;
 
-    if (!c->pcb || !c->connected || !c->tx.len) {
+    if (!c->pcb || !c->connected) {
         return;
     }
     n = c->tx.len;
@@ -378,6 +381,11 @@ static void client_flush(struct client *c)
     }
     if (n && tcp_write(c->pcb, c->tx.p, (u16_t)n, TCP_WRITE_FLAG_COPY) == ERR_OK) {
         buf_drop(&c->tx, n);
+        tcp_output(c->pcb);
+    }
+    if (c->shut_pending && !c->shut && !c->tx.len &&
+        tcp_shutdown(c->pcb, 0, 1) == ERR_OK) {
+        c->shut = true;
         tcp_output(c->pcb);
     }
 }
@@ -405,7 +413,11 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
     for (struct pbuf *q = p; q; q = q->next) {
         buf_put(&c->rx, q->payload, q->len);
     }
-    tcp_recved(pcb, p->tot_len);
+    if (c->paused) {
+        c->unacked += p->tot_len;
+    } else {
+        tcp_recved(pcb, p->tot_len);
+    }
     pbuf_free(p);
     return ERR_OK;
 }
@@ -465,6 +477,30 @@ void peer_client_send(int id, const void *data, size_t len)
 
     buf_put(&c->tx, data, len);
     client_flush(c);
+}
+
+void peer_client_pause(int id, bool paused)
+{
+    struct client *c = client_get(id);
+
+    c->paused = paused;
+    if (!paused && c->pcb) {
+        while (c->unacked) {
+            u16_t step = c->unacked > 0xffff ? 0xffff : (u16_t)c->unacked;
+
+            tcp_recved(c->pcb, step);
+            c->unacked -= step;
+        }
+        tcp_output(c->pcb);     /* the window update */
+    }
+}
+
+void peer_client_shutdown(int id)
+{
+    struct client *c = client_get(id);
+
+    c->shut_pending = true;
+    client_flush(c);            /* or client_connected(), or client_sent() */
 }
 
 void peer_client_send_str(int id, const char *s)

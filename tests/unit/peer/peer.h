@@ -84,6 +84,15 @@ void peer_client_send_str(int id, const char *s);
 /* Everything the client received so far (NUL-terminated), its length. */
 const char *peer_client_received(int id, size_t *len);
 
+/*
+ * Stop (true) or resume (false) reading: received bytes are kept but not
+ * acknowledged to TCP, so the client's window closes as a stalled reader's.
+ */
+void peer_client_pause(int id, bool paused);
+
+/* Half-close: FIN once the queued bytes are out; the client still reads. */
+void peer_client_shutdown(int id);
+
 bool peer_client_connected(int id);     /* the handshake completed */
 bool peer_client_closed(int id);        /* FIN from the card (we close too) */
 bool peer_client_reset(int id);         /* RST from the card */
