@@ -883,3 +883,193 @@ def many_gets(port, paths, timeout=60.0):
         key.fileobj.close()
     sel.close()
     return results
+
+
+# ---------------------------------------------------- a scripted origin ----
+
+class Origin(_Server):
+    # Only _Server's context-manager methods are inherited: its own
+    # listener and serving loop are replaced below.
+
+    """A keep-alive HTTP/1.1 origin on 127.0.0.1 whose misbehaviour the test
+    controls, recording every request it receives.
+
+    Each request's answer is `200` with the body "PATH CONN\\n" (CONN: the
+    connection's number, in accept order), framed by Content-Length, unless
+    the path asks otherwise:
+      /bad...        400 with Connection: close, then the connection closes
+                     (as a server does after a request it rejects)
+      /close...      200 with Connection: close, then close
+      /stall...      a head with Content-Length 1000 and 10 body bytes, then
+                     nothing more (the connection stays open)
+      /silent...     nothing at all (the connection stays open)
+      /big...        a 200 with a 30,000-byte body
+    Options: idle_timeout (s): close a connection idle that long (the
+    server's own keep-alive timeout); keepalive_hint: send
+    `Keep-Alive: timeout=N` on every response; restart(gap): close the
+    listener and every connection, reopen after gap seconds.
+
+    self.log: (monotonic time, conn, method, path) per request received.
+    """
+
+    def __init__(self, port=None, idle_timeout=None, keepalive_hint=None):
+        self.port = port or free_port()
+        self.idle_timeout = idle_timeout
+        self.keepalive_hint = keepalive_hint
+        self.lock = threading.Lock()
+        self.log = []
+        self.conns = {}             # conn number -> socket
+        self.accepted = 0
+        self.closed_idle = 0        # closed on their idle timeout
+        self.threads = []
+        self.stopping = threading.Event()
+        self.lsock = None
+        self.acceptor = None
+
+    # -- listener --
+    def _listen(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((LOCAL, self.port))
+        s.listen(128)
+        s.settimeout(0.1)
+        self.lsock = s
+        self.acceptor = threading.Thread(target=self._accept_loop, args=(s,),
+                                         daemon=True)
+        self.acceptor.start()
+
+    def _accept_loop(self, lsock):
+        while not self.stopping.is_set() and self.lsock is lsock:
+            try:
+                conn, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                n = self.accepted
+                self.accepted += 1
+                self.conns[n] = conn
+            t = threading.Thread(target=self._serve, args=(conn, n), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def start(self):
+        self._listen()
+        return self
+
+    def _close_listener(self):
+        s, self.lsock = self.lsock, None
+        if s:
+            s.close()
+        if self.acceptor:
+            self.acceptor.join(timeout=2)
+            self.acceptor = None
+
+    def close_all(self):
+        with self.lock:
+            conns = list(self.conns.values())
+            self.conns.clear()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def restart(self, gap=0.2):
+        """A server restart: every connection and the listener go away;
+        after gap seconds it listens again."""
+        self._close_listener()
+        self.close_all()
+        time.sleep(gap)
+        self._listen()
+
+    def stop(self):
+        self.stopping.set()
+        self._close_listener()
+        self.close_all()
+        for t in self.threads:
+            t.join(timeout=2)
+
+    def requests_for(self, token):
+        with self.lock:
+            return [r for r in self.log if token in r[3]]
+
+    # -- one connection --
+    def _serve(self, conn, n):
+        buf = bytearray()
+        try:
+            while not self.stopping.is_set():
+                i = buf.find(b"\r\n\r\n")
+                if i < 0:
+                    conn.settimeout(self.idle_timeout if not buf and
+                                    self.idle_timeout else 0.5)
+                    try:
+                        data = conn.recv(65536)
+                    except socket.timeout:
+                        if not buf and self.idle_timeout:
+                            with self.lock:
+                                self.closed_idle += 1
+                            return
+                        continue
+                    if not data:
+                        return
+                    buf += data
+                    continue
+                head = bytes(buf[:i]).decode("latin-1").split("\r\n")
+                method, path = (head[0].split(" ") + ["", ""])[:2]
+                length = 0
+                for line in head[1:]:
+                    k, _, v = line.partition(":")
+                    if k.strip().lower() == "content-length":
+                        length = int(v.strip())
+                while len(buf) < i + 4 + length:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                del buf[:i + 4 + length]
+                with self.lock:
+                    self.log.append((time.monotonic(), n, method, path))
+                if not self._answer(conn, n, method, path):
+                    return
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.conns.pop(n, None)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _answer(self, conn, n, method, path):
+        """Send the answer; False when the connection is to end."""
+        hint = (f"Keep-Alive: timeout={self.keepalive_hint}\r\n"
+                if self.keepalive_hint is not None else "")
+        if path.startswith("/silent"):
+            while not self.stopping.wait(0.1) and n in self.conns:
+                pass
+            return False
+        if path.startswith("/stall"):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+                         + b"x" * 10)
+            while not self.stopping.wait(0.1) and n in self.conns:
+                pass
+            return False
+        if path.startswith("/bad"):
+            body = b"bad request\n"
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            return False
+        body = (b"y" * 30000 if path.startswith("/big")
+                else f"{path} {n}\n".encode())
+        close = path.startswith("/close")
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{hint}"
+                     f"{'Connection: close' if close else 'Connection: keep-alive'}"
+                     "\r\n\r\n".encode() + body)
+        return not close

@@ -18,7 +18,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pctest import (  # noqa: E402
     CURL, NGINX, SIM, Card, ConnClosed, EchoServer, HoleServer, HttpConn,
-    Nginx, RunDir, Skip, TestFailure, check, curl, curl_stdin, failure_message,
+    Nginx, Origin, RunDir, Skip, TestFailure, check, curl, curl_stdin, failure_message,
     free_port,
     get_request, http_get, many_gets, sha256, sha256_file,
 )
@@ -754,6 +754,97 @@ def t_reconfigure(env):
             check(how in ("eof", "reset") and data == b"",
                   f"removed listener still answers: {how} {data[:40]!r}")
         assert_healthy(env, card)
+
+
+# ------------------------------------------------ 10. pool under churn ----
+
+def timed_get(port, path, timeout=15.0, host="card"):
+    """One GET on a fresh connection (Connection: close).  Returns a dict:
+    status, body, err, t0 (sent), t1 (answered), extra (bytes after the
+    response, None if the connection did not end cleanly)."""
+    out = {"status": None, "body": None, "err": None, "extra": None,
+           "t0": time.monotonic(), "t1": None}
+    try:
+        with HttpConn(port, timeout=timeout) as c:
+            c.send(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+                   "Connection: close\r\n\r\n".encode())
+            r = c.read_response(timeout=timeout)
+            out["t1"] = time.monotonic()
+            out["status"], out["body"] = r.status, r.body
+            data, how = c.read_to_eof(timeout=5)
+            out["extra"] = data if how == "eof" else None
+    except Exception as e:      # noqa: BLE001 - reported per request
+        out["err"] = f"{type(e).__name__}: {e}"
+        out["t1"] = time.monotonic()
+    return out
+
+
+def burst(port, paths, timeout=15.0):
+    """timed_get() on each path at once, one thread each."""
+    res = [None] * len(paths)
+
+    def run(i):
+        res[i] = timed_get(port, paths[i], timeout)
+    th = [threading.Thread(target=run, args=(i,), daemon=True)
+          for i in range(len(paths))]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join(timeout + 10)
+    return res
+
+
+@test("pool churn: bursts while the server and the card close pooled "
+      "connections; every request answered once, within 1 s")
+def t_pool_churn(env):
+    import random as _random
+    rnd = _random.Random(8)
+    tok = token()
+    # The server's own keep-alive timeout and the card's pool-idle race:
+    # pooled connections die on both sides, at every age.
+    with Origin(idle_timeout=0.9) as origin, \
+            env.card("churn", f"listen 80 http {origin.port}\npool 4\n"
+                     "timeout pool-idle 1s\ntimeout connect 3s\n",
+                     listen=False) as card:
+        card.wait_pool(4)
+        served_from = 0.0           # the server can serve from then on
+        results = []
+        t_end = time.monotonic() + 20
+        k = 0
+        while time.monotonic() < t_end:
+            if k % 9 == 8:
+                origin.restart(gap=0.3)
+                served_from = time.monotonic()
+            paths = [f"/churn-{tok}-{k}-{j}" for j in range(3)]
+            if k % 4 == 1:
+                paths[0] = f"/bad-{tok}-{k}-0"
+            for r, p in zip(burst(card.port, paths), paths):
+                results.append((p, r, served_from))
+            time.sleep(rnd.choice([0.05, 0.3, 0.6, 0.85, 0.95, 1.1]))
+            k += 1
+        problems = []
+        worst = 0.0
+        for p, r, since in results:
+            want = 400 if p.startswith("/bad") else 200
+            late = r["t1"] - max(r["t0"], since)
+            worst = max(worst, late)
+            if r["err"] or r["status"] != want:
+                problems.append(f"{p}: {r['err'] or r['status']} after "
+                                f"{r['t1'] - r['t0']:.2f}s")
+            elif want == 200 and not r["body"].startswith(p.encode() + b" "):
+                problems.append(f"{p}: another request's body {r['body'][:60]!r}")
+            elif r["extra"] != b"":
+                problems.append(f"{p}: after the response: {r['extra']!r}")
+            elif late > 1.0:
+                problems.append(f"{p}: answered {late:.2f}s after the server "
+                                "could serve it")
+        st = card.proxy_stats()
+        check(not problems, f"{len(problems)} of {len(results)} requests: "
+              + "; ".join(problems[:8]) + f"; stats {st}")
+        print(f"# {len(results)} requests in {k} bursts, worst {worst:.2f}s; "
+              f"origin accepted {origin.accepted} connections, closed "
+              f"{origin.closed_idle} idle; card retries {st['retries']}, "
+              f"srv_connects {st['srv_connects']}")
 
 
 # ------------------------------------------------------------- runner ----
