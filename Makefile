@@ -35,7 +35,7 @@ STAMP_DEPS   := $(BUILD)/.stamp-deps
 STAMP_SRC    := $(BUILD)/.stamp-src
 STAMP_GRAFT  := $(BUILD)/.stamp-graft
 
-.PHONY: all check clean distclean qemu fw unit sim driver guest run help
+.PHONY: all check clean distclean qemu fw unit sim driver guest run help fuzz
 .DELETE_ON_ERROR:
 
 all: qemu sim guest
@@ -175,6 +175,8 @@ $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/in
 
 # The pool tests: the firmware against a second lwIP in the same process.
 include tests/unit/pool.mk
+
+include tests/fuzz/fuzz.mk
 
 unit: $(UNIT_BIN) $(POOL_BIN)
 
