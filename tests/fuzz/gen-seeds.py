@@ -132,6 +132,10 @@ def odd(seq_off, wnd256):
     return bytes([4]) + struct.pack("<hB", seq_off, wnd256)
 
 
+def reconfig(k):
+    return bytes([6 | k << 3])
+
+
 def raw(port, frame, fixup=True):
     return bytes([0 | port << 3 | (16 if fixup else 0)]) + \
         struct.pack("<H", len(frame)) + frame
@@ -204,6 +208,39 @@ def frame_seeds():
     write("frames", "pool-restart", auto + server(0, RST) + server(1, FIN | ACK) +
           wait(100, 10) + client(0, SYN) + client(0, PSH | ACK, GET) + wait(100, 10) +
           server(7, PSH | ACK, OK))
+    write("frames", "request-timeout", auto + client(0, SYN) +
+          client(0, PSH | ACK, b"GET / HTTP/1.1\r\nHost:") + wait(500, 8))
+    write("frames", "connect-refused", b"\x01" + server(0, RST) + wait(100, 3) +
+          server(2, RST | ACK) + client(0, SYN) + client(0, PSH | ACK, GET) +
+          wait(100, 3) + server(7, RST | ACK) + wait(500, 6))
+    write("frames", "expect-continue", auto + client(0, SYN) +
+          client(0, PSH | ACK, b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                 b"Content-Length: 4\r\n\r\n") + wait(5) + client(0, PSH | ACK, b"data") +
+          wait(5) + server(7, PSH | ACK, b"HTTP/1.1 100 Continue\r\n\r\n") +
+          server(7, PSH | ACK, OK))
+    write("frames", "head", auto + client(0, SYN) +
+          client(0, PSH | ACK, b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n") + wait(5) +
+          server(7, PSH | ACK, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n") +
+          client(0, PSH | ACK, GET) + wait(5) + server(7, PSH | ACK, OK))
+    big = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n" + b"z" * 1400
+    write("frames", "big-response-zero-window", auto + client(0, SYN) +
+          client(0, PSH | ACK, GET) + wait(5) + odd(0, 0) + client(0, ACK) +
+          server(7, PSH | ACK, big) + b"".join(server(7, PSH | ACK, b"z" * 1460)
+                                               for _ in range(13)) +
+          wait(500, 6) + client(0, ACK) + wait(200, 4))
+    write("frames", "upgrade", auto + client(0, SYN) +
+          client(0, PSH | ACK, b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                 b"Connection: upgrade\r\n\r\n") + wait(5) +
+          server(7, PSH | ACK, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\n\r\n") + client(0, PSH | ACK, b"\x81\x01a") +
+          server(7, PSH | ACK, b"\x81\x01b") + client(0, FIN | ACK) + server(7, FIN | ACK))
+    write("frames", "reconfig", auto + reconfig(1) + wait(100, 3) + client(0, SYN) +
+          client(0, PSH | ACK, GET) + wait(5) + server(7, PSH | ACK, OK) + reconfig(4) +
+          wait(100, 3) + client(1, SYN) + client(1, PSH | ACK, GET) + wait(5) +
+          server(7, PSH | ACK, OK) + reconfig(6) + reconfig(5) + reconfig(2) +
+          client(2, SYN) + client(2, PSH | ACK, GET) + reconfig(7) + wait(100, 3))
+    write("frames", "pool-idle", auto + wait(1000, 12) + client(0, SYN) +
+          client(0, PSH | ACK, GET) + wait(5) + server(7, PSH | ACK, OK) + wait(2000, 4))
     # Complete frames, as a capture would hold them; the harness fixes up
     # the sequence numbers the card chose.
     ip = bytes([10, 0, 2, 77])
