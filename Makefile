@@ -38,7 +38,7 @@ STAMP_SRC    := $(BUILD)/.stamp-src
 STAMP_GRAFT  := $(BUILD)/.stamp-graft
 
 .PHONY: all check clean distclean qemu fw unit sim driver guest run help \
-	fuzz-device
+	fuzz fuzz-device
 .DELETE_ON_ERROR:
 
 all: qemu sim guest
@@ -181,6 +181,8 @@ $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/in
 
 # The pool tests: the firmware against a second lwIP in the same process.
 include tests/unit/pool.mk
+
+include tests/fuzz/fuzz.mk
 
 unit: $(UNIT_BIN) $(POOL_BIN)
 

@@ -267,7 +267,8 @@ void pcfw_arena_free(struct pcfw_arena *a, void *p)
     a->st.frees++;
 
     if (!(b->head & F_PREV_INUSE)) {
-        struct blk *prev = blk_at(b, 0 - prev_size(b));
+        /* Subtract: adding a wrapped size_t overflows the pointer (UB). */
+        struct blk *prev = (struct blk *)((uint8_t *)b - prev_size(b));
 
         bin_remove(a, prev);
         size += blk_size(prev);
