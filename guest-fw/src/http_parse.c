@@ -306,6 +306,12 @@ struct hdr_sum {
     unsigned te_codings;        /* codings over all of them */
     bool te_last_chunked;       /* the last coding is "chunked" */
     bool conn_close, conn_keepalive, conn_upgrade;
+    /*
+     * A Connection token names a field that frames or routes the message
+     * (Content-Length, Transfer-Encoding, Host): a hop-by-hop reading of it
+     * would drop the very field the message was framed by.
+     */
+    bool conn_names_framing;
     unsigned hosts;
     unsigned expect_lines;
     bool expect_other;          /* an expectation other than 100-continue */
@@ -372,6 +378,10 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
                 sum->conn_keepalive = true;
             } else if (eq_lower(b + eo, en, "upgrade")) {
                 sum->conn_upgrade = true;
+            } else if (eq_lower(b + eo, en, "content-length") ||
+                       eq_lower(b + eo, en, "transfer-encoding") ||
+                       eq_lower(b + eo, en, "host")) {
+                sum->conn_names_framing = true;
             }
         }
     } else if (pcfw_http_field_is(b, f, "host")) {
@@ -604,6 +614,15 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
     v11 = req->version_minor == 1;
 
     /*
+     * Framing that an upstream might read differently is refused; so is a
+     * Connection field naming a framing field (a proxy that honours it
+     * forwards a body without the field that delimits it).
+     */
+    if (sum.conn_names_framing) {
+        return PCFW_HTTP_E_BAD;
+    }
+
+    /*
      * Framing that an upstream might read differently is refused
      * (RFC 9112 §6.1, §6.3; nginx's ngx_http_process_request_header).
      */
@@ -725,6 +744,9 @@ int pcfw_http_parse_response(const uint8_t *head, size_t len,
     }
     st = resp->status;
     v11 = resp->version_minor == 1;
+    if (sum.conn_names_framing) {
+        return PCFW_HTTP_E_BAD;     /* as for requests: see there */
+    }
 
     /*
      * RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty

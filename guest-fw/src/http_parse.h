@@ -11,8 +11,10 @@
  * Framing that two parties could read differently is rejected, as nginx
  * does: Content-Length together with Transfer-Encoding, a duplicate
  * Content-Length, a Transfer-Encoding other than "chunked" in a request or
- * in any HTTP/1.0 message, whitespace before a field's colon, obs-fold, and
- * (in chunked bodies) a bare LF.
+ * in any HTTP/1.0 message, whitespace before a field's colon, obs-fold,
+ * (in chunked bodies) a bare LF, and a Connection field naming
+ * Content-Length, Transfer-Encoding or Host (a hop-by-hop reading of it
+ * would drop the field that frames the message).
  *
  * Nothing here allocates, keeps a pointer into the caller's buffers between
  * calls, or depends on the locale.  Field positions are offsets into the

@@ -847,6 +847,45 @@ def t_pool_churn(env):
               f"srv_connects {st['srv_connects']}")
 
 
+@test("smuggling: Connection naming Content-Length/Transfer-Encoding/Host "
+      "-> 400; the next client's request is its own")
+def t_conn_names_framing(env):
+    tok = token()
+    # The attack of issue 8: on a pool of one, a body framed by a field the
+    # card would drop as hop-by-hop becomes the head of the next request.
+    smuggled = f"GET /capture-{tok} HTTP/1.1\r\nHost: x\r\nX-Ignore: "
+    attacks = [
+        "POST /a HTTP/1.1\r\nHost: card\r\nConnection: content-length\r\n"
+        f"Content-Length: {len(smuggled)}\r\n\r\n" + smuggled,
+        "POST /a HTTP/1.1\r\nHost: card\r\nConnection: close, "
+        "Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n"
+        f"{len(smuggled):x}\r\n{smuggled}\r\n0\r\n\r\n",
+        "GET /a HTTP/1.1\r\nHost: card\r\nConnection: host\r\n\r\n",
+    ]
+    with Origin() as origin, \
+            env.card("connframing", f"listen 80 http {origin.port}\npool 1\n",
+                     listen=False) as card:
+        card.wait_pool(1)
+        for i, attack in enumerate(attacks):
+            with HttpConn(card.port) as a, HttpConn(card.port) as v:
+                a.send(attack.encode())
+                time.sleep(0.2)
+                victim = f"/victim-{tok}-{i}"
+                v.send(f"GET {victim} HTTP/1.1\r\nHost: card\r\n"
+                       "Cookie: secret\r\n\r\n".encode())
+                expect_error(a, 400)
+                r = v.read_response(timeout=10)
+                check(r.status == 200 and r.body.startswith(
+                      victim.encode() + b" "),
+                      f"attack {i}: the victim got {r.status} {r.body[:80]!r}")
+        paths = [p for (_, _, _, p) in origin.log]
+        check(not any("capture" in p or p == "/a" for p in paths),
+              f"an attack reached the server: {paths}")
+        check(len(paths) == len(attacks) and
+              all(p.startswith(f"/victim-{tok}-") for p in paths),
+              f"the server saw {paths}, want the {len(attacks)} victims only")
+
+
 # ------------------------------------------------------------- runner ----
 
 def main(argv):

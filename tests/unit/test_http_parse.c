@@ -473,6 +473,47 @@ START_TEST(test_req_connection)
 }
 END_TEST
 
+START_TEST(test_connection_names_framing)
+{
+    /*
+     * A Connection token naming a framing or routing field is refused in
+     * both directions: honouring it would drop the field the body was
+     * framed by (request capture on a shared server connection).
+     */
+    static const char *const reqs[] = {
+        "POST /a HTTP/1.1\r\nHost: h\r\nConnection: content-length\r\n"
+        "Content-Length: 44\r\n\r\n",
+        "POST /a HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, "
+        "Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: HOST\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: x\r\n"
+        "Connection: close , content-length\r\n\r\n",
+        "GET / HTTP/1.0\r\nConnection: content-length\r\n\r\n",
+    };
+    static const char *const resps[] = {
+        "HTTP/1.1 200 OK\r\nConnection: content-length\r\n"
+        "Content-Length: 5\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nConnection: Transfer-Encoding\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nConnection: keep-alive,content-length\r\n"
+        "Content-Length: 5\r\n\r\n",
+    };
+    struct pcfw_http_request r;
+    struct pcfw_http_response resp;
+
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+        ck_assert_msg(parse_req(reqs[i], &r) == PCFW_HTTP_E_BAD, "req %zu", i);
+    }
+    for (size_t i = 0; i < sizeof(resps) / sizeof(resps[0]); i++) {
+        ck_assert_msg(parse_resp(resps[i], PCFW_HTTP_M_GET, &resp) ==
+                      PCFW_HTTP_E_BAD, "resp %zu", i);
+    }
+    /* Other names stay hop-by-hop tokens, as before. */
+    ck_assert_int_eq(parse_req("GET / HTTP/1.1\r\nHost: h\r\nConnection: "
+                               "content-lengthx, x-host\r\n\r\n", &r), 0);
+}
+END_TEST
+
 START_TEST(test_req_expect)
 {
     struct pcfw_http_request r;
@@ -1456,6 +1497,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_req_methods);
     tcase_add_test(tc, test_req_leading_lines_and_lf);
     tcase_add_test(tc, test_req_connection);
+    tcase_add_test(tc, test_connection_names_framing);
     tcase_add_test(tc, test_req_expect);
     tcase_add_test(tc, test_req_bad_request_line);
     tcase_add_test(tc, test_req_version);
