@@ -576,6 +576,59 @@ static int parse_request_line(const uint8_t *b, size_t s, size_t e,
                          &req->version_minor);
 }
 
+/* Does @p[0..n) start with the lower-case @lit, ASCII case-insensitively? */
+static bool prefix_lower(const uint8_t *p, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+
+    return n >= k && eq_lower(p, k, lit);
+}
+
+/*
+ * The request-target's form against the method (RFC 9112 §3.2): anything
+ * else is a 400, so the server never sees a target it would read
+ * differently from the card.
+ */
+static int classify_target(const uint8_t *b, struct pcfw_http_request *req)
+{
+    const uint8_t *t = b + req->target_off;
+    size_t n = req->target_len, a, e;
+
+    if (n == 1 && t[0] == '*') {
+        req->target_form = PCFW_HTTP_TARGET_ASTERISK;
+        return req->method == PCFW_HTTP_M_OPTIONS ? 0 : PCFW_HTTP_E_BAD;
+    }
+    if (t[0] == '/') {
+        req->target_form = PCFW_HTTP_TARGET_ORIGIN;
+        return 0;
+    }
+    if (req->method == PCFW_HTTP_M_CONNECT) {
+        req->target_form = PCFW_HTTP_TARGET_AUTHORITY;
+        return 0;
+    }
+    if (prefix_lower(t, n, "http://")) {
+        a = 7;
+    } else if (prefix_lower(t, n, "https://")) {
+        a = 8;
+    } else {
+        return PCFW_HTTP_E_BAD;     /* no leading slash, no scheme */
+    }
+    for (e = a; e < n && t[e] != '/' && t[e] != '?' && t[e] != '#'; e++) {
+        if (t[e] == '@') {
+            return PCFW_HTTP_E_BAD; /* userinfo (RFC 9110 §4.2.4) */
+        }
+    }
+    if (e == a || (e < n && t[e] == '#')) {
+        return PCFW_HTTP_E_BAD;     /* empty authority; a fragment */
+    }
+    req->target_form = PCFW_HTTP_TARGET_ABSOLUTE;
+    req->authority_off = (uint16_t)(req->target_off + a);
+    req->authority_len = (uint16_t)(e - a);
+    req->path_off = (uint16_t)(req->target_off + e);
+    req->path_len = (uint16_t)(n - e);
+    return 0;
+}
+
 /* Skip the empty lines before the start line, then find the line's end. */
 static int start_line(const uint8_t *head, size_t len, size_t *pos,
                       size_t *eol, size_t *next)
@@ -604,6 +657,9 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
         return rc;
     }
     rc = parse_request_line(head, pos, eol, req);
+    if (rc == 0) {
+        rc = classify_target(head, req);
+    }
     if (rc) {
         return rc;
     }

@@ -124,6 +124,22 @@ struct pcfw_http_request {
     enum pcfw_http_method method;   /* compared case-sensitively */
     uint16_t method_off, method_len;
     uint16_t target_off, target_len;
+    /*
+     * The request-target's form (RFC 9112 §3.2), checked against the
+     * method: asterisk-form only with OPTIONS, authority-form only with
+     * CONNECT, otherwise origin-form ("/...") or absolute-form
+     * ("http://authority/path?query", scheme case-insensitive, no userinfo,
+     * a non-empty authority).  For absolute-form, the authority and the
+     * path-and-query (possibly empty: it means "/") within the target.
+     */
+    enum {
+        PCFW_HTTP_TARGET_ORIGIN,
+        PCFW_HTTP_TARGET_ABSOLUTE,
+        PCFW_HTTP_TARGET_AUTHORITY,
+        PCFW_HTTP_TARGET_ASTERISK,
+    } target_form;
+    uint16_t authority_off, authority_len;
+    uint16_t path_off, path_len;
     uint8_t version_major, version_minor;   /* 1.0 or 1.1 */
     uint16_t nfields;
     struct pcfw_http_field fields[PCFW_HTTP_MAX_FIELDS];

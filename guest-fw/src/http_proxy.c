@@ -196,7 +196,8 @@ static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *fields
 
 /*
  * The head sent to the server: the request line as HTTP/1.1 (the pool's
- * connections persist whatever the client speaks), the client's fields
+ * connections persist whatever the client speaks) with an absolute-form
+ * target made origin-form and its authority as the only Host, the client's fields
  * without hop-by-hop ones and Expect (the card answered it), Host added for
  * HTTP/1.0 clients that sent none, and the client's address appended to
  * X-Forwarded-For and Forwarded.
@@ -206,6 +207,7 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
                                    size_t *out_len)
 {
     struct hbuf b = { .cap = req->target_off + req->target_len + 512 };
+    bool absolute = req->target_form == PCFW_HTTP_TARGET_ABSOLUTE;
     bool xff = false, fwd = false;
 
     for (unsigned i = 0; i < req->nfields; i++) {
@@ -217,15 +219,29 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
     }
     hb_put(&b, raw + req->method_off, req->method_len);
     hb_str(&b, " ");
-    hb_put(&b, raw + req->target_off, req->target_len);
+    if (absolute) {
+        /* RFC 9112 §3.2.2: origin-form upstream, Host from the target. */
+        if (req->path_len == 0 || raw[req->path_off] == '?') {
+            hb_str(&b, "/");
+        }
+        hb_put(&b, raw + req->path_off, req->path_len);
+    } else {
+        hb_put(&b, raw + req->target_off, req->target_len);
+    }
     hb_str(&b, " HTTP/1.1\r\n");
+    if (absolute) {
+        hb_str(&b, "Host: ");
+        hb_put(&b, raw + req->authority_off, req->authority_len);
+        hb_str(&b, "\r\n");
+    }
     for (unsigned i = 0; i < req->nfields; i++) {
         const struct pcfw_http_field *f = &req->fields[i];
         bool is_xff = pcfw_http_field_is(raw, f, "x-forwarded-for");
         bool is_fwd = pcfw_http_field_is(raw, f, "forwarded");
 
         if (hop_by_hop(raw, req->fields, req->nfields, f) ||
-            pcfw_http_field_is(raw, f, "expect")) {
+            pcfw_http_field_is(raw, f, "expect") ||
+            (absolute && pcfw_http_field_is(raw, f, "host"))) {
             continue;
         }
         hb_put(&b, raw + f->name_off, f->name_len);
@@ -242,7 +258,7 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
         }
         hb_str(&b, "\r\n");
     }
-    if (!req->has_host) {
+    if (!req->has_host && !absolute) {
         ip4_addr_t srv;
 
         ip4_addr_set_u32(&srv, pcfw.cfg.server_ip);

@@ -909,7 +909,8 @@ class Origin(_Server):
     `Keep-Alive: timeout=N` on every response; restart(gap): close the
     listener and every connection, reopen after gap seconds.
 
-    self.log: (monotonic time, conn, method, path) per request received.
+    self.log: (monotonic time, conn, method, path) per request received;
+    self.heads: the head's lines (start line first) per request received.
     """
 
     def __init__(self, port=None, idle_timeout=None, keepalive_hint=None):
@@ -918,6 +919,7 @@ class Origin(_Server):
         self.keepalive_hint = keepalive_hint
         self.lock = threading.Lock()
         self.log = []
+        self.heads = []             # each request's head lines, as received
         self.conns = {}             # conn number -> socket
         self.accepted = 0
         self.closed_idle = 0        # closed on their idle timeout
@@ -1035,6 +1037,7 @@ class Origin(_Server):
                 del buf[:i + 4 + length]
                 with self.lock:
                     self.log.append((time.monotonic(), n, method, path))
+                    self.heads.append(head)
                 if not self._answer(conn, n, method, path):
                     return
         except OSError:

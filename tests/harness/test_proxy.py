@@ -886,6 +886,37 @@ def t_conn_names_framing(env):
               f"the server saw {paths}, want the {len(attacks)} victims only")
 
 
+@test("request-target forms: absolute-form made origin-form with its Host; "
+      "'*' outside OPTIONS and targets without '/' -> 400")
+def t_target_forms(env):
+    tok = token()
+    with Origin() as origin, \
+            env.card("targets", f"listen 80 http {origin.port}\npool 1\n",
+                     listen=False) as card:
+        card.wait_pool(1)
+        for bad in (b"GET * HTTP/1.1", b"DELETE x/y HTTP/1.1",
+                    b"GET host:80 HTTP/1.1", b"GET http://u@h/ HTTP/1.1"):
+            with HttpConn(card.port) as c:
+                c.send(bad + b"\r\nHost: card\r\n\r\n")
+                expect_error(c, 400)
+        with HttpConn(card.port) as c:
+            c.send(f"GET http://Other.Example:8/abs-{tok}?q=1 HTTP/1.1\r\n"
+                   "Host: card\r\n\r\n".encode())
+            r = c.read_response(timeout=10)
+            check(r.status == 200, f"absolute-form: {r.status}")
+            c.send(b"OPTIONS * HTTP/1.1\r\nHost: card\r\n\r\n")
+            r = c.read_response(timeout=10)
+            check(r.status == 200, f"OPTIONS *: {r.status}")
+        heads = list(origin.heads)
+        check(len(heads) == 2, f"the server saw {[h[0] for h in heads]}")
+        check(heads[0][0] == f"GET /abs-{tok}?q=1 HTTP/1.1",
+              f"absolute-form forwarded as {heads[0][0]!r}")
+        hosts = [ln for ln in heads[0][1:] if ln.lower().startswith("host:")]
+        check(hosts == ["Host: Other.Example:8"],
+              f"Host lines upstream {hosts}, want the target's authority only")
+        check(heads[1][0] == "OPTIONS * HTTP/1.1", f"{heads[1][0]!r}")
+
+
 # ------------------------------------------------------------- runner ----
 
 def main(argv):

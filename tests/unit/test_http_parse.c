@@ -408,12 +408,12 @@ START_TEST(test_req_methods)
     struct pcfw_http_request r;
 
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-        snprintf(buf, sizeof(buf), "%s * HTTP/1.1\r\nHost: h\r\n\r\n",
+        snprintf(buf, sizeof(buf), "%s /x HTTP/1.1\r\nHost: h\r\n\r\n",
                  tab[i].m);
         ck_assert_int_eq(parse_req(buf, &r), 0);
         ck_assert_int_eq(r.method, tab[i].e);
         check_span(buf, r.method_off, r.method_len, tab[i].m);
-        check_span(buf, r.target_off, r.target_len, "*");
+        check_span(buf, r.target_off, r.target_len, "/x");
     }
 }
 END_TEST
@@ -511,6 +511,53 @@ START_TEST(test_connection_names_framing)
     /* Other names stay hop-by-hop tokens, as before. */
     ck_assert_int_eq(parse_req("GET / HTTP/1.1\r\nHost: h\r\nConnection: "
                                "content-lengthx, x-host\r\n\r\n", &r), 0);
+}
+END_TEST
+
+START_TEST(test_req_target_forms)
+{
+    /* RFC 9112 §3.2: the target's form must fit the method. */
+    static const struct {
+        const char *line;
+        int rc, form;
+        const char *authority, *path;
+    } tab[] = {
+        { "GET /a?b HTTP/1.1", 0, PCFW_HTTP_TARGET_ORIGIN, NULL, NULL },
+        { "OPTIONS * HTTP/1.1", 0, PCFW_HTTP_TARGET_ASTERISK, NULL, NULL },
+        { "GET * HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "POST * HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET a/b HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET ?q HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET host:80 HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "CONNECT host:443 HTTP/1.1", 0, PCFW_HTTP_TARGET_AUTHORITY,
+          NULL, NULL },
+        { "GET http://ex.com:81/p?q HTTP/1.1", 0, PCFW_HTTP_TARGET_ABSOLUTE,
+          "ex.com:81", "/p?q" },
+        { "GET HTTPS://ex.com HTTP/1.1", 0, PCFW_HTTP_TARGET_ABSOLUTE,
+          "ex.com", "" },
+        { "GET http://ex.com?q HTTP/1.1", 0, PCFW_HTTP_TARGET_ABSOLUTE,
+          "ex.com", "?q" },
+        { "GET http:///p HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET http://u:pw@ex.com/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET http://ex.com#f HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET ftp://ex.com/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+    };
+    char buf[256];
+    struct pcfw_http_request r;
+
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s\r\nHost: h\r\n\r\n", tab[i].line);
+        ck_assert_msg(parse_req(buf, &r) == tab[i].rc, "case %zu", i);
+        if (tab[i].rc) {
+            continue;
+        }
+        ck_assert_msg((int)r.target_form == tab[i].form, "case %zu", i);
+        if (tab[i].authority) {
+            check_span(buf, r.authority_off, r.authority_len,
+                       tab[i].authority);
+            check_span(buf, r.path_off, r.path_len, tab[i].path);
+        }
+    }
 }
 END_TEST
 
@@ -1498,6 +1545,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_req_leading_lines_and_lf);
     tcase_add_test(tc, test_req_connection);
     tcase_add_test(tc, test_connection_names_framing);
+    tcase_add_test(tc, test_req_target_forms);
     tcase_add_test(tc, test_req_expect);
     tcase_add_test(tc, test_req_bad_request_line);
     tcase_add_test(tc, test_req_version);
