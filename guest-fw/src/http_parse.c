@@ -312,6 +312,7 @@ struct hdr_sum {
      * would drop the very field the message was framed by.
      */
     bool conn_names_framing;
+    bool bad_forwarded;         /* a Forwarded line that is not RFC 7239 */
     unsigned hosts;
     unsigned expect_lines;
     bool expect_other;          /* an expectation other than 100-continue */
@@ -339,6 +340,60 @@ static int parse_content_length(const uint8_t *b, size_t n, int64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/*
+ * Forwarded = 1#forwarded-element, forwarded-element = [pair] *(";" [pair]),
+ * pair = token "=" ( token / quoted-string ) (RFC 7239 §4), with OWS
+ * around the separators.  The card appends its own element to the last
+ * line, so a line a server could split differently is refused.
+ */
+static bool forwarded_valid(const uint8_t *b, size_t pos, size_t end)
+{
+    bool any = false;
+
+    while (pos < end) {
+        while (pos < end && (is_ows(b[pos]) || b[pos] == ',' ||
+                             b[pos] == ';')) {
+            pos++;
+        }
+        if (pos == end) {
+            break;
+        }
+        if (!is_tchar(b[pos])) {
+            return false;
+        }
+        while (pos < end && is_tchar(b[pos])) {
+            pos++;
+        }
+        if (pos == end || b[pos++] != '=' || pos == end) {
+            return false;
+        }
+        if (b[pos] == '"') {
+            for (pos++; pos < end && b[pos] != '"'; pos++) {
+                if (b[pos] == '\\' && ++pos == end) {
+                    return false;
+                }
+            }
+            if (pos++ == end) {
+                return false;   /* unterminated */
+            }
+        } else if (is_tchar(b[pos])) {
+            while (pos < end && is_tchar(b[pos])) {
+                pos++;
+            }
+        } else {
+            return false;
+        }
+        while (pos < end && is_ows(b[pos])) {
+            pos++;
+        }
+        if (pos < end && b[pos] != ',' && b[pos] != ';') {
+            return false;
+        }
+        any = true;
+    }
+    return any;
 }
 
 /* Fold one field into the summary; the value is f's trimmed value. */
@@ -386,6 +441,10 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
         }
     } else if (pcfw_http_field_is(b, f, "host")) {
         sum->hosts++;
+    } else if (pcfw_http_field_is(b, f, "forwarded")) {
+        if (!forwarded_valid(b, vo, vend)) {
+            sum->bad_forwarded = true;
+        }
     } else if (pcfw_http_field_is(b, f, "expect")) {
         bool any = false;
 
@@ -674,7 +733,7 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
      * Connection field naming a framing field (a proxy that honours it
      * forwards a body without the field that delimits it).
      */
-    if (sum.conn_names_framing) {
+    if (sum.conn_names_framing || sum.bad_forwarded) {
         return PCFW_HTTP_E_BAD;
     }
 

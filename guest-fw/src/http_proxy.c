@@ -48,6 +48,8 @@ enum { SRV_DOWN, SRV_CONNECTING, SRV_IDLE, SRV_BUSY };
  * treats a failed allocation there as a fatal assertion.
  */
 #define POOL_TICK_MS        100
+/* What the card adds to Via (RFC 9110 §7.6.3: protocol and a pseudonym). */
+#define PCFW_VIA            "1.1 proxycard"
 
 struct pcfw_pool;
 
@@ -199,8 +201,8 @@ static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *fields
  * connections persist whatever the client speaks) with an absolute-form
  * target made origin-form and its authority as the only Host, the client's fields
  * without hop-by-hop ones and Expect (the card answered it), Host added for
- * HTTP/1.0 clients that sent none, and the client's address appended to
- * X-Forwarded-For and Forwarded.
+ * HTTP/1.0 clients that sent none, the client's address appended to the
+ * last X-Forwarded-For and Forwarded lines, and the card to Via.
  */
 static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
                                    const struct pcfw_http_request *req,
@@ -209,6 +211,22 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
     struct hbuf b = { .cap = req->target_off + req->target_len + 512 };
     bool absolute = req->target_form == PCFW_HTTP_TARGET_ABSOLUTE;
     bool xff = false, fwd = false;
+    /*
+     * The client's address goes on the last X-Forwarded-For / Forwarded
+     * line: a server's real-IP logic trusts the rightmost value, which
+     * must be the one the card wrote, not one the client chose.
+     */
+    int last_xff = -1, last_fwd = -1, last_via = -1;
+
+    for (unsigned i = 0; i < req->nfields; i++) {
+        if (pcfw_http_field_is(raw, &req->fields[i], "x-forwarded-for")) {
+            last_xff = (int)i;
+        } else if (pcfw_http_field_is(raw, &req->fields[i], "forwarded")) {
+            last_fwd = (int)i;
+        } else if (pcfw_http_field_is(raw, &req->fields[i], "via")) {
+            last_via = (int)i;
+        }
+    }
 
     for (unsigned i = 0; i < req->nfields; i++) {
         b.cap += req->fields[i].name_len + req->fields[i].value_len + 4;
@@ -236,8 +254,7 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
     }
     for (unsigned i = 0; i < req->nfields; i++) {
         const struct pcfw_http_field *f = &req->fields[i];
-        bool is_xff = pcfw_http_field_is(raw, f, "x-forwarded-for");
-        bool is_fwd = pcfw_http_field_is(raw, f, "forwarded");
+        bool is_xff = (int)i == last_xff, is_fwd = (int)i == last_fwd;
 
         if (hop_by_hop(raw, req->fields, req->nfields, f) ||
             pcfw_http_field_is(raw, f, "expect") ||
@@ -247,14 +264,16 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
         hb_put(&b, raw + f->name_off, f->name_len);
         hb_str(&b, ": ");
         hb_put(&b, raw + f->value_off, f->value_len);
-        if (pcfw.cfg.forwarded && is_xff && !xff) {
+        if (pcfw.cfg.forwarded && is_xff) {
             hb_str(&b, ", ");
             hb_ip(&b, &c->addr);
             xff = true;
-        } else if (pcfw.cfg.forwarded && is_fwd && !fwd) {
+        } else if (pcfw.cfg.forwarded && is_fwd) {
             hb_str(&b, ", for=");
             hb_ip(&b, &c->addr);
             fwd = true;
+        } else if ((int)i == last_via) {
+            hb_str(&b, ", " PCFW_VIA);
         }
         hb_str(&b, "\r\n");
     }
@@ -275,6 +294,9 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
         hb_str(&b, "Forwarded: for=");
         hb_ip(&b, &c->addr);
         hb_str(&b, "\r\n");
+    }
+    if (last_via < 0) {
+        hb_str(&b, "Via: " PCFW_VIA "\r\n");  /* RFC 9110 §7.6.3 */
     }
     hb_str(&b, "\r\n");
     if (b.len > b.cap) {

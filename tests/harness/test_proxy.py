@@ -917,6 +917,47 @@ def t_target_forms(env):
         check(heads[1][0] == "OPTIONS * HTTP/1.1", f"{heads[1][0]!r}")
 
 
+@test("X-Forwarded-For and Forwarded: the client's address on the last "
+      "line; Via added; a malformed Forwarded -> 400")
+def t_forwarded(env):
+    with Origin() as origin, \
+            env.card("forwarded", f"listen 80 http {origin.port}\npool 1\n",
+                     listen=False) as card:
+        card.wait_pool(1)
+        with HttpConn(card.port) as c:
+            c.send(b"GET /xff HTTP/1.1\r\nHost: card\r\n"
+                   b"X-Forwarded-For: 9.9.9.9\r\nForwarded: for=9.9.9.9\r\n"
+                   b"X-Forwarded-For: 8.8.8.8\r\nForwarded: for=8.8.8.8\r\n"
+                   b"Via: 1.0 fred\r\n\r\n")
+            check(c.read_response(timeout=10).status == 200, "xff request")
+            c.send(b"GET /plain HTTP/1.1\r\nHost: card\r\n\r\n")
+            check(c.read_response(timeout=10).status == 200, "plain request")
+        with HttpConn(card.port) as c:
+            c.send(b"GET /badfwd HTTP/1.1\r\nHost: card\r\n"
+                   b"Forwarded: for=1.1.1.1, junk\r\n\r\n")
+            expect_error(c, 400)
+        heads = list(origin.heads)
+        check(len(heads) == 2, f"the server saw {[h[0] for h in heads]}")
+
+        def lines(h, name):
+            return [ln.split(":", 1)[1].strip() for ln in h[1:]
+                    if ln.lower().startswith(name + ":")]
+        xff, fwd, via = (lines(heads[0], n) for n in
+                         ("x-forwarded-for", "forwarded", "via"))
+        check(xff[:1] == ["9.9.9.9"] and len(xff) == 2 and
+              xff[1].startswith("8.8.8.8, ") and
+              xff[1].split(", ")[-1].count(".") == 3,
+              f"X-Forwarded-For upstream {xff}")
+        check(fwd[:1] == ["for=9.9.9.9"] and len(fwd) == 2 and
+              fwd[1].startswith("for=8.8.8.8, for="), f"Forwarded upstream {fwd}")
+        check(via == ["1.0 fred, 1.1 proxycard"], f"Via upstream {via}")
+        check(lines(heads[1], "via") == ["1.1 proxycard"],
+              f"Via on a request without one: {lines(heads[1], 'via')}")
+        client = lines(heads[1], "x-forwarded-for")
+        check(len(client) == 1 and xff[1].endswith(", " + client[0]),
+              f"the client's address {client} is not the rightmost {xff}")
+
+
 # ------------------------------------------------------------- runner ----
 
 def main(argv):

@@ -561,6 +561,34 @@ START_TEST(test_req_target_forms)
 }
 END_TEST
 
+START_TEST(test_req_forwarded_syntax)
+{
+    /* RFC 7239: the card appends to the last line, so it must parse. */
+    static const struct { const char *v; int rc; } tab[] = {
+        { "for=1.2.3.4", 0 },
+        { "for=1.2.3.4;proto=http, for=\"[2001:db8::1]:80\"", 0 },
+        { "For=a ; by=b,for=c", 0 },
+        { "for=\"a\\\"b\"", 0 },
+        { "for", PCFW_HTTP_E_BAD },
+        { "for=", PCFW_HTTP_E_BAD },
+        { "=x", PCFW_HTTP_E_BAD },
+        { "for=a b", PCFW_HTTP_E_BAD },
+        { "for=\"open", PCFW_HTTP_E_BAD },
+        { "for=a=b", PCFW_HTTP_E_BAD },
+        { ",", PCFW_HTTP_E_BAD },
+    };
+    char buf[256];
+    struct pcfw_http_request r;
+
+    for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+        snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: h\r\n"
+                 "Forwarded: %s\r\n\r\n", tab[i].v);
+        ck_assert_msg(parse_req(buf, &r) == tab[i].rc, "case %zu: %s", i,
+                      tab[i].v);
+    }
+}
+END_TEST
+
 START_TEST(test_req_expect)
 {
     struct pcfw_http_request r;
@@ -1546,6 +1574,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_req_connection);
     tcase_add_test(tc, test_connection_names_framing);
     tcase_add_test(tc, test_req_target_forms);
+    tcase_add_test(tc, test_req_forwarded_syntax);
     tcase_add_test(tc, test_req_expect);
     tcase_add_test(tc, test_req_bad_request_line);
     tcase_add_test(tc, test_req_version);
