@@ -958,14 +958,23 @@ static int chunk_size_known(struct pcfw_http_chunked *c, uint64_t max_body)
     return 0;
 }
 
-int pcfw_http_chunked_feed(struct pcfw_http_chunked *c, const uint8_t *p,
-                           size_t len, size_t *used, uint64_t max_body)
+/*
+ * The decoder proper.  With @data non-NULL it stops right after a run of
+ * chunk data and reports the run's length there (the run is the last
+ * *@data of the *@used bytes); otherwise it runs to the end of @p.
+ */
+static int chunked_feed(struct pcfw_http_chunked *c, const uint8_t *p,
+                        size_t len, size_t *used, size_t *data,
+                        uint64_t max_body)
 {
     uint8_t state = c->state;
     size_t i = 0;
     int rc = 0;
 
     *used = 0;
+    if (data) {
+        *data = 0;
+    }
     if (c->err) {
         return c->err;
     }
@@ -1128,6 +1137,12 @@ int pcfw_http_chunked_feed(struct pcfw_http_chunked *c, const uint8_t *p,
             if (c->size_left == 0) {
                 state = sw_chunk_data_cr;
             }
+            if (data) {
+                c->state = state;
+                *data = n;
+                *used = i;
+                return 0;
+            }
             continue;           /* i already advanced */
         }
 
@@ -1211,4 +1226,17 @@ fail:
     c->err = (int8_t)rc;
     *used = i;
     return rc;
+}
+
+int pcfw_http_chunked_feed(struct pcfw_http_chunked *c, const uint8_t *p,
+                           size_t len, size_t *used, uint64_t max_body)
+{
+    return chunked_feed(c, p, len, used, NULL, max_body);
+}
+
+int pcfw_http_chunked_feed_data(struct pcfw_http_chunked *c, const uint8_t *p,
+                                size_t len, size_t *used, size_t *data,
+                                uint64_t max_body)
+{
+    return chunked_feed(c, p, len, used, data, max_body);
 }

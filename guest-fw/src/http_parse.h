@@ -5,8 +5,9 @@
  * The proxy accumulates a head in one contiguous buffer it owns, feeding the
  * incremental scanner as data arrives (any split, down to one byte at a
  * time); once the scanner reports the end, the whole head is parsed in one
- * pass.  Bodies are forwarded verbatim (chunked stays chunked), so the
- * chunked decoder only finds the boundaries and counts the data bytes.
+ * pass.  The chunked decoder finds the boundaries and counts the data
+ * bytes, and can hand the data runs to a caller that writes its own framing
+ * (the proxy never forwards a client's chunk-size lines).
  *
  * Framing that two parties could read differently is rejected, as nginx
  * does: Content-Length together with Transfer-Encoding, a duplicate
@@ -257,6 +258,17 @@ void pcfw_http_chunked_init(struct pcfw_http_chunked *c);
  */
 int pcfw_http_chunked_feed(struct pcfw_http_chunked *c, const uint8_t *p,
                            size_t len, size_t *used, uint64_t max_body);
+
+/*
+ * The same, for a caller that wants the data without the framing (to write
+ * its own): it stops after each run of chunk data.  On return 0 with
+ * *@data > 0, p[*@used - *@data, *@used) is chunk data and the call may have
+ * consumed less than @len: call again with the rest.  Framing bytes are
+ * never reported as data; the return values are those above.
+ */
+int pcfw_http_chunked_feed_data(struct pcfw_http_chunked *c, const uint8_t *p,
+                                size_t len, size_t *used, size_t *data,
+                                uint64_t max_body);
 
 /* Has the decoder found the end of the body? */
 bool pcfw_http_chunked_done(const struct pcfw_http_chunked *c);

@@ -3,7 +3,10 @@
  * of persistent server connections.
  *
  * A client's request accumulates in its input queue until it is complete
- * (head and whole body: nothing reaches the server before that); the client
+ * (head and whole body: nothing reaches the server before that).  The card
+ * decides its framing and writes it: the head goes upstream rebuilt, with
+ * Content-Length of the body it sends (a chunked body de-chunked); the
+ * client's framing bytes never reach the server.  The client
  * then waits on its pool's ready queue (FIG. 8) for an idle pooled server
  * connection, the request is written to it (FIG. 9) and the client moves to
  * the read-pending queue.  The response is buffered into the client's output
@@ -50,6 +53,8 @@ enum { SRV_DOWN, SRV_CONNECTING, SRV_IDLE, SRV_BUSY };
 #define POOL_TICK_MS        100
 /* What the card adds to Via (RFC 9110 §7.6.3: protocol and a pseudonym). */
 #define PCFW_VIA            "1.1 proxycard"
+/* "Content-Length: " 20 digits CRLF, then the final CRLF. */
+#define FRAMING_ROOM        48
 
 struct pcfw_pool;
 
@@ -206,7 +211,7 @@ static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *fields
  */
 static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
                                    const struct pcfw_http_request *req,
-                                   size_t *out_len)
+                                   size_t *out_len, size_t *out_cap)
 {
     struct hbuf b = { .cap = req->target_off + req->target_len + 512 };
     bool absolute = req->target_form == PCFW_HTTP_TARGET_ABSOLUTE;
@@ -256,8 +261,16 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
         const struct pcfw_http_field *f = &req->fields[i];
         bool is_xff = (int)i == last_xff, is_fwd = (int)i == last_fwd;
 
+        /*
+         * The framing fields are the card's to write (finish_request_head):
+         * the client's bytes for them never reach the server.  Trailer goes
+         * with them, since a de-chunked body has no trailers.
+         */
         if (hop_by_hop(raw, req->fields, req->nfields, f) ||
             pcfw_http_field_is(raw, f, "expect") ||
+            pcfw_http_field_is(raw, f, "content-length") ||
+            pcfw_http_field_is(raw, f, "transfer-encoding") ||
+            pcfw_http_field_is(raw, f, "trailer") ||
             (absolute && pcfw_http_field_is(raw, f, "host"))) {
             continue;
         }
@@ -298,13 +311,31 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
     if (last_via < 0) {
         hb_str(&b, "Via: " PCFW_VIA "\r\n");  /* RFC 9110 §7.6.3 */
     }
-    hb_str(&b, "\r\n");
-    if (b.len > b.cap) {
+    /* Room for finish_request_head()'s framing field and the empty line. */
+    if (b.len + FRAMING_ROOM > b.cap) {
         pcfw_arena_free(pcfw.arena, b.p);   /* cannot happen: cap is an upper bound */
         return NULL;
     }
     *out_len = b.len;
+    *out_cap = b.cap;
     return b.p;
+}
+
+/*
+ * End the head with the framing the card decided: Content-Length of the
+ * body as it will be sent (a chunked body goes de-chunked), or nothing for
+ * a request without a body.  Called once the whole request is in.
+ */
+static void finish_request_head(struct pcfw_http_client *h, uint64_t body_len)
+{
+    int n = 0;
+
+    if (h->req_framing != PCFW_HTTP_BODY_NONE) {
+        n = snprintf((char *)h->head + h->head_len, h->head_cap - h->head_len,
+                     "Content-Length: %llu\r\n", (unsigned long long)body_len);
+    }
+    memcpy(h->head + h->head_len + n, "\r\n", 2);
+    h->head_len += (size_t)n + 2;
 }
 
 /* The response head for the client: hop-by-hop fields replaced by ours. */
@@ -629,6 +660,8 @@ static void http_reset_request(struct pcfw_client *c)
     pcfw_bq_clear(&h->rhead);
     pcfw_arena_free(pcfw.arena, h->head);
     h->head = NULL;
+    pcfw_bq_clear(&h->body);
+    h->dechunked = false;
     h->phase = RQ_HEAD;
     h->rphase = RS_HEAD;
     h->parsed = h->raw_head_len = h->req_len = 0;
@@ -699,7 +732,8 @@ static bool http_head_done(struct pcfw_client *c)
     }
     h->method = req.method;
     h->keep_alive = req.keep_alive;
-    h->head = build_request_head(c, raw, &req, &h->head_len);
+    h->req_framing = (uint8_t)req.framing;
+    h->head = build_request_head(c, raw, &req, &h->head_len, &h->head_cap);
     pcfw_arena_free(pcfw.arena, raw);
     if (!h->head) {
         http_error(c, 503);
@@ -724,6 +758,68 @@ static bool http_head_done(struct pcfw_client *c)
             return false;
         }
     }
+    return true;
+}
+
+/* Bytes of the request body as the server gets it. */
+static size_t req_body_len(const struct pcfw_client *c)
+{
+    const struct pcfw_http_client *h = &c->pd.http;
+
+    return h->dechunked ? pcfw_bq_len(&h->body) : h->req_len - h->raw_head_len;
+}
+
+/* The body bytes from @off on, as one contiguous segment of *@len bytes. */
+static const uint8_t *req_body_segment(const struct pcfw_client *c, size_t off,
+                                       size_t *len)
+{
+    const struct pcfw_http_client *h = &c->pd.http;
+    const uint8_t *p = h->dechunked
+        ? pcfw_bq_segment(&h->body, off, len)
+        : pcfw_bq_segment(&c->in, h->raw_head_len + off, len);
+
+    if (p && *len > req_body_len(c) - off) {
+        *len = req_body_len(c) - off;
+    }
+    return p;
+}
+
+/*
+ * A complete chunked request: move its data into h->body without the
+ * client's framing (already validated by the parse) and drop its raw bytes
+ * from c->in, so the card holds the body once.  False if card memory is
+ * short.
+ */
+static bool dechunk_request(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    struct pcfw_http_chunked dec;
+    size_t off = h->raw_head_len;
+
+    pcfw_http_chunked_init(&dec);
+    while (off < h->req_len) {
+        size_t len, used, data;
+        const uint8_t *seg = pcfw_bq_segment(&c->in, off, &len);
+        int r;
+
+        if (len > h->req_len - off) {
+            len = h->req_len - off;
+        }
+        r = pcfw_http_chunked_feed_data(&dec, seg, len, &used, &data,
+                                        UINT64_MAX);
+        if (r < 0 || (data && pcfw_bq_append(&h->body, seg + used - data,
+                                              data) != data)) {
+            pcfw_bq_clear(&h->body);
+            return false;
+        }
+        off += used;
+        if (r == 1) {
+            break;
+        }
+    }
+    pcfw_bq_consume(&c->in, h->req_len);
+    h->req_len = h->raw_head_len = h->parsed = 0;
+    h->dechunked = true;
     return true;
 }
 
@@ -785,6 +881,11 @@ static void http_parse_more(struct pcfw_client *c)
 
         /* A complete request: to the ready queue (FIG. 7 step 714, FIG. 8). */
         h->req_len = h->parsed;
+        if (h->req_framing == PCFW_HTTP_BODY_CHUNKED && !dechunk_request(c)) {
+            http_error(c, 503);
+            return;
+        }
+        finish_request_head(h, req_body_len(c));
         h->wait_start_ms = pcfw_now();
         c->state = PCFW_CL_READY;
         pcfw_pstats.requests++;
@@ -800,7 +901,7 @@ static void srv_send_request(struct pcfw_client *c)
 {
     struct pcfw_http_client *h = &c->pd.http;
     struct tcp_pcb *pcb = c->srv ? c->srv->pcb : NULL;
-    size_t body_len = h->req_len - h->raw_head_len;
+    size_t body_len = req_body_len(c);
     bool wrote = false;
 
     while (pcb && (h->head_sent < h->head_len || h->body_sent < body_len)) {
@@ -816,10 +917,7 @@ static void srv_send_request(struct pcfw_client *c)
             p = h->head + h->head_sent;
             len = h->head_len - h->head_sent;
         } else {
-            p = pcfw_bq_segment(&c->in, h->raw_head_len + h->body_sent, &len);
-            if (len > body_len - h->body_sent) {
-                len = body_len - h->body_sent;
-            }
+            p = req_body_segment(c, h->body_sent, &len);
         }
         if (len > room) {
             len = room;
@@ -1043,7 +1141,7 @@ static void http_response_done(struct pcfw_client *c)
 
     /* The whole response is in card memory: free the server at once. */
     c->srv = NULL;
-    if (h->head_sent < h->head_len || h->body_sent < h->req_len - h->raw_head_len) {
+    if (h->head_sent < h->head_len || h->body_sent < req_body_len(c)) {
         /* It answered before reading all of the request: never reuse it. */
         s->reusable = false;
     }
@@ -1098,6 +1196,7 @@ static bool http_accept(struct pcfw_client *c)
     struct pcfw_http_client *h = &c->pd.http;
 
     pcfw_bq_init(&h->rhead, pcfw.arena, 2048);
+    pcfw_bq_init(&h->body, pcfw.arena, 4096);
     http_reset_request(c);
     pcfw_list_push_tail(&pcfw_http_proxy.clients, &c->link);
     return true;
@@ -1176,6 +1275,7 @@ static void http_detach(struct pcfw_client *c)
     pcfw_arena_free(pcfw.arena, h->head);
     h->head = NULL;
     pcfw_bq_clear(&h->rhead);
+    pcfw_bq_clear(&h->body);
 }
 
 static const struct pcfw_proxy_ops http_ops = {

@@ -76,6 +76,14 @@ struct pcfw_http_client {
     struct pcfw_http_chunked chunked;
     uint8_t *head;              /* rewritten head for the server (arena) */
     size_t head_len, head_sent;
+    size_t head_cap;            /* bytes allocated for head */
+    uint8_t req_framing;        /* enum pcfw_http_framing of the request */
+    /*
+     * A chunked request's data, its framing stripped (the card writes
+     * Content-Length); its raw bytes are gone from c->in once complete.
+     */
+    struct pcfw_bq body;
+    bool dechunked;
     size_t body_sent;           /* body bytes written to the server */
     int method;
     bool keep_alive;            /* the client's connection persists */

@@ -1224,6 +1224,48 @@ START_TEST(test_chunked_every_split)
 }
 END_TEST
 
+START_TEST(test_chunked_feed_data)
+{
+    /* Data runs only, at every split: framing bytes never leak as data. */
+    static const char body[] =
+        "0005;x=\"1\\\"2\"\r\nhello\r\n1\r\n \r\n00000000a\r\n0123456789"
+        "\r\n0\r\nT: v\r\n\r\nNEXT";
+    static const char want[] = "hello 0123456789";
+    size_t blen = sizeof(body) - 1 - 4;     /* "NEXT" is not the body's */
+
+    for (size_t split = 1; split <= blen; split++) {
+        struct pcfw_http_chunked c;
+        char out[64];
+        size_t off = 0, n = 0, used, data;
+        int rc = 0;
+
+        pcfw_http_chunked_init(&c);
+        while (off < sizeof(body) - 1 && rc != 1) {
+            size_t len = sizeof(body) - 1 - off;
+
+            if (len > split) {
+                len = split;
+            }
+            rc = pcfw_http_chunked_feed_data(&c, U8(body) + off, len, &used,
+                                             &data, UINT64_MAX);
+            ck_assert_int_ge(rc, 0);
+            ck_assert_uint_le(data, used);
+            ck_assert_uint_le(n + data, sizeof(out));
+            memcpy(out + n, body + off + used - data, data);
+            n += data;
+            off += used;
+            ck_assert_msg(rc == 1 || used == len || data > 0,
+                          "split %zu: stopped with no data", split);
+        }
+        ck_assert_int_eq(rc, 1);
+        ck_assert_uint_eq(off, blen);
+        ck_assert_uint_eq(n, sizeof(want) - 1);
+        ck_assert(memcmp(out, want, n) == 0);
+        ck_assert_uint_eq(c.body_bytes, n);
+    }
+}
+END_TEST
+
 START_TEST(test_chunked_extensions)
 {
     static const char *const good[] = {
@@ -1597,6 +1639,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_chunked_simple);
     tcase_add_test(tc, test_chunked_byte_at_a_time);
     tcase_add_test(tc, test_chunked_every_split);
+    tcase_add_test(tc, test_chunked_feed_data);
     tcase_add_test(tc, test_chunked_extensions);
     tcase_add_test(tc, test_chunked_bad_size_line);
     tcase_add_test(tc, test_chunked_bare_lf);

@@ -41,7 +41,8 @@ Suite *pool_suite(void);
 #define GET(path)       "GET " path " HTTP/1.1\r\nHost: card\r\n\r\n"
 #define FWD_GET(path)   "GET " path " HTTP/1.1\r\nHost: card\r\n"  \
                         "X-Forwarded-For: 10.0.2.2\r\n"             \
-                        "Forwarded: for=10.0.2.2\r\n\r\n"
+                        "Forwarded: for=10.0.2.2\r\n"             \
+                        "Via: 1.1 proxycard\r\n\r\n"
 
 /* The server's default reply (PEER_DEFAULT_REPLY) as the client gets it. */
 #define OK_RESP         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"  \
@@ -345,7 +346,7 @@ START_TEST(test_bodiless_responses)
     } cases[] = {
         { "HEAD /h HTTP/1.1\r\nHost: card\r\n\r\n",
           "HEAD /h HTTP/1.1\r\nHost: card\r\nX-Forwarded-For: 10.0.2.2\r\n"
-          "Forwarded: for=10.0.2.2\r\n\r\n",
+          "Forwarded: for=10.0.2.2\r\nVia: 1.1 proxycard\r\n\r\n",
           "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n",
           "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n"
           "Connection: keep-alive\r\n\r\n" },
@@ -480,9 +481,9 @@ START_TEST(test_reset_no_retry_post)
     assert_received(c, RESP_502);
     ck_assert(peer_client_closed(c));
     ck_assert_uint_eq(peer_server_requests(), 1);
-    assert_request(0, "POST /p HTTP/1.1\r\nHost: card\r\nContent-Length: 4\r\n"
+    assert_request(0, "POST /p HTTP/1.1\r\nHost: card\r\n"
                    "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
-                   "\r\ndata");
+                   "Via: 1.1 proxycard\r\nContent-Length: 4\r\n\r\ndata");
     ck_assert_uint_eq(pstats().retries, 0);
     ck_assert_uint_eq(pstats().errors, 1);
     ck_assert_uint_eq(pstats().responses[5], 1);
@@ -637,8 +638,9 @@ START_TEST(test_expect_continue)
     peer_run(EXCHANGE_MS);
     ck_assert_uint_eq(peer_server_requests(), 1);
     assert_request(0, "POST /up HTTP/1.1\r\nHost: card\r\n"
-                   "Content-Length: 10\r\nX-Forwarded-For: 10.0.2.2\r\n"
-                   "Forwarded: for=10.0.2.2\r\n\r\n0123456789");
+                   "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
+                   "Via: 1.1 proxycard\r\nContent-Length: 10\r\n\r\n"
+                   "0123456789");
     ck_assert_uint_eq(peer_server_conn(0)->unparsed +
                       peer_server_conn(1)->unparsed, 0);
     assert_received(c, "HTTP/1.1 100 Continue\r\n\r\n" OK_RESP);
@@ -664,7 +666,7 @@ START_TEST(test_forwarded_fields)
     assert_received(c, OK_RESP);
     assert_request(0, "GET /x HTTP/1.1\r\nHost: card\r\n"
                    "X-Forwarded-For: 192.0.2.7, 10.0.2.2\r\nAccept: */*\r\n"
-                   "Forwarded: for=10.0.2.2\r\n\r\n");
+                   "Forwarded: for=10.0.2.2\r\nVia: 1.1 proxycard\r\n\r\n");
 
     d = request("GET /y HTTP/1.1\r\nForwarded: for=192.0.2.8\r\n"
                 "Host: card\r\nConnection: close\r\n\r\n");
@@ -674,10 +676,46 @@ START_TEST(test_forwarded_fields)
     ck_assert(peer_client_closed(d));
     assert_request(1, "GET /y HTTP/1.1\r\nForwarded: for=192.0.2.8, "
                    "for=10.0.2.2\r\nHost: card\r\n"
-                   "X-Forwarded-For: 10.0.2.2\r\n\r\n");
+                   "X-Forwarded-For: 10.0.2.2\r\nVia: 1.1 proxycard\r\n\r\n");
     /* The client's Connection: close is not the pool's business. */
     ck_assert_uint_eq(peer_server_accepted(), 2);
     assert_pool(0, 2, 2);
+    assert_healthy();
+}
+END_TEST
+
+/* 14b. The card writes the request's framing: never the client's bytes. */
+START_TEST(test_request_framing_written)
+{
+    int c;
+
+    boot("pool 1\n");
+    /* Chunk sizes with leading zeros, extensions, a trailer: de-chunked. */
+    c = request("POST /ch HTTP/1.1\r\nHost: card\r\n"
+                "Transfer-Encoding: chunked\r\nTrailer: T\r\n\r\n"
+                "00000000000000003;ext=\"x\"\r\nabc\r\n"
+                "2\r\nde\r\n0\r\nT: 1\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    assert_request(0, "POST /ch HTTP/1.1\r\nHost: card\r\n"
+                   "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
+                   "Via: 1.1 proxycard\r\nContent-Length: 5\r\n\r\nabcde");
+    /* A Content-Length written oddly goes out canonical. */
+    c = request("PUT /cl HTTP/1.1\r\nContent-Length: 0003\r\n"
+                "Host: card\r\n\r\nxyz");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    assert_request(1, "PUT /cl HTTP/1.1\r\nHost: card\r\n"
+                   "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
+                   "Via: 1.1 proxycard\r\nContent-Length: 3\r\n\r\nxyz");
+    /* An empty chunked body is Content-Length: 0. */
+    c = request("POST /e HTTP/1.1\r\nHost: card\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    assert_request(2, "POST /e HTTP/1.1\r\nHost: card\r\n"
+                   "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
+                   "Via: 1.1 proxycard\r\nContent-Length: 0\r\n\r\n");
     assert_healthy();
 }
 END_TEST
@@ -815,6 +853,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_queue_order);
     tcase_add_test(tc, test_expect_continue);
     tcase_add_test(tc, test_forwarded_fields);
+    tcase_add_test(tc, test_request_framing_written);
     tcase_add_test(tc, test_abort_then_reopened_close_delimited);
     tcase_add_test(tc, test_pass_halfclose_time_wait);
     suite_add_tcase(s, tc);
