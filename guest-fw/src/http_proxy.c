@@ -361,7 +361,10 @@ static bool queue_response_head(struct pcfw_client *c, const uint8_t *raw,
     for (unsigned i = 0; i < resp->nfields; i++) {
         const struct pcfw_http_field *f = &resp->fields[i];
 
-        if (hop_by_hop(raw, resp->fields, resp->nfields, f)) {
+        if (hop_by_hop(raw, resp->fields, resp->nfields, f) ||
+            (h->resp_dechunk &&
+             (pcfw_http_field_is(raw, f, "transfer-encoding") ||
+              pcfw_http_field_is(raw, f, "trailer")))) {
             continue;
         }
         hb_put(&b, raw + f->name_off, f->name_len);
@@ -666,7 +669,7 @@ static void http_reset_request(struct pcfw_client *c)
     h->rphase = RS_HEAD;
     h->parsed = h->raw_head_len = h->req_len = 0;
     h->head_len = h->head_sent = h->body_sent = 0;
-    h->resp_started = h->retried = false;
+    h->resp_started = h->retried = h->resp_dechunk = false;
     h->close_after = false;
 }
 
@@ -732,6 +735,7 @@ static bool http_head_done(struct pcfw_client *c)
     }
     h->method = req.method;
     h->keep_alive = req.keep_alive;
+    h->client_10 = req.version_minor == 0;
     h->req_framing = (uint8_t)req.framing;
     h->head = build_request_head(c, raw, &req, &h->head_len, &h->head_cap);
     pcfw_arena_free(pcfw.arena, raw);
@@ -1006,7 +1010,12 @@ static bool http_response_head(struct pcfw_client *c, struct pcfw_srv *s)
     if (!resp.keep_alive) {
         s->reusable = false;
     }
-    h->close_after = !h->keep_alive || c->peer_fin ||
+    /*
+     * RFC 9112 §6.1: a 1.0 recipient must not get Transfer-Encoding, so a
+     * chunked response reaches a 1.0 client de-chunked and close-delimited.
+     */
+    h->resp_dechunk = h->client_10 && resp.framing == PCFW_HTTP_BODY_CHUNKED;
+    h->close_after = !h->keep_alive || c->peer_fin || h->resp_dechunk ||
                      resp.framing == PCFW_HTTP_BODY_CLOSE;
     if (!queue_response_head(c, raw, &resp)) {
         pcfw_arena_free(pcfw.arena, raw);
@@ -1072,10 +1081,17 @@ static bool http_response_bytes(struct pcfw_client *c, struct pcfw_srv *s,
             }
             break;
         case RS_CHUNKED: {
-            int r = pcfw_http_chunked_feed(&h->rchunked, p, len, &take,
-                                           UINT64_MAX);
+            size_t data = take;
+            int r = h->resp_dechunk
+                ? pcfw_http_chunked_feed_data(&h->rchunked, p, len, &take,
+                                              &data, UINT64_MAX)
+                : pcfw_http_chunked_feed(&h->rchunked, p, len, &take,
+                                         UINT64_MAX);
 
-            if (r < 0 || pcfw_bq_append(&c->out, p, take) != take) {
+            /* Verbatim, or (1.0 client) the data runs only. */
+            if (r < 0 || (h->resp_dechunk
+                          ? pcfw_bq_append(&c->out, p + take - data, data) != data
+                          : pcfw_bq_append(&c->out, p, take) != take)) {
                 return false;
             }
             if (r == 1) {

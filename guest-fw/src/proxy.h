@@ -97,6 +97,8 @@ struct pcfw_http_client {
     uint64_t rbody_left;
     struct pcfw_http_chunked rchunked;
     bool resp_started;          /* a response byte arrived */
+    bool client_10;             /* the request was HTTP/1.0 */
+    bool resp_dechunk;          /* chunked response to a 1.0 client */
     bool close_after;           /* close the client after this response */
 };
 

@@ -439,6 +439,32 @@ START_TEST(test_chunked_response)
 }
 END_TEST
 
+/* 8b. HTTP/1.0 clients never get chunked: de-chunked, then the close. */
+START_TEST(test_chunked_response_http10)
+{
+    int c;
+    unsigned used;
+
+    boot("pool 2\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request("GET /c10 HTTP/1.0\r\nHost: card\r\n"
+                "Connection: keep-alive\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    used = assert_request(0, FWD_GET("/c10"));
+    ck_assert_int_eq(peer_server_send(used, "HTTP/1.1 200 OK\r\n"
+                                      "Transfer-Encoding: chunked\r\n"
+                                      "Trailer: X-T\r\n\r\n"
+                                      "5\r\nhello\r\n0006;e=1\r\n world\r\n"
+                                      "0\r\nX-T: 1\r\n\r\n"), 0);
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                    "hello world");
+    ck_assert(peer_client_closed(c));
+    assert_pool(0, 2, 2);       /* the server connection is reused */
+    assert_healthy();
+}
+END_TEST
+
 /* 9a. Reset before any response byte: an idempotent request is retried. */
 START_TEST(test_reset_retry_get)
 {
@@ -846,6 +872,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_close_delimited);
     tcase_add_test(tc, test_bodiless_responses);
     tcase_add_test(tc, test_chunked_response);
+    tcase_add_test(tc, test_chunked_response_http10);
     tcase_add_test(tc, test_reset_retry_get);
     tcase_add_test(tc, test_reset_no_retry_post);
     tcase_add_test(tc, test_server_timeout);
