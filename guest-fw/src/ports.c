@@ -127,6 +127,16 @@ void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
     }
     p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
     if (!p) {
+        /*
+         * Card memory is full: out-of-order data is the one thing lwIP
+         * holds that the sender will retransmit, so it goes first (one
+         * connection's queue per failed frame), and the frame gets a second
+         * chance; it may be the ACK that frees more.
+         */
+        pbuf_free_ooseq();
+        p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    }
+    if (!p) {
         pcfw.st.rx_dropped[port]++;    /* card memory full: like a full ring */
         return;
     }

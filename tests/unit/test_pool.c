@@ -793,6 +793,60 @@ START_TEST(test_pass_halfclose_time_wait)
 }
 END_TEST
 
+/*
+ * 18. Issue 9 item 3: one connection sending 1-byte segments past a hole
+ * cannot hold more card memory than the out-of-order bound
+ * (TCP_OOSEQ_MAX_PBUFS in guest-fw/port/lwipopts.h), and the memory comes
+ * back when the connection ends.  Unbounded, 3000 segments held ~5 MiB.
+ */
+#define OOSEQ_SEGS      3000
+#define OOSEQ_BOUND     (512u << 10)    /* 128 queued frames and then some */
+
+static uint64_t mem_in_use(void)
+{
+    struct pcfw_stats st;
+
+    pcfw_get_stats(&st);
+    return st.mem.in_use;
+}
+
+START_TEST(test_ooseq_bounded)
+{
+    uint64_t base, held;
+    int c, d;
+
+    boot("pool 1\n");
+    c = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_connected(c));
+    base = mem_in_use();
+    for (uint32_t i = 1; i <= OOSEQ_SEGS; i++) {
+        peer_client_forge(c, i, "x", 1);    /* byte 0 never comes */
+        if (i % 100 == 0) {
+            peer_run(0);
+        }
+    }
+    peer_run(EXCHANGE_MS);
+    held = mem_in_use() - base;
+    ck_assert_msg(held < OOSEQ_BOUND, "one connection holds %llu bytes of "
+                  "out-of-order data", (unsigned long long)held);
+
+    /* A well-behaved client is served meanwhile. */
+    d = request(GET("/probe"));
+    peer_run(EXCHANGE_MS);
+    assert_received(d, OK_RESP);
+
+    /* The attacker leaves: its queue goes with it. */
+    peer_client_shutdown(c);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_closed(c));
+    ck_assert_msg(mem_in_use() < base + 4096, "in_use %llu after the close, "
+                  "%llu before the attack", (unsigned long long)mem_in_use(),
+                  (unsigned long long)base);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -817,6 +871,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_forwarded_fields);
     tcase_add_test(tc, test_abort_then_reopened_close_delimited);
     tcase_add_test(tc, test_pass_halfclose_time_wait);
+    tcase_add_test(tc, test_ooseq_bounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -98,6 +98,13 @@ bool peer_client_closed(int id);        /* FIN from the card (we close too) */
 bool peer_client_reset(int id);         /* RST from the card */
 uint32_t peer_client_fin_ms(int id);    /* when the FIN came (if closed) */
 
+/*
+ * Send a forged data segment on client @id's connection: @len bytes at
+ * @ahead bytes past the client's next sequence number (so @ahead > 0 leaves
+ * a hole), behind the client's TCP.  Delivered by the next peer_run().
+ */
+void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len);
+
 /* ---- the scripted HTTP server on 10.0.3.2 ---- */
 
 /* What the server does when a complete request arrived. */
