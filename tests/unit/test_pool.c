@@ -847,6 +847,40 @@ START_TEST(test_ooseq_bounded)
 }
 END_TEST
 
+/*
+ * 19. Issue 9: a received frame costs card memory by its size, not a
+ * 1.5 KiB pool buffer whatever it holds.  100 queued one-byte segments
+ * (below the out-of-order bound) cost 1632 bytes each in pool pbufs, 144
+ * in right-sized ones.
+ */
+#define SMALL_SEGS      100
+#define SMALL_SEG_COST  256     /* frame copy, pbuf, tcp_seg, arena headers */
+
+START_TEST(test_small_frame_cost)
+{
+    uint64_t base, per;
+    int c;
+
+    boot("pool 1\n");
+    c = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_connected(c));
+    base = mem_in_use();
+    for (uint32_t i = 1; i <= SMALL_SEGS; i++) {
+        peer_client_forge(c, 2 * i, "x", 1);
+    }
+    peer_run(EXCHANGE_MS);
+    per = (mem_in_use() - base) / SMALL_SEGS;
+    ck_assert_msg(per <= SMALL_SEG_COST, "a queued 55-byte frame costs %llu "
+                  "bytes of card memory", (unsigned long long)per);
+    peer_client_shutdown(c);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_closed(c));
+    ck_assert_uint_lt(mem_in_use(), base + 4096);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -872,6 +906,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_abort_then_reopened_close_delimited);
     tcase_add_test(tc, test_pass_halfclose_time_wait);
     tcase_add_test(tc, test_ooseq_bounded);
+    tcase_add_test(tc, test_small_frame_cost);
     suite_add_tcase(s, tc);
     return s;
 }
