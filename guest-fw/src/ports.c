@@ -131,6 +131,7 @@ void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
      * an out-of-order queue costs ~250 bytes of card memory, not 1.6 KiB,
      * and a jumbo frame is one block rather than a chain of six.
      */
+    pcfw.rx_alloc = true;       /* below the arena's reserve (sys.c) */
     p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
     if (!p) {
         /*
@@ -142,6 +143,7 @@ void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
         pbuf_free_ooseq();
         p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
     }
+    pcfw.rx_alloc = false;
     if (!p) {
         pcfw.st.rx_dropped[port]++;    /* card memory full: like a full ring */
         return;

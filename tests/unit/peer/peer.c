@@ -521,6 +521,18 @@ const char *peer_client_received(int id, size_t *len)
     return c->rx.p ? c->rx.p : "";
 }
 
+void peer_client_abort(int id)
+{
+    struct client *c = client_get(id);
+
+    if (c->pcb) {
+        tcp_err(c->pcb, NULL);
+        tcp_abort(c->pcb);      /* sends RST */
+        c->pcb = NULL;
+        c->reset = true;
+    }
+}
+
 bool peer_client_connected(int id)
 {
     return client_get(id)->connected;

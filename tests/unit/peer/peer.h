@@ -93,6 +93,9 @@ void peer_client_pause(int id, bool paused);
 /* Half-close: FIN once the queued bytes are out; the client still reads. */
 void peer_client_shutdown(int id);
 
+/* Reset the connection (RST to the card) and forget it. */
+void peer_client_abort(int id);
+
 bool peer_client_connected(int id);     /* the handshake completed */
 bool peer_client_closed(int id);        /* FIN from the card (we close too) */
 bool peer_client_reset(int id);         /* RST from the card */
