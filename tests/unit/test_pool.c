@@ -940,6 +940,75 @@ START_TEST(test_data_cannot_take_reserve)
 }
 END_TEST
 
+/*
+ * 21. Issue 9 item 5: out of card memory for data (here: out-of-order
+ * queues of many connections fill it up to the data limit), a client's
+ * new bytes cannot be buffered.  An HTTP client gets the documented 503
+ * and a clean close; a pass-through client gets a reset, never an HTTP
+ * answer inside its stream (before: "HTTP/1.1 503" in the byte stream).
+ */
+#define FILLERS         120
+#define FILL_SEG        1400
+
+START_TEST(test_exhaustion_answers)
+{
+    static char seg[FILL_SEG];
+    struct pcfw_stats st;
+    uint64_t base;
+    int fill[FILLERS], nfill = 0, pass, h, d;
+    size_t len;
+
+    boot("pool 1\nlisten 81 pass 8080\n");
+    pass = peer_client_open(81);
+    peer_client_send_str(pass, "hello");
+    h = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_connected(pass) && peer_client_connected(h));
+    base = mem_in_use();
+
+    memset(seg, 'f', sizeof(seg));
+    while (nfill < FILLERS) {
+        int i = nfill++;
+
+        fill[i] = peer_client_open(80);
+        peer_run(5);
+        if (!peer_client_connected(fill[i]) || peer_client_reset(fill[i])) {
+            break;                          /* the card is full */
+        }
+        for (uint32_t k = 1; k <= 45; k++) {     /* within 64 KiB */
+            peer_client_forge(fill[i], k * FILL_SEG, seg, FILL_SEG);
+        }
+        peer_run(0);
+    }
+    peer_run(EXCHANGE_MS);
+    pcfw_get_stats(&st);
+    ck_assert_msg(st.mem.in_use > st.mem.size - (256u << 10),
+                  "the fillers hold only %llu of %llu bytes",
+                  (unsigned long long)st.mem.in_use,
+                  (unsigned long long)st.mem.size);
+
+    peer_client_send_str(pass, "more bytes for the server");
+    peer_client_send_str(h, GET("/full"));
+    peer_run(EXCHANGE_MS);
+    peer_client_received(pass, &len);
+    ck_assert_msg(len == 0, "the pass-through client got \"%s\"",
+                  peer_client_received(pass, &len));
+    ck_assert(peer_client_reset(pass));
+    assert_received(h, CARD_ERROR("503", "Service Unavailable", "20"));
+    ck_assert(peer_client_closed(h) && !peer_client_reset(h));
+
+    for (int i = 0; i < nfill; i++) {
+        peer_client_abort(fill[i]);
+    }
+    peer_run(1000);
+    ck_assert_uint_lt(mem_in_use(), base + 8192);
+    d = request(GET("/after"));
+    peer_run(EXCHANGE_MS);
+    assert_received(d, OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -967,6 +1036,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_ooseq_bounded);
     tcase_add_test(tc, test_small_frame_cost);
     tcase_add_test(tc, test_data_cannot_take_reserve);
+    tcase_add_test(tc, test_exhaustion_answers);
     suite_add_tcase(s, tc);
     return s;
 }

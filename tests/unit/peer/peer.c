@@ -566,6 +566,8 @@ void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len)
     struct pbuf *p;
 
     if (!c->pcb || len > TCP_MSS) {
+        fprintf(stderr, "peer: client %d cannot forge a %zu-byte segment "
+                "(%s)\n", id, len, c->pcb ? "too long" : "no connection");
         abort();
     }
     p = pbuf_alloc(PBUF_IP, (u16_t)(TCP_HLEN + len), PBUF_RAM);

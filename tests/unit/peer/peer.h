@@ -37,7 +37,7 @@
 #define PEER_CARD_BUS   "10.0.3.15"
 
 /* Most connections one test may open on each side. */
-#define PEER_MAX_CONNS  64
+#define PEER_MAX_CONNS  160
 
 /* ---- set-up and time ---- */
 
