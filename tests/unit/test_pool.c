@@ -1009,6 +1009,74 @@ START_TEST(test_exhaustion_answers)
 }
 END_TEST
 
+/*
+ * 22. Issue 9 item 7: a pass-through connection with no byte either way
+ * for `timeout pass-idle` is reset on both sides; a byte in time keeps it.
+ */
+START_TEST(test_pass_idle_timeout)
+{
+    int p;
+    uint32_t t0;
+
+    boot("pool 1\nlisten 81 pass 8080\ntimeout pass-idle 3s\n");
+    peer_server_script(PEER_SILENT, NULL);
+    p = peer_client_open(81);
+    peer_client_send_str(p, GET("/pass"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_conn(1)->requests, 1);
+    t0 = peer_now();
+    peer_run(2500);
+    ck_assert(!peer_client_reset(p));
+    ck_assert_int_eq(peer_server_send(1, "x"), 0);      /* activity */
+    peer_run(2500);
+    ck_assert(!peer_client_reset(p) && peer_server_conn(1)->open);
+    peer_run(2500);
+    ck_assert(peer_client_reset(p));
+    ck_assert(peer_server_conn(1)->card_rst);
+    ck_assert_uint_ge(peer_server_conn(1)->end_ms - t0, 2500 + 3000);
+    ck_assert_uint_lt(peer_server_conn(1)->end_ms - t0, 2500 + 4100);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 23. `timeout pass-keepalive`: an idle pass-through connection is probed
+ * (TCP keepalive) on both sides; with `off` it is not.
+ */
+static uint64_t idle_pass_frames(const char *extra)
+{
+    char cfg[256];
+    struct pcfw_stats st0, st1;
+    int p;
+
+    snprintf(cfg, sizeof(cfg), "pool 1\nlisten 81 pass 8080\n%s", extra);
+    boot(cfg);
+    peer_server_script(PEER_SILENT, NULL);
+    p = peer_client_open(81);
+    peer_client_send_str(p, GET("/pass"));
+    peer_run(EXCHANGE_MS);
+    pcfw_get_stats(&st0);
+    peer_run(5000);
+    pcfw_get_stats(&st1);
+    ck_assert(!peer_client_reset(p));
+    assert_healthy();
+    return st1.tx_frames[PCFW_PORT_NIC] - st0.tx_frames[PCFW_PORT_NIC] +
+           st1.tx_frames[PCFW_PORT_BUS] - st0.tx_frames[PCFW_PORT_BUS];
+}
+
+START_TEST(test_pass_keepalive)
+{
+    /* 1 s idle, then probes every 10 s: one per side within 5 s. */
+    ck_assert_uint_ge(idle_pass_frames("timeout pass-keepalive 1s\n"), 2);
+}
+END_TEST
+
+START_TEST(test_pass_keepalive_off)
+{
+    ck_assert_uint_eq(idle_pass_frames("timeout pass-keepalive off\n"), 0);
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1037,6 +1105,9 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_small_frame_cost);
     tcase_add_test(tc, test_data_cannot_take_reserve);
     tcase_add_test(tc, test_exhaustion_answers);
+    tcase_add_test(tc, test_pass_idle_timeout);
+    tcase_add_test(tc, test_pass_keepalive);
+    tcase_add_test(tc, test_pass_keepalive_off);
     suite_add_tcase(s, tc);
     return s;
 }
