@@ -83,6 +83,8 @@ struct pcfw_config {
     uint32_t idle_timeout_ms;       /* idle client keep-alive connection */
     uint32_t pool_idle_timeout_ms;  /* idle pooled server connection */
     uint32_t connect_timeout_ms;    /* server connection set-up (502) */
+    uint32_t pass_idle_timeout_ms;  /* pass-through: no byte either way */
+    uint32_t pass_keepalive_ms;     /* pass-through TCP keepalive (0: off) */
     bool forwarded;                 /* add X-Forwarded-For and Forwarded */
     bool unmatched_pass;            /* other ports: pass-through, not refused */
 };

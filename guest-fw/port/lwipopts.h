@@ -93,6 +93,16 @@
 #define TCP_SNDLOWAT                    (16 * 1024)
 #define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF) / 1460)
 #define TCP_QUEUE_OOSEQ                 1
+/*
+ * Out-of-order data is bounded per connection (issue 9): a peer sending
+ * 1-byte segments past a hole held one pool pbuf (~1.6 KiB of card memory)
+ * per byte.  128 segments cover loss recovery of a full 1460-byte-segment
+ * flight of 187 KB; lwIP drops the newest queued segments beyond either
+ * bound.  Under memory pressure ports.c also empties queues at once
+ * (pbuf_free_ooseq).
+ */
+#define TCP_OOSEQ_MAX_BYTES             (256 * 1024)
+#define TCP_OOSEQ_MAX_PBUFS             128
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff
 #define LWIP_WND_SCALE                  1

@@ -48,6 +48,7 @@ struct pcfw_arena {
     struct blk *bins[NBINS];
     struct pcfw_mem_stats st;
     uint64_t bad_frees;
+    size_t reserve;             /* pcfw_arena_set_reserve() */
 };
 
 static inline size_t blk_size(const struct blk *b)
@@ -160,7 +161,26 @@ struct pcfw_arena *pcfw_arena_init(void *mem, size_t size)
     return a;
 }
 
-void *pcfw_arena_alloc(struct pcfw_arena *a, size_t n)
+void pcfw_arena_set_reserve(struct pcfw_arena *a, size_t reserve)
+{
+    a->reserve = reserve < a->st.size ? reserve : a->st.size;
+}
+
+/* Bytes of the arena's size @cls may not take (see enum pcfw_mem_class). */
+static size_t held_back(const struct pcfw_arena *a, enum pcfw_mem_class cls)
+{
+    switch (cls) {
+    case PCFW_MEM_DATA:
+        return a->reserve;
+    case PCFW_MEM_FRAME:
+        return a->reserve / 2;
+    default:
+        return 0;
+    }
+}
+
+void *pcfw_arena_alloc_class(struct pcfw_arena *a, size_t n,
+                             enum pcfw_mem_class cls)
 {
     size_t need;
     unsigned i;
@@ -173,6 +193,10 @@ void *pcfw_arena_alloc(struct pcfw_arena *a, size_t n)
     need = (n + HDR_SIZE + 15) & ~(size_t)15;
     if (need < MIN_BLOCK) {
         need = MIN_BLOCK;
+    }
+    if (a->st.in_use + need + held_back(a, cls) > a->st.size) {
+        a->st.failures++;
+        return NULL;
     }
 
     /* First fit within the own class, then the head of any larger class. */
@@ -216,7 +240,13 @@ void *pcfw_arena_alloc(struct pcfw_arena *a, size_t n)
     return (uint8_t *)b + HDR_SIZE;
 }
 
-void *pcfw_arena_calloc(struct pcfw_arena *a, size_t nmemb, size_t n)
+void *pcfw_arena_alloc(struct pcfw_arena *a, size_t n)
+{
+    return pcfw_arena_alloc_class(a, n, PCFW_MEM_DATA);
+}
+
+void *pcfw_arena_calloc_class(struct pcfw_arena *a, size_t nmemb, size_t n,
+                              enum pcfw_mem_class cls)
 {
     void *p;
 
@@ -224,11 +254,16 @@ void *pcfw_arena_calloc(struct pcfw_arena *a, size_t nmemb, size_t n)
         a->st.failures++;
         return NULL;
     }
-    p = pcfw_arena_alloc(a, nmemb * n);
+    p = pcfw_arena_alloc_class(a, nmemb * n, cls);
     if (p) {
         memset(p, 0, nmemb * n);
     }
     return p;
+}
+
+void *pcfw_arena_calloc(struct pcfw_arena *a, size_t nmemb, size_t n)
+{
+    return pcfw_arena_calloc_class(a, nmemb, n, PCFW_MEM_DATA);
 }
 
 /* The used block behind @p, or NULL if @p is not one the arena handed out. */

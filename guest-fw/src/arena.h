@@ -36,8 +36,28 @@ struct pcfw_arena;
  */
 struct pcfw_arena *pcfw_arena_init(void *mem, size_t size);
 
+/*
+ * Who an allocation is for, in rising priority (issue 9, docs/firmware.md
+ * "Memory under attack").  The top `reserve` bytes of the arena
+ * (pcfw_arena_set_reserve()) are out of reach of data buffers; its upper
+ * half is out of reach of received frames too; lwIP's own allocations
+ * (timers, pcbs, segments, the pbufs of ACKs) may use all of it.
+ */
+enum pcfw_mem_class {
+    PCFW_MEM_DATA,      /* buffered bytes: bytequeues, heads, bodies */
+    PCFW_MEM_FRAME,     /* a received frame */
+    PCFW_MEM_STACK,     /* lwIP's own state */
+};
+
+void pcfw_arena_set_reserve(struct pcfw_arena *a, size_t reserve);
+
+/* pcfw_arena_alloc() and _calloc() are for PCFW_MEM_DATA. */
 void *pcfw_arena_alloc(struct pcfw_arena *a, size_t n);
 void *pcfw_arena_calloc(struct pcfw_arena *a, size_t nmemb, size_t n);
+void *pcfw_arena_alloc_class(struct pcfw_arena *a, size_t n,
+                             enum pcfw_mem_class cls);
+void *pcfw_arena_calloc_class(struct pcfw_arena *a, size_t nmemb, size_t n,
+                              enum pcfw_mem_class cls);
 
 /*
  * Free @p (NULL is ignored).  A pointer that the arena did not hand out, or

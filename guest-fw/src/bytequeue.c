@@ -35,6 +35,8 @@ void pcfw_bq_init(struct pcfw_bq *q, struct pcfw_arena *arena,
     q->head = q->tail = NULL;
     q->len = 0;
     q->block_size = block_size;
+    q->cur = NULL;
+    q->cur_off = 0;
 }
 
 size_t pcfw_bq_append(struct pcfw_bq *q, const void *data, size_t len)
@@ -124,16 +126,25 @@ const void *pcfw_bq_front(const struct pcfw_bq *q, size_t *len)
     return q->head->data + q->head->start;
 }
 
-const void *pcfw_bq_segment(const struct pcfw_bq *q, size_t off, size_t *len)
+const void *pcfw_bq_segment(struct pcfw_bq *q, size_t off, size_t *len)
 {
-    for (const struct pcfw_bq_chunk *c = q->head; c; c = c->next) {
+    struct pcfw_bq_chunk *c = q->head;
+    size_t base = 0;
+
+    if (q->cur && off >= q->cur_off) {
+        c = q->cur;
+        base = q->cur_off;
+    }
+    for (; c; c = c->next) {
         size_t n = c->end - c->start;
 
-        if (off < n) {
-            *len = n - off;
-            return c->data + c->start + off;
+        if (off - base < n) {
+            q->cur = c;
+            q->cur_off = base;
+            *len = n - (off - base);
+            return c->data + c->start + (off - base);
         }
-        off -= n;
+        base += n;
     }
     *len = 0;
     return NULL;
@@ -145,6 +156,12 @@ void pcfw_bq_consume(struct pcfw_bq *q, size_t n)
         n = q->len;
     }
     q->len -= n;
+    /* Chunks freed below all lie before the cursor's when n <= cur_off. */
+    if (q->cur && n <= q->cur_off) {
+        q->cur_off -= n;
+    } else {
+        q->cur = NULL;
+    }
     while (n) {
         struct pcfw_bq_chunk *c = q->head;
         size_t have = c->end - c->start;

@@ -32,6 +32,9 @@ struct pcfw_bq {
     struct pcfw_bq_chunk *head, *tail;
     size_t len;             /* bytes queued */
     uint32_t block_size;    /* card memory per full chunk, header included */
+    /* pcfw_bq_segment()'s cursor: chunk @cur starts at queue offset @cur_off. */
+    struct pcfw_bq_chunk *cur;
+    size_t cur_off;
 };
 
 /*
@@ -62,9 +65,11 @@ const void *pcfw_bq_front(const struct pcfw_bq *q, size_t *len);
 /*
  * The contiguous run of queued bytes starting at offset @off; *@len is 0
  * when @off is at or past the end.  For sending a queue's middle without
- * copying it out first.
+ * copying it out first.  It walks on from where its last call stopped when
+ * @off is not before it, so rising offsets cost O(1) each, not a walk from
+ * the head (quadratic over a 1 MiB body).
  */
-const void *pcfw_bq_segment(const struct pcfw_bq *q, size_t off, size_t *len);
+const void *pcfw_bq_segment(struct pcfw_bq *q, size_t off, size_t *len);
 
 /* Drop @n bytes (at most pcfw_bq_len) from the front, freeing chunks. */
 void pcfw_bq_consume(struct pcfw_bq *q, size_t n);

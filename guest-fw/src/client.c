@@ -215,6 +215,17 @@ void pcfw_client_error(struct pcfw_client *c, int status)
                  "%s\n", status, reason, body, reason);
     pcfw_pstats.errors++;
     pcfw_pstats.responses[status / 100 <= 5 ? status / 100 : 0]++;
+    /*
+     * Straight into TCP's send buffer when nothing is queued before it:
+     * lwIP's segments may use the card-memory reserve, so the answer goes
+     * out even when the data buffers are exhausted (the 503's own cause).
+     */
+    if (n > 0 && c->pcb && !pcfw_bq_len(&c->out) && tcp_sndbuf(c->pcb) >= n &&
+        tcp_write(c->pcb, buf, (u16_t)n, TCP_WRITE_FLAG_COPY) == ERR_OK) {
+        pcfw_pstats.bytes_to_clients += (uint64_t)n;
+        tcp_output(c->pcb);
+        n = 0;
+    }
     if (n > 0 && pcfw_bq_append(&c->out, buf, (size_t)n) != (size_t)n) {
         pcfw_client_abort(c);   /* no card memory even for the answer */
         return;
@@ -270,13 +281,21 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
             }
         }
         pbuf_free(p);
-        c->in_held += (uint32_t)took;
+        /* All of it, dropped bytes too: the close acknowledges them. */
+        c->in_held += (uint32_t)total;
         c->last_active_ms = pcfw_now();
         pcfw_pstats.bytes_from_clients += took;
-        if (took < total) {
+        if (took < total && c->state == PCFW_CL_READING) {
             /* Card memory is exhausted: this client cannot be served. */
-            pcfw_client_ack(c, (uint32_t)(total - took));
             pcfw_client_error(c, 503);
+        } else if (took < total) {
+            /*
+             * A stream (pass-through) or a request already forwarded: an
+             * HTTP answer would corrupt the bytes the client gets, so the
+             * client is reset (client_free() detaches it from its server
+             * connection).
+             */
+            pcfw_client_abort(c);
         } else {
             c->proxy->ops->input(c, false);
         }

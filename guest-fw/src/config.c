@@ -40,6 +40,8 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->idle_timeout_ms = 60 * 1000;
     cfg->pool_idle_timeout_ms = 30 * 1000;
     cfg->connect_timeout_ms = 5 * 1000;
+    cfg->pass_idle_timeout_ms = 60 * 60 * 1000;
+    cfg->pass_keepalive_ms = 2 * 60 * 1000;
     cfg->forwarded = true;
 }
 
@@ -284,23 +286,32 @@ static int do_timeout(struct pcfw_config *cfg, const struct line *l,
     static const struct {
         const char *name;
         size_t off;
+        bool may_be_off;        /* "off" is 0: no timeout, no probes */
     } timeouts[] = {
-        { "request", offsetof(struct pcfw_config, request_timeout_ms) },
-        { "server", offsetof(struct pcfw_config, server_timeout_ms) },
-        { "idle", offsetof(struct pcfw_config, idle_timeout_ms) },
-        { "pool-idle", offsetof(struct pcfw_config, pool_idle_timeout_ms) },
-        { "connect", offsetof(struct pcfw_config, connect_timeout_ms) },
+        { "request", offsetof(struct pcfw_config, request_timeout_ms), false },
+        { "server", offsetof(struct pcfw_config, server_timeout_ms), false },
+        { "idle", offsetof(struct pcfw_config, idle_timeout_ms), false },
+        { "pool-idle", offsetof(struct pcfw_config, pool_idle_timeout_ms),
+          false },
+        { "connect", offsetof(struct pcfw_config, connect_timeout_ms), false },
+        { "pass-idle", offsetof(struct pcfw_config, pass_idle_timeout_ms),
+          true },
+        { "pass-keepalive", offsetof(struct pcfw_config, pass_keepalive_ms),
+          true },
     };
 
     if (l->nwords != 3) {
         return fail(err, errlen, l, "expected 'timeout "
-                    "request|server|idle|pool-idle|connect DURATION'");
+                    "request|server|idle|pool-idle|connect|pass-idle|pass-keepalive "
+                    "DURATION'");
     }
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
         if (strcmp(l->word[1], timeouts[i].name) == 0) {
-            uint32_t ms;
+            uint32_t ms = 0;
 
-            if (!parse_duration(l->word[2], &ms)) {
+            if (timeouts[i].may_be_off && strcmp(l->word[2], "off") == 0) {
+                /* ms stays 0 */
+            } else if (!parse_duration(l->word[2], &ms)) {
                 return fail(err, errlen, l, "'%s' is not a duration (e.g. "
                             "500ms, 30s, 2m)", l->word[2]);
             }

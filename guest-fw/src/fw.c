@@ -38,6 +38,21 @@ struct pcfw_state pcfw;
 
 #define PCFW_UNGUARD() (pcfw.fault_jmp = NULL)
 
+/*
+ * The arena's reserve for lwIP's own state (arena.h, enum pcfw_mem_class):
+ * 1/32 of card memory, at least 64 KiB, at most 2 MiB (256 KiB on an
+ * 8 MiB card, 2 MiB on the default 64 MiB one: ~7000 pcbs).
+ */
+static size_t pcfw_mem_reserve(size_t mem_size)
+{
+    size_t r = mem_size / 32;
+
+    if (r < (64u << 10)) {
+        r = 64u << 10;
+    }
+    return r > (2u << 20) ? (2u << 20) : r;
+}
+
 int pcfw_init(const struct pcfw_platform *platform,
               const struct pcfw_config *cfg, void *mem, size_t mem_size)
 {
@@ -66,6 +81,7 @@ int pcfw_init(const struct pcfw_platform *platform,
     if (!pcfw.arena) {
         return PCFW_ERR_NOMEM;
     }
+    pcfw_arena_set_reserve(pcfw.arena, pcfw_mem_reserve(mem_size));
     /* Seed from what differs between cards and boots. */
     pcfw.rand_state = 0x9e3779b97f4a7c15ull ^ pcfw.plat.now_ms(pcfw.plat.opaque);
     for (int i = 0; i < 6; i++) {

@@ -24,6 +24,7 @@ struct pcfw_state {
     struct pcfw_platform plat;
     struct pcfw_config cfg;
     struct pcfw_arena *arena;
+    bool rx_alloc;              /* lwIP allocates a received frame now */
     struct netif netif[PCFW_PORT_COUNT];
     struct pcfw_stats st;
     uint64_t rand_state;

@@ -103,6 +103,23 @@ static void pass_pump(struct pcfw_client *c)
 
 /* ---- server side callbacks ---- */
 
+/*
+ * The server pcb polls too: once the client's pcb is given back to lwIP
+ * (both its directions closed) the client's own poll stops, and only this
+ * one still ticks the client (its timeouts) until the server side is done.
+ */
+static err_t pass_srv_poll(void *arg, struct tcp_pcb *pcb)
+{
+    struct pcfw_client *c = arg;
+    struct pcfw_cb cb;
+
+    pcfw_cb_enter(&cb, pcb);
+    if (c && !pcfw_client_gone(c)) {
+        pass_ops.tick(c, pcfw_now());
+    }
+    return pcfw_cb_leave(&cb);
+}
+
 static err_t pass_srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct pcfw_client *c = arg;
@@ -132,6 +149,7 @@ static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
     }
     pcfw_cb_enter(&cb, pcb);
     pc = &c->pd.pass;
+    pc->srv_active_ms = pcfw_now();
     if (!p) {
         pc->srv_fin = true;
     } else {
@@ -169,6 +187,7 @@ static err_t pass_srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 
     pcfw_cb_enter(&cb, pcb);
     if (c) {
+        c->pd.pass.srv_active_ms = pcfw_now();
         pass_pump(c);
     }
     return pcfw_cb_leave(&cb);
@@ -190,13 +209,24 @@ static void pass_srv_err(void *arg, err_t err)
 
 /* ---- proxy ops ---- */
 
+/* TCP keepalive (`timeout pass-keepalive`): idle, then 4 probes 10 s apart. */
+static void pass_keepalive(struct tcp_pcb *pcb)
+{
+    if (pcb && pcfw.cfg.pass_keepalive_ms) {
+        ip_set_option(pcb, SOF_KEEPALIVE);
+        pcb->keep_idle = pcfw.cfg.pass_keepalive_ms;
+        pcb->keep_intvl = 10 * 1000;
+        pcb->keep_cnt = 4;
+    }
+}
+
 static bool pass_accept(struct pcfw_client *c)
 {
     struct pcfw_pass_client *pc = &c->pd.pass;
     ip_addr_t dst;
 
     c->state = PCFW_CL_STREAM;
-    pc->since_ms = pcfw_now();
+    pc->since_ms = pc->srv_active_ms = pcfw_now();
     pcfw_list_push_tail(&pcfw_pass_proxy.clients, &c->link);
     pc->srv = tcp_new_ip_type(IPADDR_TYPE_V4);
     if (!pc->srv) {
@@ -207,7 +237,10 @@ static bool pass_accept(struct pcfw_client *c)
     tcp_err(pc->srv, pass_srv_err);
     tcp_recv(pc->srv, pass_srv_recv);
     tcp_sent(pc->srv, pass_srv_sent);
+    tcp_poll(pc->srv, pass_srv_poll, 2);
     tcp_nagle_disable(pc->srv);
+    pass_keepalive(c->pcb);
+    pass_keepalive(pc->srv);
     ip_addr_set_ip4_u32(&dst, pcfw.cfg.server_ip);
     if (tcp_connect(pc->srv, &dst, c->server_port,
                     pass_srv_connected) != ERR_OK) {
@@ -244,9 +277,17 @@ static void pass_drained(struct pcfw_client *c)
 
 static void pass_tick(struct pcfw_client *c, uint32_t now)
 {
-    if (!c->pd.pass.srv_connected &&
-        now - c->pd.pass.since_ms >= pcfw.cfg.connect_timeout_ms) {
+    struct pcfw_pass_client *pc = &c->pd.pass;
+    uint32_t client_idle = now - c->last_active_ms;
+    uint32_t srv_idle = now - pc->srv_active_ms;
+
+    if (!pc->srv_connected &&
+        now - pc->since_ms >= pcfw.cfg.connect_timeout_ms) {
         pass_abort(c);
+    } else if (pcfw.cfg.pass_idle_timeout_ms &&
+               client_idle >= pcfw.cfg.pass_idle_timeout_ms &&
+               srv_idle >= pcfw.cfg.pass_idle_timeout_ms) {
+        pass_abort(c);          /* `timeout pass-idle`: reset both sides */
     }
 }
 

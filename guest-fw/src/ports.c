@@ -125,7 +125,25 @@ void pcfw_ports_input(enum pcfw_port port, const void *frame, size_t len)
         pcfw.st.rx_dropped[port]++;
         return;
     }
-    p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+    /*
+     * One right-sized buffer per frame (PBUF_RAM: header and frame in one
+     * arena block), not lwIP's 1.5 KiB pool buffers: a 60-byte frame held in
+     * an out-of-order queue costs ~250 bytes of card memory, not 1.6 KiB,
+     * and a jumbo frame is one block rather than a chain of six.
+     */
+    pcfw.rx_alloc = true;       /* below the arena's reserve (sys.c) */
+    p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    if (!p) {
+        /*
+         * Card memory is full: out-of-order data is the one thing lwIP
+         * holds that the sender will retransmit, so it goes first (one
+         * connection's queue per failed frame), and the frame gets a second
+         * chance; it may be the ACK that frees more.
+         */
+        pbuf_free_ooseq();
+        p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    }
+    pcfw.rx_alloc = false;
     if (!p) {
         pcfw.st.rx_dropped[port]++;    /* card memory full: like a full ring */
         return;

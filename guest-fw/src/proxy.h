@@ -111,6 +111,7 @@ struct pcfw_pass_client {
     bool srv_shut;              /* FIN sent to the server */
     uint32_t srv_held;          /* server bytes not yet acknowledged */
     uint32_t since_ms;          /* accepted at */
+    uint32_t srv_active_ms;     /* the server side last moved a byte */
 };
 
 /* Client data structure 402: one per client connection. */

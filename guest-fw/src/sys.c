@@ -19,14 +19,23 @@ u32_t sys_now(void)
     return pcfw.plat.now_ms(pcfw.plat.opaque);
 }
 
+/*
+ * lwIP's allocations: its own state may use the arena's reserve, a
+ * received frame (pcfw_ports_input() sets rx_alloc) only its lower half.
+ */
+static enum pcfw_mem_class lwip_class(void)
+{
+    return pcfw.rx_alloc ? PCFW_MEM_FRAME : PCFW_MEM_STACK;
+}
+
 void *pcfw_mem_alloc(size_t n)
 {
-    return pcfw_arena_alloc(pcfw.arena, n);
+    return pcfw_arena_alloc_class(pcfw.arena, n, lwip_class());
 }
 
 void *pcfw_mem_calloc(size_t nmemb, size_t n)
 {
-    return pcfw_arena_calloc(pcfw.arena, nmemb, n);
+    return pcfw_arena_calloc_class(pcfw.arena, nmemb, n, lwip_class());
 }
 
 void pcfw_mem_free(void *p)

@@ -124,6 +124,63 @@ START_TEST(test_exhaustion_and_recovery)
 }
 END_TEST
 
+/*
+ * Issue 9: the reserve.  Data fills the arena up to `reserve` below its
+ * size, received frames up to half of it, lwIP's own state all of it; the
+ * reserve is usable again once data is freed.
+ */
+#define RESERVE     (64u << 10)
+
+static int fill(void **blocks, int max, enum pcfw_mem_class cls)
+{
+    int n = 0;
+
+    while (n < max && (blocks[n] = pcfw_arena_alloc_class(a, 1024, cls))) {
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_reserve_classes)
+{
+    static void *data[2048], *frames[64], *stack[64];
+    struct pcfw_mem_stats st;
+    int nd, nf, ns;
+
+    pcfw_arena_set_reserve(a, RESERVE);
+    nd = fill(data, 2048, PCFW_MEM_DATA);
+    ck_assert_int_lt(nd, 2048);
+    pcfw_arena_stats(a, &st);
+    ck_assert_uint_le(st.in_use + RESERVE, st.size);
+    ck_assert_uint_gt(st.in_use + RESERVE + 1040, st.size);
+    ck_assert_ptr_null(pcfw_arena_alloc(a, 1024));
+
+    nf = fill(frames, 64, PCFW_MEM_FRAME);     /* half the reserve */
+    ck_assert_int_ge(nf, 30);
+    ck_assert_int_le(nf, 32);
+    ns = fill(stack, 64, PCFW_MEM_STACK);      /* the other half */
+    ck_assert_int_ge(ns, 28);
+    ck_assert_int_lt(ns, 64);
+    ck_assert(pcfw_arena_check(a));
+
+    for (int i = 0; i < nd; i++) {
+        pcfw_arena_free(a, data[i]);
+    }
+    for (int i = 0; i < nf; i++) {
+        pcfw_arena_free(a, frames[i]);
+    }
+    for (int i = 0; i < ns; i++) {
+        pcfw_arena_free(a, stack[i]);
+    }
+    pcfw_arena_stats(a, &st);
+    ck_assert_uint_eq(st.in_use, 0);
+    ck_assert_int_eq(fill(data, 2048, PCFW_MEM_DATA), nd);
+    for (int i = 0; i < nd; i++) {
+        pcfw_arena_free(a, data[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_coalesce_both_sides)
 {
     void *x = pcfw_arena_alloc(a, 500);
@@ -238,6 +295,7 @@ Suite *arena_suite(void)
     tcase_add_test(tc, test_bad_and_double_free);
     tcase_add_test(tc, test_calloc_zeroes);
     tcase_add_test(tc, test_random_workload);
+    tcase_add_test(tc, test_reserve_classes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,9 +6,11 @@
  */
 
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "bytequeue.h"
 #include "fw_unit.h"
 
@@ -162,6 +164,80 @@ START_TEST(test_small_first_chunk)
 }
 END_TEST
 
+/*
+ * Issue 9 item 8: sending a queue's middle segment by segment
+ * (pcfw_bq_segment at rising offsets, as the HTTP proxy forwards a body)
+ * is linear, not a walk from the head per segment.  100,000 chunks: the
+ * walk from the head took ~5e9 steps, far beyond the bound below.
+ */
+#define SEG_MEM         (8u << 20)
+#define SEG_CHUNKS      100000
+#define SEG_BLOCK       64
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_segment_walk_linear)
+{
+    uint8_t *big = malloc(SEG_MEM);
+    struct pcfw_arena *ba = pcfw_arena_init(big, SEG_MEM);
+    struct pcfw_bq q;
+    size_t total = 0, off, len;
+    double t0;
+    uint8_t b = 0;
+    bool consumed = false;
+
+    ck_assert_ptr_nonnull(ba);
+    pcfw_bq_init(&q, ba, SEG_BLOCK);
+    for (int i = 0; i < SEG_CHUNKS; i++) {
+        uint8_t chunk[24];
+
+        for (size_t k = 0; k < sizeof(chunk); k++) {
+            chunk[k] = (uint8_t)(total + k);
+        }
+        ck_assert_uint_eq(pcfw_bq_append(&q, chunk, sizeof(chunk)),
+                          sizeof(chunk));
+        total += sizeof(chunk);
+    }
+    pcfw_bq_consume(&q, 5);             /* the cursor follows consumption */
+    total -= 5;
+    b = 5;
+    t0 = now_s();
+    for (off = 0; off < total; off += len) {
+        const uint8_t *p = pcfw_bq_segment(&q, off, &len);
+
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_gt(len, 0);
+        if (p[0] != b || p[len - 1] != (uint8_t)(b + len - 1)) {
+            ck_abort_msg("wrong bytes at offset %zu", off);
+        }
+        b = (uint8_t)(b + len);
+        if (off >= 1000 && !consumed) {
+            consumed = true;
+            /* Consuming behind the cursor keeps it valid. */
+            pcfw_bq_consume(&q, 100);
+            total -= 100;
+            off -= 100;
+        }
+    }
+    ck_assert_msg(now_s() - t0 < 0.5, "the walk took %.2f s", now_s() - t0);
+    ck_assert_uint_eq(off, total);
+    ck_assert_ptr_null(pcfw_bq_segment(&q, total, &len));
+    ck_assert_uint_eq(len, 0);
+    /* Offsets before the cursor still work after it moved on. */
+    ck_assert_uint_eq(*(const uint8_t *)pcfw_bq_segment(&q, 0, &len),
+                      (uint8_t)(5 + 100));
+    pcfw_bq_clear(&q);
+    ck_assert(pcfw_arena_check(ba));
+    free(big);
+}
+END_TEST
+
 Suite *bytequeue_suite(void)
 {
     Suite *s = suite_create("bytequeue");
@@ -173,6 +249,7 @@ Suite *bytequeue_suite(void)
     tcase_add_test(tc, test_short_append_when_memory_runs_out);
     tcase_add_test(tc, test_peek_bounds);
     tcase_add_test(tc, test_small_first_chunk);
+    tcase_add_test(tc, test_segment_walk_linear);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -34,9 +34,12 @@
 #include <string.h>
 #include <strings.h>
 #include "lwip/etharp.h"
+#include "lwip/inet_chksum.h"
 #include "lwip/init.h"
+#include "lwip/ip.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/prot/tcp.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
@@ -518,6 +521,18 @@ const char *peer_client_received(int id, size_t *len)
     return c->rx.p ? c->rx.p : "";
 }
 
+void peer_client_abort(int id)
+{
+    struct client *c = client_get(id);
+
+    if (c->pcb) {
+        tcp_err(c->pcb, NULL);
+        tcp_abort(c->pcb);      /* sends RST */
+        c->pcb = NULL;
+        c->reset = true;
+    }
+}
+
 bool peer_client_connected(int id)
 {
     return client_get(id)->connected;
@@ -536,6 +551,45 @@ bool peer_client_reset(int id)
 uint32_t peer_client_fin_ms(int id)
 {
     return client_get(id)->fin_ms;
+}
+
+/*
+ * A hand-made segment on client @id's connection: @len bytes at sequence
+ * number snd_nxt + @ahead, acknowledging what the client received, sent
+ * behind the client's own TCP (which never learns of it).
+ */
+void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len)
+{
+    struct client *c = client_get(id);
+    struct netif *n = &nif[PCFW_PORT_NIC];
+    struct tcp_hdr *th;
+    struct pbuf *p;
+
+    if (!c->pcb || len > TCP_MSS) {
+        fprintf(stderr, "peer: client %d cannot forge a %zu-byte segment "
+                "(%s)\n", id, len, c->pcb ? "too long" : "no connection");
+        abort();
+    }
+    p = pbuf_alloc(PBUF_IP, (u16_t)(TCP_HLEN + len), PBUF_RAM);
+    if (!p) {
+        abort();
+    }
+    th = p->payload;
+    memset(th, 0, TCP_HLEN);
+    th->src = lwip_htons(c->pcb->local_port);
+    th->dest = lwip_htons(c->pcb->remote_port);
+    th->seqno = lwip_htonl(c->pcb->snd_nxt + ahead);
+    th->ackno = lwip_htonl(c->pcb->rcv_nxt);
+    TCPH_HDRLEN_FLAGS_SET(th, TCP_HLEN / 4, TCP_ACK);
+    th->wnd = lwip_htons((u16_t)c->pcb->rcv_wnd);
+    memcpy((char *)p->payload + TCP_HLEN, data, len);
+    th->chksum = ip_chksum_pseudo(p, IP_PROTO_TCP, p->tot_len,
+                                  &c->pcb->local_ip, &c->pcb->remote_ip);
+    if (ip_output_if(p, &c->pcb->local_ip, &c->pcb->remote_ip, 64, 0,
+                     IP_PROTO_TCP, n) != ERR_OK) {
+        abort();
+    }
+    pbuf_free(p);
 }
 
 /* ---- the scripted server ---- */

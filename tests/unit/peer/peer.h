@@ -37,7 +37,7 @@
 #define PEER_CARD_BUS   "10.0.3.15"
 
 /* Most connections one test may open on each side. */
-#define PEER_MAX_CONNS  64
+#define PEER_MAX_CONNS  160
 
 /* ---- set-up and time ---- */
 
@@ -93,10 +93,20 @@ void peer_client_pause(int id, bool paused);
 /* Half-close: FIN once the queued bytes are out; the client still reads. */
 void peer_client_shutdown(int id);
 
+/* Reset the connection (RST to the card) and forget it. */
+void peer_client_abort(int id);
+
 bool peer_client_connected(int id);     /* the handshake completed */
 bool peer_client_closed(int id);        /* FIN from the card (we close too) */
 bool peer_client_reset(int id);         /* RST from the card */
 uint32_t peer_client_fin_ms(int id);    /* when the FIN came (if closed) */
+
+/*
+ * Send a forged data segment on client @id's connection: @len bytes at
+ * @ahead bytes past the client's next sequence number (so @ahead > 0 leaves
+ * a hole), behind the client's TCP.  Delivered by the next peer_run().
+ */
+void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len);
 
 /* ---- the scripted HTTP server on 10.0.3.2 ---- */
 
