@@ -774,10 +774,10 @@ static size_t req_body_len(const struct pcfw_client *c)
 }
 
 /* The body bytes from @off on, as one contiguous segment of *@len bytes. */
-static const uint8_t *req_body_segment(const struct pcfw_client *c, size_t off,
+static const uint8_t *req_body_segment(struct pcfw_client *c, size_t off,
                                        size_t *len)
 {
-    const struct pcfw_http_client *h = &c->pd.http;
+    struct pcfw_http_client *h = &c->pd.http;
     const uint8_t *p = h->dechunked
         ? pcfw_bq_segment(&h->body, off, len)
         : pcfw_bq_segment(&c->in, h->raw_head_len + off, len);
