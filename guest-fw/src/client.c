@@ -200,11 +200,17 @@ void pcfw_client_close(struct pcfw_client *c)
 
 void pcfw_client_error(struct pcfw_client *c, int status)
 {
+    pcfw_client_error_to(c, status, false);
+}
+
+void pcfw_client_error_to(struct pcfw_client *c, int status, bool head)
+{
     char buf[256];
     const char *reason = pcfw_http_reason(status);
     int body, n;
 
     body = (int)strlen(reason) + 1;
+    /* An answer to HEAD has the same head and no body (RFC 9110 §9.3.2). */
     n = snprintf(buf, sizeof(buf),
                  "HTTP/1.1 %d %s\r\n"
                  "Server: proxycard\r\n"
@@ -212,7 +218,8 @@ void pcfw_client_error(struct pcfw_client *c, int status)
                  "Content-Length: %d\r\n"
                  "Connection: close\r\n"
                  "\r\n"
-                 "%s\n", status, reason, body, reason);
+                 "%s%s", status, reason, body, head ? "" : reason,
+                 head ? "" : "\n");
     pcfw_pstats.errors++;
     pcfw_pstats.responses[status / 100 <= 5 ? status / 100 : 0]++;
     /*

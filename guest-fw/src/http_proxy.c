@@ -666,6 +666,7 @@ static void http_reset_request(struct pcfw_client *c)
     pcfw_bq_clear(&h->body);
     h->dechunked = false;
     h->phase = RQ_HEAD;
+    h->method = PCFW_HTTP_M_OTHER;  /* unknown until the next head parses */
     h->rphase = RS_HEAD;
     h->parsed = h->raw_head_len = h->req_len = 0;
     h->head_len = h->head_sent = h->body_sent = 0;
@@ -705,7 +706,7 @@ static void http_error(struct pcfw_client *c, int status)
         c->srv = NULL;
         srv_drop(s, true);      /* its late answer must reach nobody */
     }
-    pcfw_client_error(c, status);
+    pcfw_client_error_to(c, status, c->pd.http.method == PCFW_HTTP_M_HEAD);
 }
 
 /* The head is complete in c->in[0, raw_head_len): parse and prepare it. */
@@ -722,6 +723,9 @@ static bool http_head_done(struct pcfw_client *c)
     }
     pcfw_bq_peek(&c->in, 0, raw, h->raw_head_len);
     err = pcfw_http_parse_request(raw, h->raw_head_len, &req);
+    if (err == 0) {
+        h->method = req.method;         /* errors to HEAD carry no body */
+    }
     if (err == 0 && req.method == PCFW_HTTP_M_CONNECT) {
         err = PCFW_HTTP_E_NOT_IMPLEMENTED;
     }

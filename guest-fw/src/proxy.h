@@ -153,6 +153,8 @@ void pcfw_client_flush(struct pcfw_client *c);
 void pcfw_client_ack(struct pcfw_client *c, uint32_t n);
 /* Queue an error response (status, short text) and close after it. */
 void pcfw_client_error(struct pcfw_client *c, int status);
+/* The same, answering a HEAD request if @head: the head without the body. */
+void pcfw_client_error_to(struct pcfw_client *c, int status, bool head);
 /*
  * Queue our FIN to the client (once); true once it is queued.  If the
  * client's FIN came already, the pcb goes back to lwIP at once (c->pcb

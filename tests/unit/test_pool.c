@@ -568,6 +568,35 @@ START_TEST(test_server_timeout)
 }
 END_TEST
 
+/* 10b. The card's own error answer to HEAD has no body. */
+START_TEST(test_error_to_head)
+{
+    int c, d;
+
+    boot("pool 1\ntimeout server 1s\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request("HEAD /slow HTTP/1.1\r\nHost: card\r\n\r\n");
+    peer_run(2500);
+    assert_received(c, "HTTP/1.1 504 Gateway Timeout\r\nServer: proxycard\r\n"
+                    "Content-Type: text/plain\r\nContent-Length: 16\r\n"
+                    "Connection: close\r\n\r\n");
+    ck_assert(peer_client_closed(c));
+    /* A HEAD answered, then a bad request on the same connection: its 400
+     * has a body (the method is the new request's, unknown yet). */
+    d = request("HEAD /h HTTP/1.1\r\nHost: card\r\n\r\nGARBAGE\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_closed(d));
+    {
+        size_t len;
+        const char *got = peer_client_received(d, &len);
+
+        ck_assert_msg(strstr(got, "400 Bad Request") &&
+                      len >= 12 && strcmp(got + len - 12, "Bad Request\n") == 0,
+                      "got \"%s\"", got);
+    }
+}
+END_TEST
+
 /* 11. `timeout pool-idle`: idle connections are closed and reopened. */
 START_TEST(test_pool_idle_timeout)
 {
@@ -1160,6 +1189,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_reset_retry_get);
     tcase_add_test(tc, test_reset_no_retry_post);
     tcase_add_test(tc, test_server_timeout);
+    tcase_add_test(tc, test_error_to_head);
     tcase_add_test(tc, test_pool_idle_timeout);
     tcase_add_test(tc, test_queue_order);
     tcase_add_test(tc, test_expect_continue);
