@@ -188,7 +188,7 @@ unit: $(UNIT_BIN) $(POOL_BIN)
 
 # ---- check -------------------------------------------------------------------
 
-check: qemu sim unit guest
+check: qemu sim unit guest fuzz-build
 	BUILD=$(BUILD) QEMU_BUILD=$(QEMU_BUILD) scripts/run-checks.sh
 
 clean:

@@ -3,7 +3,8 @@
 # apt has a deb-src entry so that `apt-get source` can fetch QEMU and lwIP.
 #
 # usage: scripts/install-deps.sh [--fuzz]
-#   --fuzz  also what `make fuzz-device` needs (docs/fuzzing-device.md)
+#   --fuzz  accepted for older callers; what the fuzzers need is always
+#           installed now, since `make check` runs them (docs/fuzzing.md)
 #
 # Idempotent: installs only what is missing; runs `apt-get update` only when it
 # installs something or adds the deb-src entry.  Must run as root (or with
@@ -19,13 +20,13 @@ PKGS="build-essential pkg-config dpkg-dev ninja-build meson python3 \
       flex bison check binutils xz-utils seabios qemu-system-data \
       nginx curl"
 
-# make fuzz-device: QEMU's device fuzzer, built with clang-14; libFuzzer and
-# the sanitizers' runtimes are in libclang-rt-14-dev, llvm-symbolizer (in
-# llvm-14) symbolises ASan's and UBSan's reports.
-PKGS_FUZZ="clang-14 libclang-rt-14-dev llvm-14"
+# Fuzzing (make check runs each libFuzzer target of tests/fuzz/ briefly;
+# make fuzz, make fuzz-device): clang-14; libFuzzer and the sanitizers'
+# runtimes are in libclang-rt-14-dev, llvm-symbolizer (in llvm-14)
+# symbolises ASan's and UBSan's reports.
+PKGS="$PKGS clang-14 libclang-rt-14-dev llvm-14"
 case "${1:-}" in
---fuzz) PKGS="$PKGS $PKGS_FUZZ" ;;
-"") ;;
+--fuzz | "") ;;
 *) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
 esac
 

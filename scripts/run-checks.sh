@@ -100,6 +100,20 @@ timeout 300 tests/fuzz-device/replay.py --qemu "$QEMU_BUILD/qemu-system-x86_64" 
     --timeout 30 tests/fuzz-device/*.qtest >"$fuzz_log" 2>&1
 tap_layer fuzz-device "$fuzz_log" $?
 
+# --- 5c. fuzz: each libFuzzer target of tests/fuzz/ (the HTTP parsers, the
+# whole firmware on frames) replays its regressions, then fuzzes for
+# FUZZ_CHECK_TIME seconds under ASan and UBSan; a crash, sanitizer report,
+# timeout or leak fails it.  Long runs are `make fuzz` (docs/fuzzing.md).
+fuzz_pass=0 fuzz_fail=0
+for t in request response chunked frames; do
+    if BUILD=$BUILD tests/fuzz/run.sh "$t" "${FUZZ_CHECK_TIME:-20}"; then
+        fuzz_pass=$((fuzz_pass + 1))
+    else
+        fuzz_fail=$((fuzz_fail + 1))
+    fi
+done
+layer fuzz $fuzz_pass $fuzz_fail
+
 # --- 6. VM: the guest booted with scripts/run-vm.sh, through the card and virtio-net ---
 vm_log=$LOGDIR/vm.log
 BUILD=$BUILD tests/vm/run.sh >"$vm_log" 2>&1
