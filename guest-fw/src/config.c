@@ -38,7 +38,7 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->request_timeout_ms = 30 * 1000;
     cfg->server_timeout_ms = 60 * 1000;
     cfg->idle_timeout_ms = 60 * 1000;
-    cfg->pool_idle_timeout_ms = 30 * 1000;
+    cfg->pool_idle_timeout_ms = 4 * 1000;   /* below Apache's and Node's 5 s */
     cfg->connect_timeout_ms = 5 * 1000;
     cfg->pass_idle_timeout_ms = 60 * 60 * 1000;
     cfg->pass_keepalive_ms = 2 * 60 * 1000;

@@ -16,7 +16,7 @@
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
 #include "fw_internal.h"
-#include "proxy.h"
+#include "pool.h"
 
 struct pcfw_state pcfw;
 
@@ -98,7 +98,7 @@ int pcfw_init(const struct pcfw_platform *platform,
             err = pcfw_master_init();
         }
         if (err == PCFW_OK) {
-            err = pcfw_http_init();
+            err = pcfw_pool_init();
         }
         pcfw_client_reap();
         PCFW_UNGUARD();
@@ -141,7 +141,7 @@ void pcfw_get_stats(struct pcfw_stats *st)
     st->proxy = pcfw_pstats;
     if (pcfw.arena) {
         pcfw_arena_stats(pcfw.arena, &st->mem);
-        pcfw_http_pool_stats(&st->proxy.srv_in_use, &st->proxy.srv_idle);
+        pcfw_pool_stats(&st->proxy.srv_in_use, &st->proxy.srv_idle);
     }
 }
 
@@ -186,13 +186,20 @@ int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
     }
     {
         PCFW_GUARD(PCFW_ERR_ARG);
+        /* What can run short is allocated first: refused whole, or taken. */
+        ret = pcfw_pool_prepare(&cfg);
+        if (ret != PCFW_OK) {
+            PCFW_UNGUARD();
+            snprintf(err, errlen, "not applied: %s for its server pools; "
+                     "the running configuration is unchanged",
+                     pcfw_strerror(ret));
+            return ret;
+        }
         old = pcfw.cfg;
         pcfw.cfg = cfg;
         pcfw_ports_apply(&old);
         ret = pcfw_master_apply();
-        if (ret == PCFW_OK) {
-            ret = pcfw_http_apply(&old);
-        }
+        pcfw_pool_commit(&old);
         pcfw_client_reap();
         PCFW_UNGUARD();
     }
@@ -220,7 +227,7 @@ void pcfw_shutdown(void)
     {
         PCFW_GUARD();
         pcfw_master_shutdown();
-        pcfw_http_shutdown();
+        pcfw_pool_shutdown();
         pcfw_client_reap();
         pcfw_ports_shutdown();
         PCFW_UNGUARD();

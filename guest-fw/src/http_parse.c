@@ -569,6 +569,51 @@ int pcfw_http_find_field(const uint8_t *head,
     return -1;
 }
 
+long pcfw_http_keepalive_timeout(const uint8_t *v, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        size_t start, end;
+        long secs = 0;
+        bool digits = false;
+
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+            i++;
+        }
+        start = i;
+        while (i < len && v[i] != ',') {
+            i++;
+        }
+        end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) {
+            end--;
+        }
+        if (end - start < 8 || !eq_lower(v + start, 7, "timeout")) {
+            continue;
+        }
+        start += 7;
+        while (start < end && (v[start] == ' ' || v[start] == '\t')) {
+            start++;
+        }
+        if (start == end || v[start++] != '=') {
+            continue;
+        }
+        while (start < end && (v[start] == ' ' || v[start] == '\t')) {
+            start++;
+        }
+        for (; start < end && v[start] >= '0' && v[start] <= '9'; start++) {
+            secs = secs * 10 + (v[start] - '0');
+            secs = secs > 86400 ? 86400 : secs;
+            digits = true;
+        }
+        if (digits && start == end) {
+            return secs;
+        }
+    }
+    return -1;
+}
+
 /* ---- request head ------------------------------------------------------ */
 
 static const struct {

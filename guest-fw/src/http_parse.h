@@ -224,6 +224,14 @@ int pcfw_http_find_field(const uint8_t *head,
                          const struct pcfw_http_field *fields,
                          unsigned nfields, const char *lower_name);
 
+/*
+ * The timeout=N parameter of a Keep-Alive field value (RFC 2068 §19.7.1.1;
+ * Apache and Node send "timeout=5, max=100"): N in seconds, or -1 if the
+ * value has no well-formed timeout parameter.  N above 86400 counts as
+ * 86400.
+ */
+long pcfw_http_keepalive_timeout(const uint8_t *value, size_t len);
+
 /* ---- chunked bodies ---------------------------------------------------- */
 
 /*

@@ -1,6 +1,6 @@
 /*
- * proxycard firmware: the HTTP proxy (the patent's FIG. 8-10) and its pool
- * of persistent server connections.
+ * proxycard firmware: the HTTP proxy (the patent's FIG. 8-10); its pool of
+ * persistent server connections is pool.c.
  *
  * A client's request accumulates in its input queue until it is complete
  * (head and whole body: nothing reaches the server before that).  The card
@@ -15,18 +15,20 @@
  * the client reads.  A response larger than the budget streams: the server's
  * TCP window is held closed while the client's output queue is over budget.
  *
- * Pooled connection states: CONNECTING -> IDLE -> BUSY (exactly one client
- * request) -> IDLE again, or closed and reopened.  A connection returns to
- * IDLE only at the exact end of a response that allows it: framing by
- * Content-Length or chunked (or no body), no extra bytes, keep-alive.  An
- * idle connection is owned by the pool: any byte or FIN on it closes it,
- * and it is closed and reopened after `timeout pool-idle`.
+ * A pooled connection returns to the pool only at the exact end of a
+ * response that allows it: framing by Content-Length or chunked (or no
+ * body), no extra bytes, keep-alive, and no FIN from the server.
  *
  * Failures: a server connection that fails before any response byte
- * arrived is retried once on another connection if the request is
- * idempotent (the request stays buffered until the first response byte);
- * otherwise the client gets 502.  After response bytes went to the client,
- * a failure can only be shown by resetting the client connection.
+ * arrived is retried, if the request is idempotent, on a fresh connection
+ * (one that carried no exchange before: the request stays buffered until the
+ * first response byte).  As in nginx, a failure on a reused connection
+ * counts as no try, since the server may just have closed it as idle; a
+ * request gets two tries on fresh connections, then 502.  A request that
+ * is not idempotent gets 502 at its first failure.  After response bytes
+ * went to the client, a failure can only be shown by resetting the client
+ * connection.  Connects refused while no pooled connection is up answer the
+ * waiting requests 502 at once.
  *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -37,69 +39,30 @@
 #include "lwip/timeouts.h"
 #include "cbguard.h"
 #include "fw_internal.h"
-#include "proxy.h"
+#include "pool.h"
 
 enum { RQ_HEAD, RQ_BODY_LENGTH, RQ_BODY_CHUNKED, RQ_DONE };
 enum { RS_HEAD, RS_LENGTH, RS_CHUNKED, RS_CLOSE, RS_DONE };
-enum { SRV_DOWN, SRV_CONNECTING, SRV_IDLE, SRV_BUSY };
 
-#define RECONNECT_MIN_MS    100
-#define RECONNECT_MAX_MS    2000
-/*
- * Reconnects are driven by one periodic tick rather than a timeout per
- * connection: a timeout is allocated from card memory when armed, and lwIP
- * treats a failed allocation there as a fatal assertion.
- */
-#define POOL_TICK_MS        100
+/* Tries on fresh connections an idempotent request gets. */
+#define FRESH_TRIES         2
 /* What the card adds to Via (RFC 9110 §7.6.3: protocol and a pseudonym). */
 #define PCFW_VIA            "1.1 proxycard"
 /* "Content-Length: " 20 digits CRLF, then the final CRLF. */
 #define FRAMING_ROOM        48
 
-struct pcfw_pool;
-
-struct pcfw_srv {
-    struct tcp_pcb *pcb;
-    struct pcfw_pool *pool;
-    struct pcfw_client *owner;  /* BUSY: the client it serves */
-    struct pcfw_list link;      /* IDLE: on pool->idle */
-    uint8_t state;
-    bool reusable;              /* nothing odd seen in this exchange */
-    uint32_t since_ms;          /* entered the current state */
-    uint32_t retry_at_ms;       /* DOWN: reconnect from then on */
-    uint32_t held;              /* response bytes not acknowledged */
-};
-
-/* One pool per server port that HTTP listeners forward to. */
-struct pcfw_pool {
-    uint16_t port;
-    unsigned size;
-    struct pcfw_srv *srv;       /* size entries, arena */
-    struct pcfw_list idle;
-    unsigned connected;         /* IDLE + BUSY */
-    bool down;                  /* the last connect attempt failed */
-    uint32_t backoff_ms;
-};
-
-static struct pcfw_pool pools[PCFW_MAX_LISTENERS];
-static unsigned npools;
-
-
 static const struct pcfw_proxy_ops http_ops;
 struct pcfw_proxy pcfw_http_proxy = { .name = "http", .ops = &http_ops };
 
 static void http_run(struct pcfw_pool *pool);
-static void srv_connect(struct pcfw_srv *s);
 static void http_parse_more(struct pcfw_client *c);
+static void http_response_done(struct pcfw_client *c);
+static void http_server_failed(struct pcfw_client *c);
 
+/* The pool @c's requests go to; NULL once no listener uses its port. */
 static struct pcfw_pool *pool_of(const struct pcfw_client *c)
 {
-    for (unsigned i = 0; i < npools; i++) {
-        if (pools[i].port == c->server_port) {
-            return &pools[i];
-        }
-    }
-    return NULL;    /* cannot happen: every HTTP listener has a pool */
+    return pcfw_pool_find(c->server_port);
 }
 
 /* ---- head building ---- */
@@ -380,278 +343,6 @@ static bool queue_response_head(struct pcfw_client *c, const uint8_t *raw,
     return took == b.len;
 }
 
-/* ---- the pool ---- */
-
-static void srv_detach_pcb(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_err(pcb, NULL);
-    tcp_poll(pcb, NULL, 0);
-}
-
-
-/* Acknowledge @n bytes to the server (opens its window). */
-static void srv_ack(struct pcfw_srv *s, uint32_t n)
-{
-    while (n && s->pcb) {
-        u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
-
-        tcp_recved(s->pcb, step);
-        n -= step;
-    }
-}
-
-
-static void srv_schedule(struct pcfw_srv *s, uint32_t delay_ms)
-{
-    s->retry_at_ms = pcfw_now() + delay_ms;
-}
-
-/*
- * A request is waiting while the pool is down: try again now rather than at
- * the end of the back-off, which only paces a server that stays away.
- */
-static void pool_kick(struct pcfw_pool *pool)
-{
-    if (!pool->down) {
-        return;
-    }
-    pool->backoff_ms = RECONNECT_MIN_MS;
-    for (unsigned k = 0; k < pool->size; k++) {
-        if (pool->srv[k].state == SRV_DOWN) {
-            pool->srv[k].retry_at_ms = pcfw_now();
-        }
-    }
-}
-
-/* Reopen the connections that are down and due (every POOL_TICK_MS). */
-static void pool_tick(void *arg)
-{
-    uint32_t now = pcfw_now();
-
-    for (unsigned i = 0; i < npools; i++) {
-        for (unsigned k = 0; k < pools[i].size; k++) {
-            struct pcfw_srv *s = &pools[i].srv[k];
-
-            if (s->state == SRV_DOWN && (int32_t)(now - s->retry_at_ms) >= 0) {
-                srv_connect(s);
-            }
-        }
-    }
-    sys_timeout(POOL_TICK_MS, pool_tick, NULL);
-}
-
-/*
- * Take @s out of service: forget its pcb (closing it gracefully unless
- * @reset) and reopen it later.  The owner, if any, is the caller's business.
- */
-static void srv_drop(struct pcfw_srv *s, bool reset)
-{
-    struct pcfw_pool *pool = s->pool;
-
-    if (s->state == SRV_IDLE) {
-        pcfw_list_remove(&s->link);
-    }
-    if (s->state == SRV_IDLE || s->state == SRV_BUSY) {
-        pool->connected--;
-    }
-    if (s->pcb) {
-        srv_detach_pcb(s->pcb);
-        if (reset || tcp_close(s->pcb) != ERR_OK) {
-            pcfw_tcp_abort(s->pcb);
-        }
-        s->pcb = NULL;
-    }
-    s->owner = NULL;
-    s->state = SRV_DOWN;
-    s->held = 0;
-    srv_schedule(s, pool->down ? pool->backoff_ms : 0);
-}
-
-/* An exchange ended cleanly: back to the pool, or closed if it must. */
-static void srv_release(struct pcfw_srv *s, bool keep)
-{
-    srv_ack(s, s->held);
-    s->held = 0;
-    s->owner = NULL;
-    if (!keep || !s->reusable) {
-        srv_drop(s, false);
-        return;
-    }
-    s->state = SRV_IDLE;
-    s->since_ms = pcfw_now();
-    pcfw_list_push_head(&s->pool->idle, &s->link);  /* most recent first */
-}
-
-static void srv_failed(struct pcfw_srv *s);
-
-static err_t srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    struct pcfw_srv *s = arg;
-    struct pcfw_pool *pool;
-    struct pcfw_cb cb;
-
-    if (!s) {
-        return ERR_OK;
-    }
-    pcfw_cb_enter(&cb, pcb);
-    pool = s->pool;
-    s->state = SRV_IDLE;
-    s->reusable = true;
-    s->since_ms = pcfw_now();
-    pool->connected++;
-    pool->down = false;
-    pool->backoff_ms = RECONNECT_MIN_MS;
-    pcfw_pstats.srv_connects++;
-    pcfw_list_push_head(&pool->idle, &s->link);
-    http_run(pool);
-    return pcfw_cb_leave(&cb);
-}
-
-static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
-                                struct pbuf *p);
-static void http_response_done(struct pcfw_client *c);
-static void http_server_failed(struct pcfw_client *c);
-
-static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    struct pcfw_srv *s = arg;
-    struct pcfw_client *c;
-    struct pcfw_cb cb;
-
-    if (!s) {
-        if (p) {
-            pbuf_free(p);
-        }
-        return ERR_OK;
-    }
-    pcfw_cb_enter(&cb, pcb);
-    c = s->owner;
-    if (!p) {
-        /* The server closed.  For a close-delimited body that is its end. */
-        if (c && c->pd.http.rphase == RS_CLOSE) {
-            s->reusable = false;
-            http_response_done(c);      /* drops s: it is not reusable */
-        } else if (c) {
-            srv_drop(s, false);
-            http_server_failed(c);
-        } else {
-            srv_drop(s, false);         /* an idle connection closed */
-        }
-    } else if (!c || err != ERR_OK) {
-        /* Bytes nobody asked for: this connection cannot be trusted. */
-        pbuf_free(p);
-        srv_drop(s, true);
-    } else {
-        pcfw_pstats.bytes_from_server += p->tot_len;
-        http_response_input(c, s, p);
-    }
-    return pcfw_cb_leave(&cb);
-}
-
-static void srv_send_request(struct pcfw_client *c);
-
-static err_t srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    struct pcfw_srv *s = arg;
-    struct pcfw_cb cb;
-
-    pcfw_cb_enter(&cb, pcb);
-    if (s && s->owner) {
-        srv_send_request(s->owner);
-    }
-    return pcfw_cb_leave(&cb);
-}
-
-static err_t srv_poll(void *arg, struct tcp_pcb *pcb)
-{
-    struct pcfw_srv *s = arg;
-    uint32_t now = pcfw_now();
-    struct pcfw_cb cb;
-
-    if (!s) {
-        return ERR_OK;
-    }
-    pcfw_cb_enter(&cb, pcb);
-    if (s->state == SRV_IDLE &&
-        now - s->since_ms >= pcfw.cfg.pool_idle_timeout_ms) {
-        /* Reopen before the server's own keep-alive timeout closes it. */
-        srv_drop(s, false);
-    } else if (s->state == SRV_CONNECTING &&
-               now - s->since_ms >= pcfw.cfg.connect_timeout_ms) {
-        srv_failed(s);
-    } else if (s->state == SRV_BUSY && s->owner) {
-        srv_send_request(s->owner);
-    }
-    return pcfw_cb_leave(&cb);
-}
-
-/* A connect that failed or timed out (pcb gone or to be aborted). */
-static void srv_failed(struct pcfw_srv *s)
-{
-    struct pcfw_pool *pool = s->pool;
-
-    pcfw_pstats.srv_connect_failures++;
-    if (s->pcb) {
-        pcfw_tcp_abort(s->pcb);
-        s->pcb = NULL;
-    }
-    s->state = SRV_DOWN;
-    if (pool->connected == 0) {
-        pool->down = true;      /* waiting clients get 502 after connect timeout */
-    }
-    srv_schedule(s, pool->backoff_ms);
-    if (pool->backoff_ms < RECONNECT_MAX_MS) {
-        pool->backoff_ms *= 2;
-    }
-}
-
-static void srv_err(void *arg, err_t err)
-{
-    struct pcfw_srv *s = arg;
-    struct pcfw_client *c;
-
-    if (!s) {
-        return;
-    }
-    s->pcb = NULL;      /* freed by lwIP */
-    if (s->state == SRV_CONNECTING) {
-        srv_failed(s);
-        return;
-    }
-    c = s->owner;
-    srv_drop(s, true);
-    if (c) {
-        http_server_failed(c);
-    }
-}
-
-static void srv_connect(struct pcfw_srv *s)
-{
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-    ip_addr_t dst;
-
-    if (!pcb) {
-        srv_schedule(s, RECONNECT_MAX_MS);      /* card memory is short */
-        return;
-    }
-    tcp_arg(pcb, s);
-    tcp_err(pcb, srv_err);
-    tcp_recv(pcb, srv_recv);
-    tcp_sent(pcb, srv_sent);
-    tcp_poll(pcb, srv_poll, 2);
-    tcp_nagle_disable(pcb);
-    ip_addr_set_ip4_u32(&dst, pcfw.cfg.server_ip);
-    s->pcb = pcb;
-    s->state = SRV_CONNECTING;
-    s->since_ms = pcfw_now();
-    if (tcp_connect(pcb, &dst, s->pool->port, srv_connected) != ERR_OK) {
-        srv_failed(s);
-    }
-}
-
 /* ---- requests ---- */
 
 static void http_reset_request(struct pcfw_client *c)
@@ -670,7 +361,8 @@ static void http_reset_request(struct pcfw_client *c)
     h->rphase = RS_HEAD;
     h->parsed = h->raw_head_len = h->req_len = 0;
     h->head_len = h->head_sent = h->body_sent = 0;
-    h->resp_started = h->retried = h->resp_dechunk = false;
+    h->resp_started = h->want_fresh = h->resp_dechunk = false;
+    h->fresh_fails = 0;
     h->close_after = false;
 }
 
@@ -704,7 +396,7 @@ static void http_error(struct pcfw_client *c, int status)
         struct pcfw_srv *s = c->srv;
 
         c->srv = NULL;
-        srv_drop(s, true);      /* its late answer must reach nobody */
+        pcfw_srv_drop(s, true); /* its late answer must reach nobody */
     }
     pcfw_client_error_to(c, status, c->pd.http.method == PCFW_HTTP_M_HEAD);
 }
@@ -895,11 +587,15 @@ static void http_parse_more(struct pcfw_client *c)
         }
         finish_request_head(h, req_body_len(c));
         h->wait_start_ms = pcfw_now();
-        c->state = PCFW_CL_READY;
         pcfw_pstats.requests++;
+        if (!pool) {
+            http_error(c, 502);         /* its listener was removed */
+            return;
+        }
+        c->state = PCFW_CL_READY;
         pcfw_list_remove(&c->link);
         pcfw_list_push_tail(&pcfw_http_proxy.ready, &c->link);
-        pool_kick(pool);
+        pcfw_pool_want(pool, false);
         http_run(pool);
     }
 }
@@ -966,12 +662,14 @@ static void http_run(struct pcfw_pool *pool)
         if (pool_of(c) != pool) {
             continue;
         }
-        s = pcfw_container_of(pcfw_list_pop_head(&pool->idle),
-                              struct pcfw_srv, link);
-        s->state = SRV_BUSY;
-        s->owner = c;
-        s->since_ms = pcfw_now();
+        s = pcfw_pool_take(pool, c, c->pd.http.want_fresh);
+        if (!s) {
+            /* A retry with only used ones idle: have a fresh one made. */
+            pcfw_pool_want(pool, c->pd.http.want_fresh);
+            continue;
+        }
         c->srv = s;
+        c->pd.http.on_fresh = s->uses == 1;
         c->state = PCFW_CL_PENDING;
         c->pd.http.wait_start_ms = pcfw_now();
         pcfw_list_remove(&c->link);
@@ -1013,6 +711,16 @@ static bool http_response_head(struct pcfw_client *c, struct pcfw_srv *s)
     h->resp_started = true;
     if (!resp.keep_alive) {
         s->reusable = false;
+    } else {
+        /* How long the server keeps it idle, if it says (pool.h). */
+        int ka = pcfw_http_find_field(raw, resp.fields, resp.nfields,
+                                      "keep-alive");
+        long secs = ka < 0 ? -1 : pcfw_http_keepalive_timeout(
+            raw + resp.fields[ka].value_off, resp.fields[ka].value_len);
+
+        if (secs >= 0) {
+            pcfw_srv_keepalive_hint(s, (uint32_t)secs);
+        }
     }
     /*
      * RFC 9112 §6.1: a 1.0 recipient must not get Transfer-Encoding, so a
@@ -1133,7 +841,7 @@ static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
     if (!ok) {
         /* A bad or unbufferable response: 502 if nothing went out yet. */
         c->srv = NULL;
-        srv_drop(s, true);
+        pcfw_srv_drop(s, true);
         if (h->resp_started) {
             pcfw_client_abort(c);
         } else {
@@ -1143,7 +851,7 @@ static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
     }
     /* Back-pressure: acknowledge only while the client's budget allows. */
     if (pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
-        srv_ack(s, n);
+        pcfw_srv_ack(s, n);
     } else {
         s->held += n;
     }
@@ -1165,7 +873,7 @@ static void http_response_done(struct pcfw_client *c)
         /* It answered before reading all of the request: never reuse it. */
         s->reusable = false;
     }
-    srv_release(s, h->rphase == RS_DONE);
+    pcfw_srv_release(s, h->rphase == RS_DONE);
     pcfw_list_remove(&c->link);
     pcfw_bq_consume(&c->in, h->req_len);
     if (h->close_after) {
@@ -1185,16 +893,19 @@ static void http_response_done(struct pcfw_client *c)
 static void http_server_failed(struct pcfw_client *c)
 {
     struct pcfw_http_client *h = &c->pd.http;
+    struct pcfw_pool *pool = pool_of(c);
 
     c->srv = NULL;
     if (h->resp_started) {
         pcfw_client_abort(c);           /* truncated: only a reset says so */
         return;
     }
-    if (!h->retried && idempotent(h->method)) {
-        struct pcfw_pool *pool = pool_of(c);
-
-        h->retried = true;
+    /* A failure on a reused connection counts as no try. */
+    if (h->on_fresh) {
+        h->fresh_fails++;
+    }
+    if (idempotent(h->method) && pool && h->fresh_fails < FRESH_TRIES) {
+        h->want_fresh = true;
         h->head_sent = h->body_sent = 0;
         pcfw_http_head_scan_init(&h->rscan);
         pcfw_bq_clear(&h->rhead);
@@ -1202,11 +913,60 @@ static void http_server_failed(struct pcfw_client *c)
         c->state = PCFW_CL_READY;
         pcfw_list_remove(&c->link);
         pcfw_list_push_head(&pcfw_http_proxy.ready, &c->link);
-        pool_kick(pool);
+        pcfw_pool_want(pool, true);
         http_run(pool);
         return;
     }
     http_error(c, 502);
+}
+
+/* ---- what the pool calls (pool.h) ---- */
+
+void pcfw_http_srv_ready(struct pcfw_pool *pool)
+{
+    http_run(pool);
+}
+
+void pcfw_http_srv_input(struct pcfw_client *c, struct pcfw_srv *s,
+                         struct pbuf *p)
+{
+    http_response_input(c, s, p);
+}
+
+void pcfw_http_srv_fin(struct pcfw_client *c, struct pcfw_srv *s)
+{
+    if (c->pd.http.rphase == RS_CLOSE) {
+        /* The end of a close-delimited body. */
+        s->reusable = false;
+        http_response_done(c);          /* drops s: it is not reusable */
+        return;
+    }
+    c->srv = NULL;
+    pcfw_srv_drop(s, false);
+    http_server_failed(c);
+}
+
+void pcfw_http_srv_failed(struct pcfw_client *c)
+{
+    http_server_failed(c);
+}
+
+void pcfw_http_srv_writable(struct pcfw_client *c)
+{
+    srv_send_request(c);
+}
+
+void pcfw_http_srv_refused(struct pcfw_pool *pool)
+{
+    struct pcfw_list *pos, *tmp;
+
+    pcfw_list_for_each_safe(pos, tmp, &pcfw_http_proxy.ready) {
+        struct pcfw_client *c = pcfw_container_of(pos, struct pcfw_client, link);
+
+        if (pool_of(c) == pool) {
+            http_error(c, 502);
+        }
+    }
 }
 
 /* ---- proxy ops ---- */
@@ -1244,7 +1004,7 @@ static void http_drained(struct pcfw_client *c)
     struct pcfw_srv *s = c->srv;
 
     if (s && s->held && pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
-        srv_ack(s, s->held);
+        pcfw_srv_ack(s, s->held);
         s->held = 0;
     }
 }
@@ -1265,8 +1025,9 @@ static void http_tick(struct pcfw_client *c, uint32_t now)
         }
         break;
     case PCFW_CL_READY:
-        if (pool_of(c)->down &&
-            now - h->wait_start_ms >= pcfw.cfg.connect_timeout_ms) {
+        if (!pool_of(c) || (pool_of(c)->down &&
+                            now - h->wait_start_ms >=
+                            pcfw.cfg.connect_timeout_ms)) {
             http_error(c, 502);         /* no server connection can be made */
             break;
         }
@@ -1290,7 +1051,7 @@ static void http_detach(struct pcfw_client *c)
         struct pcfw_srv *s = c->srv;
 
         c->srv = NULL;
-        srv_drop(s, true);      /* mid-exchange: its bytes have no home */
+        pcfw_srv_drop(s, true); /* mid-exchange: its bytes have no home */
     }
     pcfw_arena_free(pcfw.arena, h->head);
     h->head = NULL;
@@ -1305,120 +1066,3 @@ static const struct pcfw_proxy_ops http_ops = {
     .tick = http_tick,
     .detach = http_detach,
 };
-
-/* ---- start-up: one pool per server port, connections opened now ---- */
-
-static bool pool_ticking;
-
-/* A pool for @port, its connections opening now. */
-static int pool_create(uint16_t port)
-{
-    struct pcfw_pool *pool;
-
-    if (npools == PCFW_MAX_LISTENERS) {
-        pcfw_log(PCFW_LOG_ERROR, "no pool for server port %u: the card serves "
-                 "at most %d server ports in its life", port, PCFW_MAX_LISTENERS);
-        return PCFW_ERR_ARG;
-    }
-    pool = &pools[npools];
-    memset(pool, 0, sizeof(*pool));
-    pool->port = port;
-    pool->size = pcfw.cfg.pool_size;
-    pool->backoff_ms = RECONNECT_MIN_MS;
-    pcfw_list_init(&pool->idle);
-    pool->srv = pcfw_arena_calloc(pcfw.arena, pool->size, sizeof(*pool->srv));
-    if (!pool->srv) {
-        return PCFW_ERR_NOMEM;
-    }
-    npools++;
-    for (unsigned k = 0; k < pool->size; k++) {
-        pool->srv[k].pool = pool;
-        pcfw_list_init(&pool->srv[k].link);
-        srv_connect(&pool->srv[k]);
-    }
-    if (!pool_ticking) {
-        pool_ticking = true;
-        sys_timeout(POOL_TICK_MS, pool_tick, NULL);
-    }
-    return PCFW_OK;
-}
-
-/*
- * Pools for pcfw.cfg's HTTP listeners: one per server port, made when a
- * port first appears (a pool whose port is no longer listened to stays, idle).
- * With @old, a new configuration is being applied: if the server moved,
- * every pooled connection is reopened towards it, busy ones once their
- * exchange ends.
- */
-int pcfw_http_apply(const struct pcfw_config *old)
-{
-    int ret = PCFW_OK;
-
-    if (old && old->server_ip != pcfw.cfg.server_ip) {
-        for (unsigned i = 0; i < npools; i++) {
-            for (unsigned k = 0; k < pools[i].size; k++) {
-                struct pcfw_srv *s = &pools[i].srv[k];
-
-                if (s->state == SRV_BUSY) {
-                    s->reusable = false;
-                } else if (s->state != SRV_DOWN) {
-                    srv_drop(s, s->state == SRV_CONNECTING);
-                }
-            }
-        }
-    }
-    for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
-        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
-        bool have = false;
-
-        for (unsigned j = 0; j < npools; j++) {
-            have |= pools[j].port == li->server_port;
-        }
-        if (li->proxy == PCFW_PROXY_HTTP && !have) {
-            int err = pool_create(li->server_port);
-
-            if (err != PCFW_OK) {
-                ret = err;
-            }
-        }
-    }
-    return ret;
-}
-
-int pcfw_http_init(void)
-{
-    npools = 0;
-    pool_ticking = false;
-    return pcfw_http_apply(NULL);
-}
-
-void pcfw_http_shutdown(void)
-{
-    for (unsigned i = 0; i < npools; i++) {
-        for (unsigned k = 0; k < pools[i].size; k++) {
-            struct pcfw_srv *s = &pools[i].srv[k];
-
-            if (s->pcb) {
-                pcfw_tcp_abort(s->pcb);
-                s->pcb = NULL;
-            }
-        }
-    }
-    if (pool_ticking) {
-        sys_untimeout(pool_tick, NULL);
-        pool_ticking = false;
-    }
-    npools = 0;
-}
-
-/* Pool occupancy for pcfw_get_stats(). */
-void pcfw_http_pool_stats(uint64_t *in_use, uint64_t *idle)
-{
-    *in_use = *idle = 0;
-    for (unsigned i = 0; i < npools; i++) {
-        for (unsigned k = 0; k < pools[i].size; k++) {
-            *in_use += pools[i].srv[k].state == SRV_BUSY;
-            *idle += pools[i].srv[k].state == SRV_IDLE;
-        }
-    }
-}

@@ -4,8 +4,8 @@
  *
  *   master.c      master process 202: listeners, accept, dispatch (FIG. 6)
  *   client.c      client processes 204: input and output queues (FIG. 7, 11)
- *   http_proxy.c  HTTP proxy 208(1) with its pool of server connections
- *                 (FIG. 8-10)
+ *   http_proxy.c  HTTP proxy 208(1) (FIG. 8-10)
+ *   pool.c        its pool of persistent server connections (pool.h)
  *   pass_proxy.c  pass-through proxy 208(2)
  *
  * Everything lives in card memory and runs on the firmware thread, driven
@@ -87,7 +87,9 @@ struct pcfw_http_client {
     size_t body_sent;           /* body bytes written to the server */
     int method;
     bool keep_alive;            /* the client's connection persists */
-    bool retried;               /* already retried on a fresh connection */
+    uint8_t fresh_fails;        /* tries on fresh connections that failed */
+    bool want_fresh;            /* retrying: only a fresh connection will do */
+    bool on_fresh;              /* its connection carried nothing before */
     uint32_t req_start_ms;      /* first byte of this request */
     uint32_t wait_start_ms;     /* queued or sent: start of server wait */
     /* response side */
@@ -175,10 +177,6 @@ void pcfw_client_reap(void);
 /* ---- http_proxy.c, pass_proxy.c ---- */
 extern struct pcfw_proxy pcfw_http_proxy;
 extern struct pcfw_proxy pcfw_pass_proxy;
-int pcfw_http_init(void);
-int pcfw_http_apply(const struct pcfw_config *old);
-void pcfw_http_shutdown(void);
-void pcfw_http_pool_stats(uint64_t *in_use, uint64_t *idle);
 
 /* Proxy statistics, copied out by pcfw_get_stats(). */
 extern struct pcfw_proxy_stats pcfw_pstats;

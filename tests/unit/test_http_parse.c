@@ -473,6 +473,37 @@ START_TEST(test_req_connection)
 }
 END_TEST
 
+/* Keep-Alive: timeout=N as Apache and Node send it; anything else is -1. */
+START_TEST(test_keepalive_timeout)
+{
+    static const struct {
+        const char *value;
+        long secs;
+    } cases[] = {
+        { "timeout=5, max=100", 5 },
+        { "max=100, timeout=15", 15 },
+        { "Timeout = 7", 7 },
+        { "timeout=0", 0 },
+        { "timeout=99999999999", 86400 },
+        { "timeout=", -1 },
+        { "timeout=5s", -1 },
+        { "timeouts=5", -1 },
+        { "max=5", -1 },
+        { "", -1 },
+        { "timeout=-1", -1 },
+        { ",,timeout=3,,", 3 },
+    };
+
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *v = cases[i].value;
+
+        ck_assert_msg(pcfw_http_keepalive_timeout((const uint8_t *)v,
+                                                  strlen(v)) == cases[i].secs,
+                      "\"%s\"", v);
+    }
+}
+END_TEST
+
 START_TEST(test_connection_names_framing)
 {
     /*
@@ -1650,6 +1681,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_chunked_trailer_limit);
     tcase_add_test(tc, test_chunked_size_line_limit);
     tcase_add_test(tc, test_pipeline_end_to_end);
+    tcase_add_test(tc, test_keepalive_timeout);
     suite_add_tcase(s, tc);
     return s;
 }

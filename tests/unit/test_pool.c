@@ -1142,7 +1142,9 @@ static uint64_t idle_pass_frames(const char *extra)
     struct pcfw_stats st0, st1;
     int p;
 
-    snprintf(cfg, sizeof(cfg), "pool 1\nlisten 81 pass 8080\n%s", extra);
+    /* No pool recycling in the window: only pass-through frames count. */
+    snprintf(cfg, sizeof(cfg), "pool 1\nlisten 81 pass 8080\n"
+             "timeout pool-idle 60m\n%s", extra);
     boot(cfg);
     peer_server_script(PEER_SILENT, NULL);
     p = peer_client_open(81);
@@ -1167,6 +1169,195 @@ END_TEST
 START_TEST(test_pass_keepalive_off)
 {
     ck_assert_uint_eq(idle_pass_frames("timeout pass-keepalive off\n"), 0);
+}
+END_TEST
+
+/*
+ * Issue 8 item 3.  The server's FIN comes in the segment that ends a
+ * keep-alive response: that connection is closing and must not take the
+ * request waiting behind it (before: the POST was written to it, the FIN
+ * then failed it, and it got 502 although the server was fine).
+ */
+START_TEST(test_fin_with_response_not_reused)
+{
+    int a, b;
+    unsigned first;
+
+    boot("pool 1\n");
+    peer_server_script(PEER_REPLY_CLOSE, PEER_DEFAULT_REPLY);
+    a = request(GET("/a"));
+    b = request("POST /b HTTP/1.1\r\nHost: card\r\nContent-Length: 1\r\n\r\nx");
+    peer_run(REOPEN_MS);
+    assert_received(a, OK_RESP);
+    assert_received(b, OK_RESP);
+    ck_assert_uint_eq(peer_server_requests(), 2);
+    first = assert_request(0, FWD_GET("/a"));
+    {
+        unsigned conn;
+
+        peer_server_request(1, NULL, &conn);
+        ck_assert_uint_ne(conn, first);     /* a new connection took it */
+        ck_assert_uint_eq(peer_server_conn(first)->requests, 1);
+    }
+    ck_assert_uint_eq(pstats().errors, 0);
+    ck_assert_uint_eq(pstats().retries, 0);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * Issue 8 item 4.  The server restarted: every idle pooled connection is
+ * dead, and the card learns it only by writing on it.  A GET is retried on
+ * a fresh connection, not on another dead one (before: the retry went to
+ * the other idle connection, died too, and the client got 502).
+ */
+START_TEST(test_retry_fresh_after_restart)
+{
+    int a, b, c;
+    unsigned n;
+
+    boot("pool 2\n");
+    a = request(GET("/a"));
+    b = request(GET("/b"));             /* both connections carry one */
+    peer_run(EXCHANGE_MS);
+    assert_received(a, OK_RESP);
+    assert_received(b, OK_RESP);
+    ck_assert_uint_eq(peer_server_conn(0)->requests, 1);
+    ck_assert_uint_eq(peer_server_conn(1)->requests, 1);
+
+    ck_assert_int_eq(peer_server_forget(0), 0);
+    ck_assert_int_eq(peer_server_forget(1), 0);
+    c = request(GET("/after-restart"));
+    peer_run(REOPEN_MS);
+    assert_received(c, OK_RESP);
+    ck_assert(!peer_client_closed(c));
+    n = peer_server_requests();
+    ck_assert_uint_eq(n, 3);            /* the dead ones saw nothing */
+    {
+        unsigned conn;
+
+        peer_server_request(2, NULL, &conn);
+        ck_assert_uint_ge(conn, 2);     /* on a connection opened since */
+    }
+    ck_assert_uint_eq(pstats().retries, 1);
+    ck_assert_uint_eq(pstats().errors, 0);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * Issue 8 item 5.  Nothing listens on the server port: connects are
+ * refused, and a request gets 502 at once instead of after the connect
+ * timeout; the requests do not make the card hammer the port.
+ */
+START_TEST(test_refused_answers_at_once)
+{
+    int c[10];
+    uint64_t fails;
+
+    boot("pool 2\ntimeout connect 6s\n");
+    peer_server_unlisten();
+    ck_assert_int_eq(peer_server_reset(0), 0);
+    ck_assert_int_eq(peer_server_reset(1), 0);
+    peer_run(1000);                     /* reconnects refused: pool down */
+    fails = pstats().srv_connect_failures;
+    ck_assert_uint_gt(fails, 0);
+
+    for (int i = 0; i < 10; i++) {
+        uint32_t t0 = peer_now();
+
+        c[i] = request(GET("/down"));
+        peer_run(EXCHANGE_MS);
+        assert_received(c[i], RESP_502);
+        ck_assert_msg(peer_now() - t0 <= EXCHANGE_MS, "502 after %u ms",
+                      peer_now() - t0);
+    }
+    /* One connect per request at most, besides the back-off's own. */
+    ck_assert_uint_le(pstats().srv_connect_failures - fails, 10 + 2);
+    ck_assert_uint_eq(pstats().responses[5], 10);
+
+    peer_server_listen(8080);           /* back: served again */
+    peer_run(3000);
+    c[0] = request(GET("/up"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c[0], OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * Issue 8 item 4.  The server says how long it keeps an idle connection
+ * (Keep-Alive: timeout=2): the card reopens it before then, not after its
+ * own pool-idle (30 s here).
+ */
+START_TEST(test_keepalive_hint)
+{
+    int c;
+    const struct peer_conn_info *ci;
+    unsigned conn;
+
+    boot("pool 1\ntimeout pool-idle 30s\n");
+    peer_server_script(PEER_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                       "Keep-Alive: timeout=2, max=100\r\n\r\nok");
+    c = request(GET("/hint"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                    "Connection: keep-alive\r\n\r\nok");
+    conn = assert_request(0, FWD_GET("/hint"));
+    peer_run(1500);
+    ci = peer_server_conn(conn);
+    ck_assert(ci->card_fin);
+    ck_assert(!ci->card_rst);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_pool(0, 1, 2);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * Issue 9 item 2.  Pools come and go with their listeners: 40 server ports
+ * in turn (more than the 32 the card once kept for its whole life, after
+ * which a request dereferenced a NULL pool), each request answered, and
+ * the card memory of the retired pools given back.
+ */
+START_TEST(test_pools_follow_listeners)
+{
+    char cfg[512], err[256];
+    uint64_t base;
+    struct pcfw_stats st;
+    int c;
+
+    boot("pool 2\n");
+    pcfw_get_stats(&st);
+    base = st.mem.in_use;
+    for (int i = 0; i < 40; i++) {
+        snprintf(cfg, sizeof(cfg), "listen 80 http %d\ntimeout connect 1s\n",
+                 9000 + i);
+        ck_assert_msg(pcfw_reconfigure(cfg, strlen(cfg), err,
+                                       sizeof(err)) == PCFW_OK, "%s", err);
+        c = request(GET("/p"));
+        peer_run(3000);
+        assert_received(c, RESP_502);   /* nothing listens on 90NN */
+        assert_healthy();
+    }
+    /*
+     * No recycling from here on: each idle connection the card closes
+     * leaves a TIME_WAIT pcb for 2 MSL, which would blur the count.
+     */
+    snprintf(cfg, sizeof(cfg), "listen 80 http 8080\ntimeout pool-idle 60m\n");
+    ck_assert_int_eq(pcfw_reconfigure(cfg, strlen(cfg), err, sizeof(err)),
+                     PCFW_OK);
+    peer_run(REOPEN_MS);
+    c = request(GET("/back"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    peer_run(125000);                   /* pools freed, TIME_WAIT over */
+    pcfw_get_stats(&st);
+    ck_assert_msg(st.mem.in_use <= base + 4096, "in_use %llu, %llu at boot",
+                  (unsigned long long)st.mem.in_use,
+                  (unsigned long long)base);
+    assert_pool(0, 2, pstats().srv_connects);
+    assert_healthy();
 }
 END_TEST
 
@@ -1204,6 +1395,11 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_pass_idle_timeout);
     tcase_add_test(tc, test_pass_keepalive);
     tcase_add_test(tc, test_pass_keepalive_off);
+    tcase_add_test(tc, test_fin_with_response_not_reused);
+    tcase_add_test(tc, test_retry_fresh_after_restart);
+    tcase_add_test(tc, test_refused_answers_at_once);
+    tcase_add_test(tc, test_keepalive_hint);
+    tcase_add_test(tc, test_pools_follow_listeners);
     suite_add_tcase(s, tc);
     return s;
 }

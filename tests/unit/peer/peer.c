@@ -39,6 +39,7 @@
 #include "lwip/ip.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"     /* tcp_abandon: a server that forgets */
 #include "lwip/prot/tcp.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
@@ -932,5 +933,27 @@ int peer_server_reset(unsigned conn)
         return -1;
     }
     sconn_reset(s);
+    return 0;
+}
+
+void peer_server_unlisten(void)
+{
+    if (listen_pcb) {
+        tcp_close(listen_pcb);
+        listen_pcb = NULL;
+    }
+}
+
+int peer_server_forget(unsigned conn)
+{
+    struct sconn *s = sconn_get(conn);
+    struct tcp_pcb *pcb = s->pcb;
+
+    if (!pcb) {
+        return -1;
+    }
+    s->info.we_closed = true;
+    sconn_release(s);
+    tcp_abandon(pcb, 0);        /* no RST: the card learns on its next segment */
     return 0;
 }

@@ -160,4 +160,14 @@ int peer_server_send(unsigned conn, const char *bytes);
 int peer_server_close(unsigned conn);
 int peer_server_reset(unsigned conn);
 
+/* Stop listening: connects from the card are refused (RST). */
+void peer_server_unlisten(void);
+
+/*
+ * The server loses connection @conn without a word, as a restarted server
+ * host does: no FIN, no RST now; the card's next segment on it gets RST.
+ * -1 if it is gone.
+ */
+int peer_server_forget(unsigned conn);
+
 #endif /* PEER_H */
