@@ -78,8 +78,11 @@ struct pcfw_config {
     uint32_t max_header;            /* request head limit (431) */
     uint64_t max_body;              /* request body limit (413) */
     uint64_t conn_buffer;           /* response bytes buffered per client */
-    uint32_t request_timeout_ms;    /* complete request within (408) */
+    uint32_t header_timeout_ms;     /* request head complete within (408) */
+    uint32_t body_timeout_ms;       /* between two reads of a body (408) */
     uint32_t server_timeout_ms;     /* response must start within (504) */
+    uint32_t server_read_timeout_ms; /* between two reads of a response */
+    uint32_t send_timeout_ms;       /* client acknowledges nothing (reset) */
     uint32_t idle_timeout_ms;       /* idle client keep-alive connection */
     uint32_t pool_idle_timeout_ms;  /* idle pooled server connection */
     uint32_t connect_timeout_ms;    /* server connection set-up (502) */

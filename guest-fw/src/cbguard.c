@@ -6,6 +6,7 @@
  */
 
 #include "cbguard.h"
+#include "lwip/priv/tcp_priv.h"     /* TCP_SEQ_GT */
 
 struct pcfw_cb *pcfw_cb_top;
 
@@ -21,5 +22,16 @@ void pcfw_tcp_abort(struct tcp_pcb *pcb)
     tcp_sent(pcb, NULL);
     tcp_err(pcb, NULL);
     tcp_poll(pcb, NULL, 0);
+    /*
+     * lwIP's RST carries snd_nxt, which a zero-window probe has moved one
+     * byte past what the peer's window took; the peer (Linux, RFC 5961)
+     * then ignores the RST and keeps a connection the card forgot.  Send it
+     * at the right edge of the peer's window instead, as Linux does
+     * (tcp_acceptable_seq).
+     */
+    if (pcb->state >= SYN_RCVD && pcb->state != TIME_WAIT &&
+        TCP_SEQ_GT(pcb->snd_nxt, pcb->lastack + pcb->snd_wnd)) {
+        pcb->snd_nxt = pcb->lastack + pcb->snd_wnd;
+    }
     tcp_abort(pcb);
 }

@@ -10,8 +10,11 @@
  *   - pcfw_client_close(): queued bytes go out, then FIN (tcp_shutdown of
  *     the sending side); input is then read and discarded (a lingering
  *     close, so that a client still sending does not turn our FIN into a
- *     reset that destroys the response) until the client's FIN or
- *     PCFW_LINGER_MS, then the pcb is closed and the struct freed;
+ *     reset that destroys the response) until the client's FIN, or
+ *     PCFW_LINGER_MS after the client acknowledged everything (FIN
+ *     included), then the pcb is closed and the struct freed; while bytes
+ *     are unacknowledged, `timeout send` applies instead (a slow reader is
+ *     never cut off while it still reads);
  *   - pcfw_client_abort(): RST and free at once;
  *   - the pcb's err callback means lwIP freed it: free the struct.
  * Callbacks are cleared before any close or abort, so lwIP never calls us
@@ -311,6 +314,12 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
     return pcfw_cb_leave(&cb);
 }
 
+bool pcfw_client_output_pending(const struct pcfw_client *c)
+{
+    return pcfw_bq_len(&c->out) ||
+           (c->pcb && (c->pcb->unsent || c->pcb->unacked));
+}
+
 static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct pcfw_client *c = arg;
@@ -320,7 +329,7 @@ static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
         return ERR_OK;
     }
     pcfw_cb_enter(&cb, pcb);
-    c->last_active_ms = pcfw_now();
+    c->last_active_ms = c->sent_ms = pcfw_now();
     pcfw_client_flush(c);
     if (!cb.aborted && !c->dead && c->state != PCFW_CL_CLOSING) {
         c->proxy->ops->drained(c);
@@ -338,8 +347,13 @@ static err_t client_poll(void *arg, struct tcp_pcb *pcb)
         return ERR_OK;
     }
     pcfw_cb_enter(&cb, pcb);
+    if (!pcfw_client_output_pending(c)) {
+        c->sent_ms = now;       /* the send timeout runs only while pending */
+    }
     if (c->state == PCFW_CL_CLOSING) {
-        if (now - c->last_active_ms >= PCFW_LINGER_MS) {
+        if (pcfw_client_output_pending(c)
+            ? now - c->sent_ms >= pcfw.cfg.send_timeout_ms
+            : now - c->last_active_ms >= PCFW_LINGER_MS) {
             pcfw_client_abort(c);           /* the client never finished */
         } else {
             pcfw_client_flush(c);
@@ -368,7 +382,7 @@ void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb)
 {
     c->pcb = pcb;
     c->state = PCFW_CL_READING;
-    c->last_active_ms = pcfw_now();
+    c->last_active_ms = c->sent_ms = pcfw_now();
     pcfw_list_init(&c->link);
     pcfw_bq_init(&c->in, pcfw.arena, 4096);
     pcfw_bq_init(&c->out, pcfw.arena, 16384);

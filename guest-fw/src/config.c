@@ -35,8 +35,11 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->max_header = 16 * 1024;
     cfg->max_body = 1024 * 1024;
     cfg->conn_buffer = 16 * 1024 * 1024;
-    cfg->request_timeout_ms = 30 * 1000;
+    cfg->header_timeout_ms = 30 * 1000;
+    cfg->body_timeout_ms = 60 * 1000;
     cfg->server_timeout_ms = 60 * 1000;
+    cfg->server_read_timeout_ms = 60 * 1000;
+    cfg->send_timeout_ms = 60 * 1000;
     cfg->idle_timeout_ms = 60 * 1000;
     cfg->pool_idle_timeout_ms = 4 * 1000;   /* below Apache's and Node's 5 s */
     cfg->connect_timeout_ms = 5 * 1000;
@@ -288,8 +291,14 @@ static int do_timeout(struct pcfw_config *cfg, const struct line *l,
         size_t off;
         bool may_be_off;        /* "off" is 0: no timeout, no probes */
     } timeouts[] = {
-        { "request", offsetof(struct pcfw_config, request_timeout_ms), false },
+        { "header", offsetof(struct pcfw_config, header_timeout_ms), false },
+        /* The name before the head and body got a timeout each. */
+        { "request", offsetof(struct pcfw_config, header_timeout_ms), false },
+        { "body", offsetof(struct pcfw_config, body_timeout_ms), false },
         { "server", offsetof(struct pcfw_config, server_timeout_ms), false },
+        { "server-read", offsetof(struct pcfw_config, server_read_timeout_ms),
+          false },
+        { "send", offsetof(struct pcfw_config, send_timeout_ms), false },
         { "idle", offsetof(struct pcfw_config, idle_timeout_ms), false },
         { "pool-idle", offsetof(struct pcfw_config, pool_idle_timeout_ms),
           false },
@@ -302,8 +311,8 @@ static int do_timeout(struct pcfw_config *cfg, const struct line *l,
 
     if (l->nwords != 3) {
         return fail(err, errlen, l, "expected 'timeout "
-                    "request|server|idle|pool-idle|connect|pass-idle|pass-keepalive "
-                    "DURATION'");
+                    "header|body|server|server-read|send|idle|pool-idle|connect|"
+                    "pass-idle|pass-keepalive DURATION'");
     }
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
         if (strcmp(l->word[1], timeouts[i].name) == 0) {

@@ -169,8 +169,11 @@ int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
     cfg.max_header = def.max_header;
     cfg.max_body = def.max_body;
     cfg.conn_buffer = def.conn_buffer;
-    cfg.request_timeout_ms = def.request_timeout_ms;
+    cfg.header_timeout_ms = def.header_timeout_ms;
+    cfg.body_timeout_ms = def.body_timeout_ms;
     cfg.server_timeout_ms = def.server_timeout_ms;
+    cfg.server_read_timeout_ms = def.server_read_timeout_ms;
+    cfg.send_timeout_ms = def.send_timeout_ms;
     cfg.idle_timeout_ms = def.idle_timeout_ms;
     cfg.pool_idle_timeout_ms = def.pool_idle_timeout_ms;
     cfg.connect_timeout_ms = def.connect_timeout_ms;

@@ -834,6 +834,7 @@ static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
     u16_t n = p->tot_len;
     bool ok = true;
 
+    h->resp_read_ms = pcfw_now();
     for (struct pbuf *q = p; q && ok; q = q->next) {
         ok = http_response_bytes(c, s, q->payload, q->len);
     }
@@ -991,6 +992,7 @@ static void http_input(struct pcfw_client *c, bool fin)
         }
         return;
     }
+    c->pd.http.body_read_ms = pcfw_now();  /* `timeout body` runs from here */
     if (c->state == PCFW_CL_READING) {
         http_parse_more(c);
     }
@@ -1013,10 +1015,19 @@ static void http_tick(struct pcfw_client *c, uint32_t now)
 {
     struct pcfw_http_client *h = &c->pd.http;
 
+    if (pcfw_client_output_pending(c) &&
+        now - c->sent_ms >= pcfw.cfg.send_timeout_ms) {
+        pcfw_client_abort(c);           /* it reads nothing of its answer */
+        return;
+    }
     switch (c->state) {
     case PCFW_CL_READING:
-        if (pcfw_bq_len(&c->in)) {
-            if (now - h->req_start_ms >= pcfw.cfg.request_timeout_ms) {
+        if (h->phase != RQ_HEAD) {
+            if (now - h->body_read_ms >= pcfw.cfg.body_timeout_ms) {
+                http_error(c, 408);     /* the body stopped coming */
+            }
+        } else if (pcfw_bq_len(&c->in)) {
+            if (now - h->req_start_ms >= pcfw.cfg.header_timeout_ms) {
                 http_error(c, 408);
             }
         } else if (!pcfw_bq_len(&c->out) &&
@@ -1036,6 +1047,18 @@ static void http_tick(struct pcfw_client *c, uint32_t now)
         if (!h->resp_started &&
             now - h->wait_start_ms >= pcfw.cfg.server_timeout_ms) {
             http_error(c, 504);
+        } else if (h->resp_started && c->srv && !c->srv->held &&
+                   now - h->resp_read_ms >= pcfw.cfg.server_read_timeout_ms) {
+            /*
+             * The server stalled mid-response (the card is not holding its
+             * window): free the connection; the head went to the client
+             * already, so only a reset can say the response is cut.
+             */
+            struct pcfw_srv *s = c->srv;
+
+            c->srv = NULL;
+            pcfw_srv_drop(s, true);
+            pcfw_client_abort(c);
         }
         break;
     default:

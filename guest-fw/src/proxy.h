@@ -91,6 +91,7 @@ struct pcfw_http_client {
     bool want_fresh;            /* retrying: only a fresh connection will do */
     bool on_fresh;              /* its connection carried nothing before */
     uint32_t req_start_ms;      /* first byte of this request */
+    uint32_t body_read_ms;      /* the body's last bytes came then */
     uint32_t wait_start_ms;     /* queued or sent: start of server wait */
     /* response side */
     uint8_t rphase;
@@ -99,6 +100,7 @@ struct pcfw_http_client {
     uint64_t rbody_left;
     struct pcfw_http_chunked rchunked;
     bool resp_started;          /* a response byte arrived */
+    uint32_t resp_read_ms;      /* the server's last bytes came then */
     bool client_10;             /* the request was HTTP/1.0 */
     bool resp_dechunk;          /* chunked response to a 1.0 client */
     bool close_after;           /* close the client after this response */
@@ -132,6 +134,7 @@ struct pcfw_client {
     struct pcfw_list all;       /* on the master's list of clients */
     uint32_t in_held;           /* received, not yet acknowledged to TCP */
     uint32_t last_active_ms;
+    uint32_t sent_ms;           /* output pending: last ACK progress */
     bool dead;                  /* freed; reaped when the entry point ends */
     bool peer_fin;              /* the client sent FIN */
     bool shut_tx;               /* our FIN is queued */
@@ -169,6 +172,8 @@ void pcfw_tcp_release(struct tcp_pcb *pcb);
 void pcfw_client_close(struct pcfw_client *c);
 /* Reset the connection and free the client now. */
 void pcfw_client_abort(struct pcfw_client *c);
+/* Bytes for the client not yet acknowledged by it (queued or in flight)? */
+bool pcfw_client_output_pending(const struct pcfw_client *c);
 /* Was the client freed (during this entry point)? */
 bool pcfw_client_gone(const struct pcfw_client *c);
 /* Free the structs of clients freed during this entry point. */

@@ -35,7 +35,10 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.max_header, 16384);
     ck_assert_uint_eq(cfg.max_body, 1048576);
     ck_assert_uint_eq(cfg.conn_buffer, 16u << 20);
-    ck_assert_uint_eq(cfg.request_timeout_ms, 30000);
+    ck_assert_uint_eq(cfg.header_timeout_ms, 30000);
+    ck_assert_uint_eq(cfg.body_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg.server_read_timeout_ms, 60000);
+    ck_assert_uint_eq(cfg.send_timeout_ms, 60000);
     ck_assert(cfg.forwarded);
     ck_assert(!cfg.unmatched_pass);
     ck_assert_str_eq(err, "");
@@ -84,7 +87,7 @@ START_TEST(test_full_example)
     ck_assert_uint_eq(cfg.max_header, 8192);
     ck_assert_uint_eq(cfg.max_body, 2u << 20);
     ck_assert_uint_eq(cfg.conn_buffer, 512u << 10);
-    ck_assert_uint_eq(cfg.request_timeout_ms, 10000);
+    ck_assert_uint_eq(cfg.header_timeout_ms, 10000);
     ck_assert_uint_eq(cfg.server_timeout_ms, 60000);
     ck_assert_uint_eq(cfg.idle_timeout_ms, 500);
     ck_assert_uint_eq(cfg.pool_idle_timeout_ms, 20000);

@@ -55,6 +55,7 @@ Suite *pool_suite(void);
     "Connection: close\r\n\r\n" reason "\n"
 #define RESP_502        CARD_ERROR("502", "Bad Gateway", "12")
 #define RESP_504        CARD_ERROR("504", "Gateway Timeout", "16")
+#define RESP_408        CARD_ERROR("408", "Request Timeout", "16")
 
 static void boot(const char *extra)
 {
@@ -1361,6 +1362,160 @@ START_TEST(test_pools_follow_listeners)
 }
 END_TEST
 
+/* Issue 8 item 8: timeouts as nginx names them. */
+
+/*
+ * `timeout request` (now the head's alone) no longer covers the body: an
+ * upload that keeps coming, one byte a second for 5 s, is served (before:
+ * 408 at 2 s, the request timeout covered head and body together).
+ */
+START_TEST(test_timeout_body_between_reads)
+{
+    int c;
+
+    boot("timeout request 2s\n");
+    c = request("POST /up HTTP/1.1\r\nHost: card\r\nContent-Length: 5\r\n\r\n");
+    for (int i = 0; i < 5; i++) {
+        peer_run(1000);
+        peer_client_send_str(c, "x");
+    }
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    assert_healthy();
+}
+END_TEST
+
+/* A body that stops coming for `timeout body`: 408. */
+START_TEST(test_timeout_body_stall)
+{
+    int c;
+    uint32_t t0;
+
+    boot("timeout body 2s\n");
+    c = request("POST /up HTTP/1.1\r\nHost: card\r\nContent-Length: 5\r\n\r\nxy");
+    t0 = peer_now();
+    peer_run(1500);
+    assert_received(c, "");
+    peer_run(2000);
+    assert_received(c, RESP_408);
+    ck_assert(peer_client_closed(c));
+    ck_assert_uint_ge(peer_client_fin_ms(c) - t0, 2000);
+    ck_assert_uint_eq(peer_server_requests(), 0);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * A server that stalls mid-body: after `timeout server-read` its pooled
+ * connection is reset and freed, the client reset (its response is cut),
+ * and the pool serves the next request (before: the connection stayed
+ * busy forever; with pool 1 the next request got 504).
+ */
+START_TEST(test_timeout_server_read)
+{
+    int c, d;
+    unsigned conn;
+
+    boot("pool 1\ntimeout server-read 2s\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request(GET("/stall"));
+    peer_run(EXCHANGE_MS);
+    conn = assert_request(0, FWD_GET("/stall"));
+    ck_assert_int_eq(peer_server_send(conn, "HTTP/1.1 200 OK\r\n"
+                                      "Content-Length: 100\r\n\r\npartial"), 0);
+    peer_run(1500);
+    ck_assert(!peer_client_reset(c));
+    peer_run(1500);
+    ck_assert(peer_client_reset(c));
+    ck_assert(peer_server_conn(conn)->card_rst);
+
+    peer_run(REOPEN_MS);
+    d = request(GET("/next"));
+    peer_run(EXCHANGE_MS);
+    assert_received(d, OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
+/* A response of @n body bytes, sent by the server in two writes. */
+static void send_big_response(unsigned conn, size_t n, bool close)
+{
+    static char part[20001];
+    char head[128];
+
+    snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s"
+             "\r\n", n, close ? "Connection: close\r\n" : "");
+    ck_assert_int_eq(peer_server_send(conn, head), 0);
+    for (size_t sent = 0; sent < n; sent += 20000) {
+        size_t k = n - sent < 20000 ? n - sent : 20000;
+
+        memset(part, 'a' + (int)(sent / 20000), k);
+        part[k] = '\0';
+        ck_assert_int_eq(peer_server_send(conn, part), 0);
+        peer_run(EXCHANGE_MS);
+    }
+}
+
+/*
+ * A client that reads nothing of its answer for `timeout send` is reset
+ * (before: it held the card's memory for as long as it liked).
+ */
+START_TEST(test_timeout_send)
+{
+    int c;
+    unsigned conn;
+
+    boot("timeout send 2s\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request(GET("/big"));
+    peer_client_pause(c, true);
+    peer_run(EXCHANGE_MS);
+    conn = assert_request(0, FWD_GET("/big"));
+    send_big_response(conn, 40000, false);
+    peer_run(1000);
+    ck_assert(!peer_client_reset(c));
+    peer_run(4000);                     /* 2 s, and the 1 s tick */
+    ck_assert(peer_client_reset(c));
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * Linger only once everything is acknowledged: a reader that pauses 8 s
+ * in a `Connection: close` response still gets all of it and a FIN
+ * (before: reset after the fixed 5 s linger, most of it unsent).
+ */
+START_TEST(test_linger_slow_reader)
+{
+    int c;
+    unsigned conn;
+    size_t len;
+    const char *got;
+
+    boot("");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request("GET /slow HTTP/1.1\r\nHost: card\r\nConnection: close\r\n\r\n");
+    peer_client_pause(c, true);
+    peer_run(EXCHANGE_MS);
+    conn = assert_request(0, "GET /slow HTTP/1.1\r\nHost: card\r\n"
+                          "X-Forwarded-For: 10.0.2.2\r\n"
+                          "Forwarded: for=10.0.2.2\r\n"
+                          "Via: 1.1 proxycard\r\n\r\n");
+    send_big_response(conn, 40000, true);
+    peer_run(8000);
+    ck_assert(!peer_client_reset(c));
+    peer_client_pause(c, false);
+    peer_run(1000);
+    ck_assert(!peer_client_reset(c));
+    ck_assert(peer_client_closed(c));
+    got = peer_client_received(c, &len);
+    ck_assert_uint_gt(len, 40000);
+    ck_assert(strstr(got, "\r\n\r\n") && strlen(strstr(got, "\r\n\r\n")) == 40004);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1400,6 +1555,11 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_refused_answers_at_once);
     tcase_add_test(tc, test_keepalive_hint);
     tcase_add_test(tc, test_pools_follow_listeners);
+    tcase_add_test(tc, test_timeout_body_between_reads);
+    tcase_add_test(tc, test_timeout_body_stall);
+    tcase_add_test(tc, test_timeout_server_read);
+    tcase_add_test(tc, test_timeout_send);
+    tcase_add_test(tc, test_linger_slow_reader);
     suite_add_tcase(s, tc);
     return s;
 }
