@@ -213,16 +213,21 @@ void pcfw_client_error_to(struct pcfw_client *c, int status, bool head)
     int body, n;
 
     body = (int)strlen(reason) + 1;
-    /* An answer to HEAD has the same head and no body (RFC 9110 §9.3.2). */
+    /*
+     * An answer to HEAD has the same head and no body (RFC 9110 §9.3.2);
+     * a 405 says what is allowed (§15.5.6).
+     */
     n = snprintf(buf, sizeof(buf),
                  "HTTP/1.1 %d %s\r\n"
                  "Server: proxycard\r\n"
+                 "%s"
                  "Content-Type: text/plain\r\n"
                  "Content-Length: %d\r\n"
                  "Connection: close\r\n"
                  "\r\n"
-                 "%s%s", status, reason, body, head ? "" : reason,
-                 head ? "" : "\n");
+                 "%s%s", status, reason,
+                 status == 405 ? "Allow: " PCFW_HTTP_ALLOW "\r\n" : "",
+                 body, head ? "" : reason, head ? "" : "\n");
     pcfw_pstats.errors++;
     pcfw_pstats.responses[status / 100 <= 5 ? status / 100 : 0]++;
     /*

@@ -344,8 +344,9 @@ static const struct num_directive num_directives[] = {
     { "pool", offsetof(struct pcfw_config, pool_size), 4, 1, 1024, false },
     { "max-clients", offsetof(struct pcfw_config, max_clients), 4, 1,
       1000000, false },
+    /* The parsers' limit, PCFW_HTTP_HEAD_MAX: field offsets are 16 bits. */
     { "max-header", offsetof(struct pcfw_config, max_header), 4, 256,
-      1 << 20, true },
+      65535, true },
     { "max-body", offsetof(struct pcfw_config, max_body), 8, 0,
       1ull << 40, true },
     { "buffer", offsetof(struct pcfw_config, conn_buffer), 8, 4096,

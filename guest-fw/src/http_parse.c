@@ -105,6 +105,7 @@ const char *pcfw_http_reason(int status)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";       /* RFC 9110 §15.5.14 */
     case 417: return "Expectation Failed";
@@ -470,8 +471,8 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
  * HTAB is obs-fold and refused (RFC 9112 §5.2).
  */
 static int parse_fields(const uint8_t *b, size_t len, size_t pos,
-                        struct pcfw_http_field *fields, uint16_t *nfields,
-                        struct hdr_sum *sum)
+                        struct pcfw_http_field *fields, unsigned max_fields,
+                        uint16_t *nfields, struct hdr_sum *sum)
 {
     unsigned n = 0;
     int rc;
@@ -518,7 +519,7 @@ static int parse_fields(const uint8_t *b, size_t len, size_t pos,
             }
         }
 
-        if (n == PCFW_HTTP_MAX_FIELDS) {
+        if (n == max_fields) {
             return PCFW_HTTP_E_HEAD_TOO_LARGE;
         }
         f = &fields[n++];
@@ -767,7 +768,8 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
     if (rc) {
         return rc;
     }
-    rc = parse_fields(head, len, next, req->fields, &req->nfields, &sum);
+    rc = parse_fields(head, len, next, req->fields, PCFW_HTTP_MAX_FIELDS,
+                      &req->nfields, &sum);
     if (rc) {
         return rc;
     }
@@ -898,7 +900,8 @@ int pcfw_http_parse_response(const uint8_t *head, size_t len,
     if (rc) {
         return rc;
     }
-    rc = parse_fields(head, len, next, resp->fields, &resp->nfields, &sum);
+    rc = parse_fields(head, len, next, resp->fields, PCFW_HTTP_MAX_RESP_FIELDS,
+                      &resp->nfields, &sum);
     if (rc) {
         return rc;
     }

@@ -45,13 +45,25 @@ enum {
 /* Status code for a PCFW_HTTP_E_* error; 500 for anything else. */
 int pcfw_http_error_status(int err);
 
+/*
+ * The methods the card forwards, for Allow in its own 405 and OPTIONS
+ * answers: TRACE is answered 405 (as nginx does: it would echo the
+ * client's credentials back to a script), CONNECT 501.
+ */
+#define PCFW_HTTP_ALLOW "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
+
 /* Standard reason phrase of @status, "Unknown" if it is not one we emit. */
 const char *pcfw_http_reason(int status);
 
 /* Largest head the parsers accept: field offsets are 16 bits. */
 #define PCFW_HTTP_HEAD_MAX      65535u
-/* Field lines kept per head; one more is PCFW_HTTP_E_HEAD_TOO_LARGE. */
-#define PCFW_HTTP_MAX_FIELDS    64
+/*
+ * Field lines kept per request head (Apache's LimitRequestFields) and per
+ * response head (a server may send many Set-Cookie lines); one more is
+ * PCFW_HTTP_E_HEAD_TOO_LARGE (431 for a request, 502 for a response).
+ */
+#define PCFW_HTTP_MAX_FIELDS    100
+#define PCFW_HTTP_MAX_RESP_FIELDS 256
 /* Bytes of trailer field lines in a chunked body (final CRLF excluded). */
 #define PCFW_HTTP_MAX_TRAILER   8192u
 /* Bytes of one chunk-size line before its LF (size, extensions, CR). */
@@ -178,7 +190,7 @@ struct pcfw_http_response {
     uint8_t version_major, version_minor;   /* 1.0 or 1.1 */
     uint16_t reason_off, reason_len;
     uint16_t nfields;
-    struct pcfw_http_field fields[PCFW_HTTP_MAX_FIELDS];
+    struct pcfw_http_field fields[PCFW_HTTP_MAX_RESP_FIELDS];
     int64_t content_length;     /* -1 if none (kept even when unused) */
     bool chunked;               /* the last transfer coding is chunked */
     bool conn_close;

@@ -164,6 +164,25 @@ static bool hop_by_hop(const uint8_t *head, const struct pcfw_http_field *fields
     return false;
 }
 
+/* The value of a Max-Forwards field (1*DIGIT), or -1 if it is not one. */
+static long max_forwards(const uint8_t *raw, const struct pcfw_http_field *f)
+{
+    long v = 0;
+
+    if (f->value_len == 0 || f->value_len > 9) {
+        return -1;
+    }
+    for (unsigned i = 0; i < f->value_len; i++) {
+        uint8_t d = raw[f->value_off + i];
+
+        if (d < '0' || d > '9') {
+            return -1;
+        }
+        v = v * 10 + (d - '0');
+    }
+    return v;
+}
+
 /*
  * The head sent to the server: the request line as HTTP/1.1 (the pool's
  * connections persist whatever the client speaks) with an absolute-form
@@ -239,7 +258,17 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
         }
         hb_put(&b, raw + f->name_off, f->name_len);
         hb_str(&b, ": ");
-        hb_put(&b, raw + f->value_off, f->value_len);
+        if (req->method == PCFW_HTTP_M_OPTIONS &&
+            pcfw_http_field_is(raw, f, "max-forwards") &&
+            max_forwards(raw, f) > 0) {
+            char n[24];
+
+            /* One hop fewer (RFC 9110 §7.6.2); 0 never gets here. */
+            snprintf(n, sizeof(n), "%ld", max_forwards(raw, f) - 1);
+            hb_str(&b, n);
+        } else {
+            hb_put(&b, raw + f->value_off, f->value_len);
+        }
         if (pcfw.cfg.forwarded && is_xff) {
             hb_str(&b, ", ");
             hb_ip(&b, &c->addr);
@@ -363,7 +392,7 @@ static void http_reset_request(struct pcfw_client *c)
     h->head_len = h->head_sent = h->body_sent = 0;
     h->resp_started = h->want_fresh = h->resp_dechunk = false;
     h->fresh_fails = 0;
-    h->close_after = false;
+    h->close_after = h->answer_options = false;
 }
 
 /*
@@ -420,6 +449,17 @@ static bool http_head_done(struct pcfw_client *c)
     }
     if (err == 0 && req.method == PCFW_HTTP_M_CONNECT) {
         err = PCFW_HTTP_E_NOT_IMPLEMENTED;
+    }
+    if (err == 0 && req.method == PCFW_HTTP_M_TRACE) {
+        pcfw_arena_free(pcfw.arena, raw);
+        http_error(c, 405);
+        return false;
+    }
+    if (err == 0 && req.method == PCFW_HTTP_M_OPTIONS) {
+        int mf = pcfw_http_find_field(raw, req.fields, req.nfields,
+                                      "max-forwards");
+
+        h->answer_options = mf >= 0 && max_forwards(raw, &req.fields[mf]) == 0;
     }
     if (err == 0 && req.content_length > (int64_t)pcfw.cfg.max_body) {
         err = PCFW_HTTP_E_BODY_TOO_LARGE;
@@ -523,6 +563,53 @@ static bool dechunk_request(struct pcfw_client *c)
     return true;
 }
 
+/*
+ * The current request is answered: close if @close, else on to the next
+ * one, which may be pipelined behind it already; a client that half-closed
+ * is closed once no complete request is left.
+ */
+static void http_next_request(struct pcfw_client *c, bool close)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+
+    pcfw_list_remove(&c->link);
+    pcfw_bq_consume(&c->in, h->req_len);
+    http_reset_request(c);
+    if (close) {
+        pcfw_client_close(c);
+        return;
+    }
+    c->state = PCFW_CL_READING;
+    pcfw_list_push_tail(&pcfw_http_proxy.clients, &c->link);
+    http_ack_input(c);
+    http_parse_more(c);
+    if (!pcfw_client_gone(c) && c->state == PCFW_CL_READING && c->peer_fin) {
+        pcfw_client_close(c);
+    }
+}
+
+/*
+ * OPTIONS with Max-Forwards: 0 is for the card itself (RFC 9110 §7.6.2):
+ * answered here, and the connection goes on.
+ */
+static void http_answer_options(struct pcfw_client *c)
+{
+    struct pcfw_http_client *h = &c->pd.http;
+    char buf[160];
+    int n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
+                     "Server: proxycard\r\nAllow: " PCFW_HTTP_ALLOW "\r\n"
+                     "Content-Length: 0\r\n%s\r\n",
+                     h->keep_alive ? "" : "Connection: close\r\n");
+
+    if (pcfw_bq_append(&c->out, buf, (size_t)n) != (size_t)n) {
+        http_error(c, 503);
+        return;
+    }
+    pcfw_pstats.responses[2]++;
+    pcfw_client_flush(c);               /* a READING client is not freed here */
+    http_next_request(c, !h->keep_alive);
+}
+
 /* Examine what arrived for the current request (FIG. 7, steps 710-714). */
 static void http_parse_more(struct pcfw_client *c)
 {
@@ -588,6 +675,10 @@ static void http_parse_more(struct pcfw_client *c)
         finish_request_head(h, req_body_len(c));
         h->wait_start_ms = pcfw_now();
         pcfw_pstats.requests++;
+        if (h->answer_options) {
+            http_answer_options(c);
+            return;
+        }
         if (!pool) {
             http_error(c, 502);         /* its listener was removed */
             return;
@@ -626,8 +717,12 @@ static void srv_send_request(struct pcfw_client *c)
         if (len > room) {
             len = room;
         }
+        /* PSH on the request's last byte: MORE only while more follows. */
         while ((err = tcp_write(pcb, p, (u16_t)len,
-                                TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE)) ==
+                                TCP_WRITE_FLAG_COPY |
+                                (h->head_len - h->head_sent +
+                                 body_len - h->body_sent > len
+                                 ? TCP_WRITE_FLAG_MORE : 0))) ==
                ERR_MEM && len > 1) {
             len /= 2;
         }
@@ -727,7 +822,11 @@ static bool http_response_head(struct pcfw_client *c, struct pcfw_srv *s)
      * chunked response reaches a 1.0 client de-chunked and close-delimited.
      */
     h->resp_dechunk = h->client_10 && resp.framing == PCFW_HTTP_BODY_CHUNKED;
-    h->close_after = !h->keep_alive || c->peer_fin || h->resp_dechunk ||
+    /*
+     * A client that half-closed still gets the answers to the requests it
+     * pipelined before its FIN (http_next_request closes after the last).
+     */
+    h->close_after = !h->keep_alive || h->resp_dechunk ||
                      resp.framing == PCFW_HTTP_BODY_CLOSE;
     if (!queue_response_head(c, raw, &resp)) {
         pcfw_arena_free(pcfw.arena, raw);
@@ -875,18 +974,7 @@ static void http_response_done(struct pcfw_client *c)
         s->reusable = false;
     }
     pcfw_srv_release(s, h->rphase == RS_DONE);
-    pcfw_list_remove(&c->link);
-    pcfw_bq_consume(&c->in, h->req_len);
-    if (h->close_after) {
-        http_reset_request(c);
-        pcfw_client_close(c);
-    } else {
-        http_reset_request(c);
-        c->state = PCFW_CL_READING;
-        pcfw_list_push_tail(&pcfw_http_proxy.clients, &c->link);
-        http_ack_input(c);
-        http_parse_more(c);             /* a pipelined request may be there */
-    }
+    http_next_request(c, h->close_after);
     http_run(pool);
 }
 

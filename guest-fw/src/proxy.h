@@ -104,6 +104,7 @@ struct pcfw_http_client {
     bool client_10;             /* the request was HTTP/1.0 */
     bool resp_dechunk;          /* chunked response to a 1.0 client */
     bool close_after;           /* close the client after this response */
+    bool answer_options;        /* OPTIONS with Max-Forwards: 0: ours */
 };
 
 /* Pass-through proxy data of a client. */

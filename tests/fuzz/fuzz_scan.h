@@ -74,7 +74,7 @@ static long fuzz_scan_all(const struct fuzz_split *s, size_t max_head)
 static void fuzz_check_fields(const uint8_t *head, size_t len,
                               const struct pcfw_http_field *f, unsigned n)
 {
-    FUZZ_CHECK(n <= PCFW_HTTP_MAX_FIELDS);
+    FUZZ_CHECK(n <= PCFW_HTTP_MAX_RESP_FIELDS);
     for (unsigned i = 0; i < n; i++) {
         FUZZ_CHECK(f[i].name_len > 0);
         FUZZ_CHECK((size_t)f[i].name_off + f[i].name_len <= len);

@@ -118,6 +118,9 @@ START_TEST(test_errors)
         { "pool 4x", "not '4x'" },
         { "pool", "'pool' takes one number" },
         { "max-header 100", "needs a size from 256" },
+        /* Issue 8 item 9: accepted before, and heads over 64 KiB got 431. */
+        { "max-header 64k", "needs a size from 256 to 65535" },
+        { "max-header 1m", "needs a size from 256 to 65535" },
         { "max-body 99999999999999999999", "needs a size" },
         { "listen 0 http", "'0' is not a port" },
         { "listen 70000 http", "'70000' is not a port" },

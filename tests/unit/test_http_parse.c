@@ -798,7 +798,7 @@ static size_t many_fields(char *buf, size_t cap, const char *start,
 
 START_TEST(test_fields_limit)
 {
-    static char buf[4096];
+    static char buf[8192];
     struct pcfw_http_request r;
     struct pcfw_http_response rs;
     size_t n;
@@ -806,19 +806,24 @@ START_TEST(test_fields_limit)
     n = many_fields(buf, sizeof(buf), "GET / HTTP/1.1", PCFW_HTTP_MAX_FIELDS);
     ck_assert_int_eq(pcfw_http_parse_request(U8(buf), n, &r), 0);
     ck_assert_uint_eq(r.nfields, PCFW_HTTP_MAX_FIELDS);
-    check_field(buf, &r.fields[63], "X-F63", "v63");
+    check_field(buf, &r.fields[99], "X-F99", "v99");
 
     n = many_fields(buf, sizeof(buf), "GET / HTTP/1.1",
                     PCFW_HTTP_MAX_FIELDS + 1);
     ck_assert_int_eq(pcfw_http_parse_request(U8(buf), n, &r),
                      PCFW_HTTP_E_HEAD_TOO_LARGE);
 
-    n = many_fields(buf, sizeof(buf), "HTTP/1.1 200 OK", PCFW_HTTP_MAX_FIELDS);
+    /* Responses may have many more (issue 8 item 9: 65 gave 502). */
+    n = many_fields(buf, sizeof(buf), "HTTP/1.1 200 OK", 65);
     ck_assert_int_eq(pcfw_http_parse_response(U8(buf), n, PCFW_HTTP_M_GET,
                                               &rs), 0);
-    ck_assert_uint_eq(rs.nfields, PCFW_HTTP_MAX_FIELDS);
     n = many_fields(buf, sizeof(buf), "HTTP/1.1 200 OK",
-                    PCFW_HTTP_MAX_FIELDS + 1);
+                    PCFW_HTTP_MAX_RESP_FIELDS);
+    ck_assert_int_eq(pcfw_http_parse_response(U8(buf), n, PCFW_HTTP_M_GET,
+                                              &rs), 0);
+    ck_assert_uint_eq(rs.nfields, PCFW_HTTP_MAX_RESP_FIELDS);
+    n = many_fields(buf, sizeof(buf), "HTTP/1.1 200 OK",
+                    PCFW_HTTP_MAX_RESP_FIELDS + 1);
     ck_assert_int_eq(pcfw_http_parse_response(U8(buf), n, PCFW_HTTP_M_GET,
                                               &rs),
                      PCFW_HTTP_E_HEAD_TOO_LARGE);

@@ -1516,6 +1516,96 @@ START_TEST(test_linger_slow_reader)
 }
 END_TEST
 
+/* Issue 8 item 9: TRACE is the card's to refuse (405 with Allow), as nginx. */
+START_TEST(test_trace_refused)
+{
+    int c;
+
+    boot("");
+    c = request("TRACE /t HTTP/1.1\r\nHost: card\r\nCookie: secret\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 405 Method Not Allowed\r\nServer: proxycard\r\n"
+                    "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"
+                    "Content-Type: text/plain\r\nContent-Length: 19\r\n"
+                    "Connection: close\r\n\r\nMethod Not Allowed\n");
+    ck_assert(peer_client_closed(c));
+    ck_assert_uint_eq(peer_server_requests(), 0);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * OPTIONS with Max-Forwards (RFC 9110 §7.6.2): 0 is answered by the card
+ * and the connection goes on; more is forwarded one lower.
+ */
+START_TEST(test_max_forwards)
+{
+    int c;
+
+    boot("");
+    c = request("OPTIONS * HTTP/1.1\r\nHost: card\r\nMax-Forwards: 0\r\n\r\n"
+                "OPTIONS * HTTP/1.1\r\nHost: card\r\nMax-Forwards: 3\r\n\r\n");
+    peer_run(EXCHANGE_MS);
+    assert_received(c, "HTTP/1.1 200 OK\r\nServer: proxycard\r\n"
+                    "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n"
+                    "Content-Length: 0\r\n\r\n" OK_RESP);
+    ck_assert(!peer_client_closed(c));
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    assert_request(0, "OPTIONS * HTTP/1.1\r\nHost: card\r\nMax-Forwards: 2\r\n"
+                   "X-Forwarded-For: 10.0.2.2\r\nForwarded: for=10.0.2.2\r\n"
+                   "Via: 1.1 proxycard\r\n\r\n");
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * Requests pipelined before the client's FIN are all answered, then the
+ * card closes (before: the FIN made the card close after the first).
+ */
+START_TEST(test_pipelined_then_half_close)
+{
+    int c;
+
+    boot("pool 1\n");
+    peer_server_script(PEER_SILENT, NULL);
+    c = request(GET("/a") GET("/b"));
+    peer_client_shutdown(c);
+    peer_run(EXCHANGE_MS);
+    ck_assert_int_eq(peer_server_send(assert_request(0, FWD_GET("/a")),
+                                      PEER_DEFAULT_REPLY), 0);
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP OK_RESP);
+    assert_request(1, FWD_GET("/b"));
+    ck_assert(peer_client_closed(c));
+    assert_healthy();
+}
+END_TEST
+
+/* The last segment of each request written to the server carries PSH. */
+START_TEST(test_request_push)
+{
+    static char body[6001];
+    char req[7000];
+    unsigned data, psh;
+    int c;
+
+    boot("");
+    memset(body, 'b', sizeof(body) - 1);
+    snprintf(req, sizeof(req), "POST /p HTTP/1.1\r\nHost: card\r\n"
+             "Content-Length: %zu\r\n\r\n%s", sizeof(body) - 1, body);
+    c = request(req);
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    c = request(GET("/g"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    data = peer_bus_data_segments(&psh);
+    ck_assert_uint_ge(data, 6);         /* the POST took several segments */
+    ck_assert_uint_eq(psh, 2);          /* one per request, its last */
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1560,6 +1650,10 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_timeout_server_read);
     tcase_add_test(tc, test_timeout_send);
     tcase_add_test(tc, test_linger_slow_reader);
+    tcase_add_test(tc, test_trace_refused);
+    tcase_add_test(tc, test_max_forwards);
+    tcase_add_test(tc, test_pipelined_then_half_close);
+    tcase_add_test(tc, test_request_push);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -169,12 +169,43 @@ static const uint8_t card_mac[PCFW_PORT_COUNT][6] = {
     { 0x02, 0x00, 0x00, 0x00, 0x03, 0x0f },
 };
 
+/* TCP segments with data the card sent on the bus port, and with PSH. */
+static unsigned bus_data_segs, bus_psh_segs;
+
+static void count_bus_segment(const uint8_t *f, size_t len)
+{
+    size_t ihl, thl, ip_len;
+
+    if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || f[23] != 6) {
+        return;                         /* not IPv4 TCP */
+    }
+    ihl = (size_t)(f[14] & 0x0f) * 4;
+    ip_len = (size_t)f[16] << 8 | f[17];
+    if (len < 14 + ihl + 20) {
+        return;
+    }
+    thl = (size_t)(f[14 + ihl + 12] >> 4) * 4;
+    if (ip_len > ihl + thl) {
+        bus_data_segs++;
+        bus_psh_segs += (f[14 + ihl + 13] & 0x08) != 0;
+    }
+}
+
 /* Called from inside pcfw_* only: queue, never deliver (no re-entry). */
 static int card_send_frame(void *opaque, enum pcfw_port port,
                            const void *frame, size_t len)
 {
+    if (port == PCFW_PORT_BUS) {
+        count_bus_segment(frame, len);
+    }
     fq_push(&to_peer, port, frame, len);
     return 0;
+}
+
+unsigned peer_bus_data_segments(unsigned *with_psh)
+{
+    *with_psh = bus_psh_segs;
+    return bus_data_segs;
 }
 
 static uint32_t card_now_ms(void *opaque)
@@ -282,6 +313,7 @@ void peer_init(void)
     static const char *const ip[PCFW_PORT_COUNT] = { PEER_NIC_IP, PEER_BUS_IP };
 
     vclock = 0;
+    bus_data_segs = bus_psh_segs = 0;
     lwip_init();
     for (int port = 0; port < PCFW_PORT_COUNT; port++) {
         ip4_addr_t a, mask, gw;

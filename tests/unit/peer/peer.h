@@ -160,6 +160,9 @@ int peer_server_send(unsigned conn, const char *bytes);
 int peer_server_close(unsigned conn);
 int peer_server_reset(unsigned conn);
 
+/* Data segments the card sent towards the server so far; *@with_psh: PSH. */
+unsigned peer_bus_data_segments(unsigned *with_psh);
+
 /* Stop listening: connects from the card are refused (RST). */
 void peer_server_unlisten(void);
 
