@@ -68,7 +68,7 @@ LWIP_FILES := \
 	core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c \
 	netif/ethernet.c
 FW_FILES := arena.c bytequeue.c cbguard.c client.c config.c fw.c http_parse.c \
-	http_proxy.c master.c pass_proxy.c pool.c ports.c sys.c
+	http_proxy.c master.c pass_proxy.c pool.c ports.c sys.c tcpio.c
 
 FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
 	-I$(LWIP_SRC)/src/include

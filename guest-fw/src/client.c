@@ -31,6 +31,7 @@
 #include "fw_internal.h"
 #include "http_parse.h"
 #include "proxy.h"
+#include "tcpio.h"
 
 #define PCFW_LINGER_MS      5000
 #define PCFW_POLL_INTERVAL  2       /* tcp_poll units of 500 ms */
@@ -134,11 +135,8 @@ void pcfw_client_ack(struct pcfw_client *c, uint32_t n)
         n = c->in_held;
     }
     c->in_held -= n;
-    while (n && c->pcb) {
-        u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
-
-        tcp_recved(c->pcb, step);
-        n -= step;
+    if (c->pcb) {
+        pcfw_tcp_recved(c->pcb, n);
     }
 }
 
@@ -149,26 +147,10 @@ void pcfw_client_flush(struct pcfw_client *c)
     while (c->pcb && pcfw_bq_len(&c->out)) {
         size_t len;
         const void *p = pcfw_bq_front(&c->out, &len);
-        u16_t room = tcp_sndbuf(c->pcb);
-        u8_t flags = TCP_WRITE_FLAG_COPY;
-        err_t err;
 
-        if (room == 0 || tcp_sndqueuelen(c->pcb) >= TCP_SND_QUEUELEN) {
-            break;
-        }
-        if (len > room) {
-            len = room;
-        }
-        if (len < pcfw_bq_len(&c->out)) {
-            flags |= TCP_WRITE_FLAG_MORE;
-        }
-        /* On ERR_MEM retry smaller, then leave the rest to sent/poll. */
-        while ((err = tcp_write(c->pcb, p, (u16_t)len, flags)) == ERR_MEM &&
-               len > 1) {
-            len /= 2;
-        }
-        if (err != ERR_OK) {
-            break;
+        len = pcfw_tcp_send(c->pcb, p, len, len < pcfw_bq_len(&c->out));
+        if (len == 0) {
+            break;              /* the rest waits for sent/poll */
         }
         pcfw_bq_consume(&c->out, len);
         pcfw_pstats.bytes_to_clients += len;

@@ -40,6 +40,7 @@
 #include "cbguard.h"
 #include "fw_internal.h"
 #include "pool.h"
+#include "tcpio.h"
 
 enum { RQ_HEAD, RQ_BODY_LENGTH, RQ_BODY_CHUNKED, RQ_DONE };
 enum { RS_HEAD, RS_LENGTH, RS_CHUNKED, RS_CLOSE, RS_DONE };
@@ -702,31 +703,17 @@ static void srv_send_request(struct pcfw_client *c)
     while (pcb && (h->head_sent < h->head_len || h->body_sent < body_len)) {
         const uint8_t *p;
         size_t len;
-        u16_t room = tcp_sndbuf(pcb);
-        err_t err;
 
-        if (room == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN) {
-            break;
-        }
         if (h->head_sent < h->head_len) {
             p = h->head + h->head_sent;
             len = h->head_len - h->head_sent;
         } else {
             p = req_body_segment(c, h->body_sent, &len);
         }
-        if (len > room) {
-            len = room;
-        }
         /* PSH on the request's last byte: MORE only while more follows. */
-        while ((err = tcp_write(pcb, p, (u16_t)len,
-                                TCP_WRITE_FLAG_COPY |
-                                (h->head_len - h->head_sent +
-                                 body_len - h->body_sent > len
-                                 ? TCP_WRITE_FLAG_MORE : 0))) ==
-               ERR_MEM && len > 1) {
-            len /= 2;
-        }
-        if (err != ERR_OK) {
+        len = pcfw_tcp_send(pcb, p, len, h->head_len - h->head_sent +
+                            body_len - h->body_sent > len);
+        if (len == 0) {
             break;
         }
         if (h->head_sent < h->head_len) {

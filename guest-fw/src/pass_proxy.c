@@ -17,6 +17,7 @@
 #include "cbguard.h"
 #include "fw_internal.h"
 #include "proxy.h"
+#include "tcpio.h"
 
 static const struct pcfw_proxy_ops pass_ops;
 struct pcfw_proxy pcfw_pass_proxy = { .name = "pass", .ops = &pass_ops };
@@ -58,20 +59,9 @@ static void pass_pump(struct pcfw_client *c)
     while (pc->srv && pc->srv_connected && pcfw_bq_len(&c->in)) {
         size_t len;
         const void *p = pcfw_bq_front(&c->in, &len);
-        u16_t room = tcp_sndbuf(pc->srv);
-        err_t err;
 
-        if (room == 0 || tcp_sndqueuelen(pc->srv) >= TCP_SND_QUEUELEN) {
-            break;
-        }
-        if (len > room) {
-            len = room;
-        }
-        while ((err = tcp_write(pc->srv, p, (u16_t)len, TCP_WRITE_FLAG_COPY)) ==
-               ERR_MEM && len > 1) {
-            len /= 2;
-        }
-        if (err != ERR_OK) {
+        len = pcfw_tcp_send(pc->srv, p, len, len < pcfw_bq_len(&c->in));
+        if (len == 0) {
             break;
         }
         pcfw_bq_consume(&c->in, len);
@@ -262,15 +252,8 @@ static void pass_drained(struct pcfw_client *c)
 
     if (pc->srv_held && pc->srv &&
         pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
-        uint32_t n = pc->srv_held;
-
+        pcfw_tcp_recved(pc->srv, pc->srv_held);
         pc->srv_held = 0;
-        while (n) {
-            u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
-
-            tcp_recved(pc->srv, step);
-            n -= step;
-        }
     }
     pass_pump(c);
 }

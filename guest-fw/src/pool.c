@@ -18,6 +18,7 @@
 #include "cbguard.h"
 #include "fw_internal.h"
 #include "pool.h"
+#include "tcpio.h"
 
 #define RECONNECT_MIN_MS    100
 #define RECONNECT_MAX_MS    2000
@@ -60,11 +61,8 @@ static void srv_detach_pcb(struct tcp_pcb *pcb)
 
 void pcfw_srv_ack(struct pcfw_srv *s, uint32_t n)
 {
-    while (n && s->pcb) {
-        u16_t step = n > 0xffff ? 0xffff : (u16_t)n;
-
-        tcp_recved(s->pcb, step);
-        n -= step;
+    if (s->pcb) {
+        pcfw_tcp_recved(s->pcb, n);
     }
 }
 
