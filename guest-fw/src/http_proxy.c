@@ -982,6 +982,7 @@ static void http_server_failed(struct pcfw_client *c)
     }
     if (idempotent(h->method) && pool && h->fresh_fails < FRESH_TRIES) {
         h->want_fresh = true;
+        h->wait_start_ms = pcfw_now();  /* a new wait, for a new connection */
         h->head_sent = h->body_sent = 0;
         pcfw_http_head_scan_init(&h->rscan);
         pcfw_bq_clear(&h->rhead);
