@@ -147,7 +147,7 @@ void pcfw_get_stats(struct pcfw_stats *st)
 
 int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
 {
-    struct pcfw_config cfg, old, def;
+    struct pcfw_config cfg, old;
     int ret;
 
     if (errlen) {
@@ -158,27 +158,18 @@ int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
         return PCFW_ERR_ARG;
     }
     /*
-     * Listeners, limits, timeouts, forwarding and unmatched come from @text alone
-     * (defaults where it is silent); addresses and the server keep their
-     * values unless it sets them; the pool is sized at boot.
+     * Everything comes from @text alone, on top of the defaults (listeners,
+     * limits, timeouts, forwarding, unmatched), except what the card keeps
+     * unless @text sets it: the ports' settings (addresses, MACs, MTUs) and
+     * the server; the pool is sized at boot.  Starting from the defaults,
+     * not from the running configuration, means a setting added later is
+     * reset too without being listed here (a reload that omitted `timeout
+     * pass-idle` used to keep the old value).
      */
-    pcfw_config_defaults(&def);
-    cfg = pcfw.cfg;
-    cfg.n_listeners = 0;
-    cfg.max_clients = def.max_clients;
-    cfg.max_header = def.max_header;
-    cfg.max_body = def.max_body;
-    cfg.conn_buffer = def.conn_buffer;
-    cfg.header_timeout_ms = def.header_timeout_ms;
-    cfg.body_timeout_ms = def.body_timeout_ms;
-    cfg.server_timeout_ms = def.server_timeout_ms;
-    cfg.server_read_timeout_ms = def.server_read_timeout_ms;
-    cfg.send_timeout_ms = def.send_timeout_ms;
-    cfg.idle_timeout_ms = def.idle_timeout_ms;
-    cfg.pool_idle_timeout_ms = def.pool_idle_timeout_ms;
-    cfg.connect_timeout_ms = def.connect_timeout_ms;
-    cfg.forwarded = def.forwarded;
-    cfg.unmatched_pass = def.unmatched_pass;
+    pcfw_config_defaults(&cfg);
+    memcpy(cfg.port, pcfw.cfg.port, sizeof(cfg.port));
+    cfg.server_ip = pcfw.cfg.server_ip;
+    cfg.pool_size = pcfw.cfg.pool_size;
     if (pcfw_config_parse(&cfg, text, len, err, errlen) != 0) {
         return PCFW_ERR_ARG;
     }

@@ -34,7 +34,8 @@ POOL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -O1 -g -Wall -Wextra \
 	-Iguest-fw/include -Itests/unit $(PEER_INCLUDES) \
 	$(shell pkg-config --cflags check)
 POOL_LIBS   = $(shell pkg-config --libs check)
-POOL_OBJS   := $(POOL_DIR)/test_pool.o $(POOL_DIR)/peer.o
+POOL_OBJS   := $(POOL_DIR)/test_pool.o $(POOL_DIR)/test_attack.o \
+	$(POOL_DIR)/peer.o
 
 .PHONY: pool-test
 
@@ -45,6 +46,10 @@ $(PEER_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c $(PEER_OPTS) | $(STAMP_SRC)
 		echo "$@: compiled against guest-fw/port" >&2; rm -f $@; exit 1; fi
 
 $(POOL_DIR)/test_pool.o: tests/unit/test_pool.c $(PEER_OPTS) | $(STAMP_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(POOL_CFLAGS) -c $< -o $@
+
+$(POOL_DIR)/test_attack.o: tests/unit/test_attack.c $(PEER_OPTS) | $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(POOL_CFLAGS) -c $< -o $@
 

@@ -23,6 +23,7 @@
 #include "peer/peer.h"
 
 Suite *pool_suite(void);
+Suite *attack_suite(void);              /* test_attack.c */
 
 #define BASE_CONFIG                                 \
     "nic address 10.0.2.15/24 gateway 10.0.2.2\n"   \
@@ -1664,6 +1665,8 @@ int main(void)
 {
     SRunner *sr = srunner_create(pool_suite());
     int failed;
+
+    srunner_add_suite(sr, attack_suite());
 
     /* One firmware per process: every test must run in its own child. */
     srunner_set_fork_status(sr, CK_FORK);
