@@ -74,7 +74,8 @@ struct pcfw_config {
     unsigned n_listeners;
     struct pcfw_listener listeners[PCFW_MAX_LISTENERS];
     uint32_t pool_size;             /* persistent server connections */
-    uint32_t max_clients;           /* client connections at once */
+    uint32_t max_clients;           /* HTTP client connections at once */
+    uint32_t max_pass_clients;      /* pass-through client connections */
     uint32_t max_header;            /* request head limit (431) */
     uint64_t max_body;              /* request body limit (413) */
     uint64_t conn_buffer;           /* response bytes buffered per client */

@@ -57,6 +57,9 @@ static void client_free(struct pcfw_client *c)
     pcfw_bq_clear(&c->in);
     pcfw_bq_clear(&c->out);
     pcfw_pstats.clients_active--;
+    if (c->proxy == &pcfw_pass_proxy) {
+        pcfw.pass_active--;
+    }
     pcfw_list_push_tail(&zombies, &c->all);
 }
 

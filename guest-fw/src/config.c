@@ -32,6 +32,7 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->port[PCFW_PORT_BUS].mtu = 1500;
     cfg->pool_size = 4;
     cfg->max_clients = 10000;
+    cfg->max_pass_clients = 1000;
     cfg->max_header = 16 * 1024;
     cfg->max_body = 1024 * 1024;
     cfg->conn_buffer = 16 * 1024 * 1024;
@@ -344,6 +345,8 @@ static const struct num_directive num_directives[] = {
     { "pool", offsetof(struct pcfw_config, pool_size), 4, 1, 1024, false },
     { "max-clients", offsetof(struct pcfw_config, max_clients), 4, 1,
       1000000, false },
+    { "max-pass-clients", offsetof(struct pcfw_config, max_pass_clients), 4,
+      0, 1000000, false },
     /* The parsers' limit, PCFW_HTTP_HEAD_MAX: field offsets are 16 bits. */
     { "max-header", offsetof(struct pcfw_config, max_header), 4, 256,
       65535, true },

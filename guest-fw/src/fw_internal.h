@@ -25,6 +25,7 @@ struct pcfw_state {
     struct pcfw_config cfg;
     struct pcfw_arena *arena;
     bool rx_alloc;              /* lwIP allocates a received frame now */
+    uint32_t pass_active;       /* pass-through clients among clients_active */
     struct netif netif[PCFW_PORT_COUNT];
     struct pcfw_stats st;
     uint64_t rand_state;

@@ -44,11 +44,18 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     const struct pcfw_listener *li = arg;
     struct pcfw_client *c;
+    bool pass;
+    uint64_t active, limit;
 
     if (err != ERR_OK || !pcb) {
         return ERR_VAL;
     }
-    if (pcfw_pstats.clients_active >= pcfw.cfg.max_clients ||
+    /* Each proxy has its own limit: pass-through cannot crowd out HTTP. */
+    pass = li->proxy != PCFW_PROXY_HTTP;
+    active = pass ? pcfw.pass_active
+                  : pcfw_pstats.clients_active - pcfw.pass_active;
+    limit = pass ? pcfw.cfg.max_pass_clients : pcfw.cfg.max_clients;
+    if (active >= limit ||
         !(c = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*c)))) {
         pcfw_pstats.clients_refused++;
         tcp_abort(pcb);
@@ -56,6 +63,7 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     }
     pcfw_pstats.clients_active++;
     pcfw_pstats.clients_accepted++;
+    pcfw.pass_active += pass;
     c->addr = *ip_2_ip4(&pcb->remote_ip);
     c->port = pcb->remote_port;
     c->local_port = pcb->local_port;

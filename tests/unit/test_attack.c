@@ -123,6 +123,73 @@ START_TEST(test_reload_resets_pass_timeouts)
 }
 END_TEST
 
+static struct pcfw_proxy_stats pstats(void)
+{
+    return stats().proxy;
+}
+
+/*
+ * 2. Issue 9 item 7: pass-through has its own limit (`max-pass-clients`),
+ * so it neither takes HTTP's `max-clients` nor is limited by it: before,
+ * one `max-clients` counted both, and pass-through clients (which hold a
+ * server connection each, for hours) could take every slot.
+ */
+START_TEST(test_pass_client_limit)
+{
+    int h1, h2, p1, p2, p3;
+
+    boot("pool 1\nlisten 81 pass 8080\nmax-clients 1\n"
+         "max-pass-clients 2\n");
+    h1 = peer_client_open(80);
+    p1 = peer_client_open(81);
+    p2 = peer_client_open(81);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_connected(h1) && !peer_client_reset(h1));
+    ck_assert(peer_client_connected(p1) && !peer_client_reset(p1));
+    ck_assert(peer_client_connected(p2) && !peer_client_reset(p2));
+    p3 = peer_client_open(81);
+    h2 = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_reset(p3));
+    ck_assert(peer_client_reset(h2));
+    ck_assert_uint_eq(pstats().clients_refused, 2);
+
+    /* A pass-through client gone makes room for exactly one more. */
+    peer_client_abort(p1);
+    peer_run(EXCHANGE_MS);
+    p3 = peer_client_open(81);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_connected(p3) && !peer_client_reset(p3));
+    p1 = peer_client_open(81);                  /* and no more */
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_reset(p1));
+    peer_client_send_str(h1, GET("/h"));
+    peer_run(EXCHANGE_MS);
+    assert_received(h1, OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
+/* 3. The default: 1000 pass-through clients beside HTTP's 10000. */
+START_TEST(test_pass_client_limit_default)
+{
+    int h;
+
+    boot("pool 1\nlisten 81 pass 8080\nmax-clients 2\n");
+    for (int i = 0; i < 4; i++) {
+        peer_client_open(81);
+    }
+    h = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(pstats().clients_refused, 0);
+    ck_assert_uint_eq(pstats().clients_active, 5);
+    peer_client_send_str(h, GET("/h"));
+    peer_run(EXCHANGE_MS);
+    assert_received(h, OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -130,6 +197,8 @@ Suite *attack_suite(void)
 
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_reload_resets_pass_timeouts);
+    tcase_add_test(tc, test_pass_client_limit);
+    tcase_add_test(tc, test_pass_client_limit_default);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,6 +32,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.n_listeners, 0);
     ck_assert_uint_eq(cfg.pool_size, 4);
     ck_assert_uint_eq(cfg.max_clients, 10000);
+    ck_assert_uint_eq(cfg.max_pass_clients, 1000);
     ck_assert_uint_eq(cfg.max_header, 16384);
     ck_assert_uint_eq(cfg.max_body, 1048576);
     ck_assert_uint_eq(cfg.conn_buffer, 16u << 20);
@@ -57,6 +58,7 @@ START_TEST(test_full_example)
         "\n"
         "pool 8\r\n"
         "max-clients 50000\n"
+        "max-pass-clients 0\n"
         "max-header 8k\n"
         "max-body 2m\n"
         "buffer 512K\n"
@@ -84,6 +86,7 @@ START_TEST(test_full_example)
     ck_assert_uint_eq(cfg.listeners[1].proxy, PCFW_PROXY_PASS);
     ck_assert_uint_eq(cfg.pool_size, 8);
     ck_assert_uint_eq(cfg.max_clients, 50000);
+    ck_assert_uint_eq(cfg.max_pass_clients, 0);
     ck_assert_uint_eq(cfg.max_header, 8192);
     ck_assert_uint_eq(cfg.max_body, 2u << 20);
     ck_assert_uint_eq(cfg.conn_buffer, 512u << 10);
