@@ -91,6 +91,201 @@ static uint64_t tx_frames(void)
     return st.tx_frames[PCFW_PORT_NIC] + st.tx_frames[PCFW_PORT_BUS];
 }
 
+/* ---- forged segments from addresses nobody owns ---- */
+
+#define TH_FIN  0x01
+#define TH_SYN  0x02
+#define TH_RST  0x04
+#define TH_PSH  0x08
+#define TH_ACK  0x10
+
+#define IP4(a, b, c, d) \
+    ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define CARD_NIC_IP     IP4(10, 0, 2, 15)
+
+/* The MACs of the card's NIC port and of the peer facing it (peer.c). */
+static const uint8_t card_nic_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x02, 0x0f };
+static const uint8_t peer_nic_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x02, 0x02 };
+
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+static uint32_t get16(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return get16(p) << 16 | get16(p + 2);
+}
+
+/* RFC 1071: the ones' complement sum of @n bytes, added to @sum. */
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        sum += get16(p + i);
+    }
+    if (n & 1) {
+        sum += (uint32_t)p[n - 1] << 8;
+    }
+    return sum;
+}
+
+static uint32_t fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return ~sum & 0xffff;
+}
+
+/*
+ * Hand the card's NIC port one TCP segment from @src:@sport to its port
+ * @dport, as if from the wire behind the peer's gateway (a SYN carries an
+ * MSS option).  The card's answer goes to the gateway, whose stack drops
+ * it: only a tap sees it.
+ */
+static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
+                  uint32_t ack, uint8_t flags, const char *data)
+{
+    uint8_t f[14 + 20 + 24 + 512];
+    uint8_t *ip = f + 14, *tcp = ip + 20;
+    size_t len = data ? strlen(data) : 0;
+    size_t opt = (flags & TH_SYN) ? 4 : 0;
+    size_t tcplen = 20 + opt + len;
+    static uint16_t ip_id;
+    uint32_t sum;
+
+    ck_assert(len <= 512);
+    memcpy(f, card_nic_mac, 6);
+    memcpy(f + 6, peer_nic_mac, 6);
+    put16(f + 12, 0x0800);
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint32_t)(20 + tcplen));
+    put16(ip + 4, ip_id++);
+    put16(ip + 6, 0x4000);              /* DF */
+    ip[8] = 64;
+    ip[9] = 6;                          /* TCP */
+    put32(ip + 12, src);
+    put32(ip + 16, CARD_NIC_IP);
+    put16(ip + 10, fold(sum16(0, ip, 20)));
+    memset(tcp, 0, 20 + opt);
+    put16(tcp, sport);
+    put16(tcp + 2, dport);
+    put32(tcp + 4, seq);
+    put32(tcp + 8, ack);
+    tcp[12] = (uint8_t)(((20 + opt) / 4) << 4);
+    tcp[13] = flags;
+    put16(tcp + 14, 65535);
+    if (opt) {
+        tcp[20] = 2;                    /* MSS 1460 */
+        tcp[21] = 4;
+        put16(tcp + 22, 1460);
+    }
+    memcpy(tcp + 20 + opt, data ? data : "", len);
+    sum = sum16(0, ip + 12, 8) + 6 + (uint32_t)tcplen;
+    put16(tcp + 16, fold(sum16(sum, tcp, tcplen)));
+    pcfw_input(PCFW_PORT_NIC, f, 14 + 20 + tcplen);
+}
+
+static void forge_syn(uint32_t src, uint16_t sport, uint16_t dport)
+{
+    forge(src, sport, dport, 1000, 0, TH_SYN, NULL);
+}
+
+/* The i-th of many spoofed sources: 198.18.0.0/15, one port each. */
+static uint32_t spoofed(unsigned i)
+{
+    return IP4(198, 18 + ((i >> 16) & 1), (i >> 8) & 0xff, i & 0xff);
+}
+
+/* What the tap saw: the card's SYN-ACKs, by destination. */
+#define TAP_MAX         16384
+static struct synack {
+    uint32_t dst;
+    uint16_t dport;
+    uint32_t seq;               /* the card's ISN */
+} synacks[TAP_MAX];
+static unsigned n_synacks;
+static unsigned n_rsts;         /* resets the card sent on the NIC port */
+
+static void tap(enum pcfw_port port, const void *frame, size_t len)
+{
+    const uint8_t *f = frame, *ip = f + 14, *tcp;
+
+    if (port != PCFW_PORT_NIC || len < 14 + 20 + 20 ||
+        get16(f + 12) != 0x0800 || ip[9] != 6) {
+        return;
+    }
+    tcp = ip + (ip[0] & 0xf) * 4;
+    if ((tcp[13] & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
+        n_synacks < TAP_MAX) {
+        synacks[n_synacks].dst = get32(ip + 16);
+        synacks[n_synacks].dport = (uint16_t)get16(tcp + 2);
+        synacks[n_synacks].seq = get32(tcp + 4);
+        n_synacks++;
+    }
+    if (tcp[13] & TH_RST) {
+        n_rsts++;
+    }
+}
+
+/* SYN-ACKs the card sent to @dst (any port, 0: to anyone). */
+static unsigned synacks_to(uint32_t dst)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < n_synacks; i++) {
+        n += !dst || synacks[i].dst == dst;
+    }
+    return n;
+}
+
+/* The card's ISN in its last SYN-ACK to @dst:@dport; fails if none. */
+static uint32_t card_isn(uint32_t dst, uint16_t dport)
+{
+    for (unsigned i = n_synacks; i-- > 0;) {
+        if (synacks[i].dst == dst && synacks[i].dport == dport) {
+            return synacks[i].seq;
+        }
+    }
+    ck_abort_msg("no SYN-ACK to %08x:%u", dst, dport);
+    return 0;
+}
+
+static uint64_t mem_in_use(void)
+{
+    return stats().mem.in_use;
+}
+
+/* A client on a fresh connection: served at once, byte-exact. */
+#define assert_served(path) check_served((path), __LINE__)
+
+static void check_served(const char *path, int line)
+{
+    char req[128];
+    int c;
+
+    snprintf(req, sizeof(req), GET("%s"), path);
+    c = peer_client_open(80);
+    peer_client_send_str(c, req);
+    peer_run(EXCHANGE_MS);
+    ck_assert_msg(peer_client_connected(c), "line %d: the client's SYN was "
+                  "not answered within %d ms", line, EXCHANGE_MS);
+    check_received(c, OK_RESP, line);
+}
+
 /*
  * 1. A reload that omits `timeout pass-idle` and `timeout pass-keepalive`
  * gets their defaults (1 h, 2 min) back, like every other setting.
@@ -190,6 +385,105 @@ START_TEST(test_pass_client_limit_default)
 }
 END_TEST
 
+/*
+ * 4. Issue 9 item 4: a SYN flood from spoofed sources.  lwIP kept at most
+ * 255 half-open connections per listener (its u8 backlog), each for 20 s,
+ * and dropped every SYN beyond them: a real client went unanswered for
+ * 20 s.  Now a listener holds at most TCP_SYN_QUEUE_MAX (1024) half-open
+ * connections, a new SYN evicting the oldest: every SYN is answered at
+ * once, card memory held by the flood is bounded, and it all goes back
+ * when the half-open connections time out.
+ */
+#define FLOOD           3000
+#define SYN_QUEUE       1024
+/* Card memory one half-open connection may hold (pcb, SYN-ACK segment). */
+#define HALF_OPEN_COST  1024
+
+START_TEST(test_syn_flood)
+{
+    uint64_t base, client_cost, held;
+    unsigned i;
+
+    boot("pool 1\n");
+    base = mem_in_use();
+    assert_served("/before");           /* and the gateway's ARP entry */
+    client_cost = mem_in_use() - base;
+    base = mem_in_use();
+    peer_card_tap(tap);
+    for (i = 0; i < FLOOD; i++) {
+        forge_syn(spoofed(i), (uint16_t)(1024 + i), 80);
+    }
+    peer_run(0);
+    held = mem_in_use() - base;
+    fprintf(stderr, "test_syn_flood: %u spoofed SYNs: %u SYN-ACKs, %llu bytes "
+            "held (%llu per half-open connection)\n", FLOOD, synacks_to(0),
+            (unsigned long long)held, (unsigned long long)held / SYN_QUEUE);
+    assert_served("/during");
+    ck_assert_uint_eq(synacks_to(IP4(10, 0, 2, 2)), 1);
+    ck_assert_uint_eq(synacks_to(0), FLOOD + 1);    /* all at once */
+    ck_assert_uint_le(held, SYN_QUEUE * HALF_OPEN_COST);
+
+    /* More of it: memory stays bounded, clients are still answered. */
+    for (; i < 2 * FLOOD; i++) {
+        forge_syn(spoofed(i), (uint16_t)(1024 + i), 80);
+    }
+    peer_run(0);
+    ck_assert_uint_le(mem_in_use() - base, SYN_QUEUE * HALF_OPEN_COST +
+                      client_cost);
+    assert_served("/during2");
+
+    /* The half-open connections time out (20 s): memory is back (but
+     * for the two clients served meanwhile, within 1 KiB). */
+    peer_run(25000);
+    ck_assert_uint_le(mem_in_use() - base, 2 * client_cost + 1024);
+    assert_served("/after");
+    ck_assert_uint_eq(pstats().clients_accepted, 4);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 5. One source may hold at most TCP_SYN_PER_SOURCE_MAX (128) half-open
+ * connections of a listener: its further SYNs are dropped, so it cannot
+ * evict everyone else's (without the cap, 1000 SYNs from one address
+ * would push out the 800 half-open connections before it).  A survivor's
+ * handshake then completes with a forged ACK.
+ */
+#define ONE_SOURCE      IP4(203, 0, 113, 7)
+
+START_TEST(test_syn_flood_one_source)
+{
+    unsigned n;
+
+    boot("pool 1\n");
+    assert_served("/before");
+    peer_card_tap(tap);
+    for (unsigned i = 0; i < 800; i++) {
+        forge_syn(spoofed(i), (uint16_t)(1024 + i), 80);
+    }
+    for (unsigned i = 0; i < 1000; i++) {
+        forge_syn(ONE_SOURCE, (uint16_t)(1024 + i), 80);
+    }
+    peer_run(0);
+    n = synacks_to(ONE_SOURCE);
+    fprintf(stderr, "test_syn_flood_one_source: 1000 SYNs from one source: "
+            "%u SYN-ACKs\n", n);
+    /* 128 less the other sources in its bucket of the keyed hash */
+    ck_assert_uint_le(n, 128);
+    ck_assert_uint_ge(n, 100);
+    ck_assert_uint_eq(synacks_to(0), 800 + n);
+
+    /* The oldest half-open connection is still there: ACK it. */
+    forge(spoofed(0), 1024, 80, 1001, card_isn(spoofed(0), 1024) + 1, TH_ACK,
+          NULL);
+    peer_run(0);
+    ck_assert_uint_eq(pstats().clients_accepted, 2);
+    ck_assert_uint_eq(n_rsts, 0);
+    assert_served("/after");
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -199,6 +493,8 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_reload_resets_pass_timeouts);
     tcase_add_test(tc, test_pass_client_limit);
     tcase_add_test(tc, test_pass_client_limit_default);
+    tcase_add_test(tc, test_syn_flood);
+    tcase_add_test(tc, test_syn_flood_one_source);
     suite_add_tcase(s, tc);
     return s;
 }

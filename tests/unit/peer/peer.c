@@ -191,10 +191,20 @@ static void count_bus_segment(const uint8_t *f, size_t len)
     }
 }
 
+static peer_tap_fn card_tap;
+
+void peer_card_tap(peer_tap_fn fn)
+{
+    card_tap = fn;
+}
+
 /* Called from inside pcfw_* only: queue, never deliver (no re-entry). */
 static int card_send_frame(void *opaque, enum pcfw_port port,
                            const void *frame, size_t len)
 {
+    if (card_tap) {
+        card_tap(port, frame, len);
+    }
     if (port == PCFW_PORT_BUS) {
         count_bus_segment(frame, len);
     }

@@ -66,6 +66,15 @@ void peer_run(uint32_t ms);
  */
 void peer_input(enum pcfw_port port, const void *frame, size_t len);
 
+/*
+ * See every frame the card sends (before the peer gets it), e.g. its
+ * answers to forged segments, which the peer's stack drops; NULL: none.
+ * Called from inside the firmware: look, never call back into it.
+ */
+typedef void (*peer_tap_fn)(enum pcfw_port port, const void *frame,
+                            size_t len);
+void peer_card_tap(peer_tap_fn fn);
+
 /* The virtual clock, milliseconds since peer_init(). */
 uint32_t peer_now(void);
 
