@@ -84,11 +84,16 @@ FW_OBJS   := $(patsubst %.c,$(FW_DIR)/own/%.o,$(FW_FILES))
 $(addprefix $(LWIP_SRC)/src/,$(LWIP_FILES)): $(STAMP_SRC)
 	@test -f $@ || { echo "$@ missing after fetching lwIP"; exit 1; }
 
-$(FW_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c guest-fw/port/lwipopts.h | $(STAMP_SRC)
+# $(STAMP_SRC) is a prerequisite of every object that sees lwIP's headers,
+# not an order-only one: a changed patch set re-unpacks lwIP during this very
+# run, after make has looked at the headers' times, so their dependency files
+# cannot tell; without it one `make` linked objects built against two layouts
+# of struct tcp_pcb (a heap overrun at boot).
+$(FW_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c guest-fw/port/lwipopts.h $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(FW_COMMON) $(LWIP_FLAGS) -c $< -o $@
 
-$(FW_DIR)/own/%.o: guest-fw/src/%.c | $(STAMP_SRC)
+$(FW_DIR)/own/%.o: guest-fw/src/%.c $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(FW_COMMON) $(FW_OWN_FLAGS) -c $< -o $@
 

@@ -52,11 +52,11 @@ FUZZ_FW_OBJ    := $(FUZZ_FW_DIR)/proxycard-fw.o
 # lwIP without comparison tracing: its compares are of its own state, which
 # the fuzzer reaches through the harness's reply awareness, and tracing them
 # halved the executions per second.
-$(FUZZ_FW_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c guest-fw/port/lwipopts.h | $(STAMP_SRC)
+$(FUZZ_FW_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c guest-fw/port/lwipopts.h $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FW_CFLAGS) -fno-sanitize-coverage=trace-cmp $(LWIP_FLAGS) -c $< -o $@
 
-$(FUZZ_FW_DIR)/own/%.o: guest-fw/src/%.c | $(STAMP_SRC)
+$(FUZZ_FW_DIR)/own/%.o: guest-fw/src/%.c $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FW_CFLAGS) $(FW_OWN_FLAGS) -c $< -o $@
 

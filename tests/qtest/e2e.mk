@@ -38,13 +38,13 @@ define e2e_check_deps
 		echo "$@: compiled against guest-fw/port" >&2; rm -f $@; exit 1; fi
 endef
 
-$(E2E_PEER_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c $(E2E_OPTS) | $(STAMP_SRC)
+$(E2E_PEER_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c $(E2E_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(E2E_LWIP_FLAGS) -c $< -o $@
 	$(e2e_check_deps)
 
 $(E2E_PEER_DIR)/own/proxycard-e2e-peer.o: tests/qtest/proxycard-e2e-peer.c \
-		tests/qtest/proxycard-e2e-peer.h $(E2E_OPTS) | $(STAMP_SRC)
+		tests/qtest/proxycard-e2e-peer.h $(E2E_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(E2E_OWN_FLAGS) -c $< -o $@
 	$(e2e_check_deps)

@@ -39,21 +39,21 @@ POOL_OBJS   := $(POOL_DIR)/test_pool.o $(POOL_DIR)/test_attack.o \
 
 .PHONY: pool-test
 
-$(PEER_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c $(PEER_OPTS) | $(STAMP_SRC)
+$(PEER_DIR)/lwip/%.o: $(LWIP_SRC)/src/%.c $(PEER_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(PEER_LWIP_FLAGS) -c $< -o $@
 	@if grep -q 'guest-fw/port' $(@:.o=.d); then \
 		echo "$@: compiled against guest-fw/port" >&2; rm -f $@; exit 1; fi
 
-$(POOL_DIR)/test_pool.o: tests/unit/test_pool.c $(PEER_OPTS) | $(STAMP_SRC)
+$(POOL_DIR)/test_pool.o: tests/unit/test_pool.c $(PEER_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(POOL_CFLAGS) -c $< -o $@
 
-$(POOL_DIR)/test_attack.o: tests/unit/test_attack.c $(PEER_OPTS) | $(STAMP_SRC)
+$(POOL_DIR)/test_attack.o: tests/unit/test_attack.c $(PEER_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(POOL_CFLAGS) -c $< -o $@
 
-$(POOL_DIR)/peer.o: tests/unit/peer/peer.c $(PEER_OPTS) | $(STAMP_SRC)
+$(POOL_DIR)/peer.o: tests/unit/peer/peer.c $(PEER_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(POOL_CFLAGS) -c $< -o $@
 	@if grep -q 'guest-fw/port' $(@:.o=.d); then \
