@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "lwip/init.h"
+#include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "fw_internal.h"
 #include "pool.h"
@@ -51,6 +52,20 @@ static size_t pcfw_mem_reserve(size_t mem_size)
         r = 64u << 10;
     }
     return r > (2u << 20) ? (2u << 20) : r;
+}
+
+/*
+ * TIME_WAIT pcbs may hold 1/16 of card memory (patches/lwip/0001); beyond
+ * that the oldest is recycled: 4 MiB and ~13,000 pcbs on the default 64 MiB
+ * card, 512 KiB on an 8 MiB one.  Every connection the card closes first
+ * leaves one for 2 MSL (120 s): 1,000 closes/s held 35 MB unbounded.
+ */
+static uint32_t pcfw_tw_max(size_t mem_size)
+{
+    size_t cost = (sizeof(struct tcp_pcb) + PCFW_ARENA_ALIGN - 1) /
+                  PCFW_ARENA_ALIGN * PCFW_ARENA_ALIGN + PCFW_ARENA_OVERHEAD;
+
+    return (uint32_t)(mem_size / 16 / cost);
 }
 
 int pcfw_init(const struct pcfw_platform *platform,
@@ -93,6 +108,7 @@ int pcfw_init(const struct pcfw_platform *platform,
     {
         PCFW_GUARD(PCFW_ERR_NOMEM);
         lwip_init();
+        tcp_tw_max = pcfw_tw_max(mem_size);
         err = pcfw_ports_init();
         if (err == PCFW_OK) {
             err = pcfw_master_init();

@@ -220,25 +220,48 @@ static struct synack {
 static unsigned n_synacks;
 static unsigned n_rsts;         /* resets the card sent on the NIC port */
 
+/*
+ * What the card sent to each forged port (our source ports are unique in a
+ * test): its ISN and the sequence number after its last byte or FIN.
+ */
+static struct track {
+    uint32_t isn, nxt;
+    unsigned segs;              /* segments sent to it */
+    bool rst;
+} track[65536];
+
 static void tap(enum pcfw_port port, const void *frame, size_t len)
 {
     const uint8_t *f = frame, *ip = f + 14, *tcp;
+    struct track *t;
+    uint32_t seq, end;
 
     if (port != PCFW_PORT_NIC || len < 14 + 20 + 20 ||
         get16(f + 12) != 0x0800 || ip[9] != 6) {
         return;
     }
     tcp = ip + (ip[0] & 0xf) * 4;
+    seq = get32(tcp + 4);
+    t = &track[get16(tcp + 2)];
     if ((tcp[13] & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
         n_synacks < TAP_MAX) {
         synacks[n_synacks].dst = get32(ip + 16);
         synacks[n_synacks].dport = (uint16_t)get16(tcp + 2);
-        synacks[n_synacks].seq = get32(tcp + 4);
+        synacks[n_synacks].seq = seq;
         n_synacks++;
+        t->isn = t->nxt = seq;
     }
     if (tcp[13] & TH_RST) {
         n_rsts++;
+        t->rst = true;
     }
+    end = seq + (get16(ip + 2) - (uint32_t)(ip[0] & 0xf) * 4 -
+                 (uint32_t)(tcp[12] >> 4) * 4) +
+          !!(tcp[13] & TH_SYN) + !!(tcp[13] & TH_FIN);
+    if ((int32_t)(end - t->nxt) > 0) {
+        t->nxt = end;
+    }
+    t->segs++;
 }
 
 /* SYN-ACKs the card sent to @dst (any port, 0: to anyone). */
@@ -484,6 +507,117 @@ START_TEST(test_syn_flood_one_source)
 }
 END_TEST
 
+/*
+ * 6. Issue 9 item 8: every connection the card closes first leaves a
+ * TIME_WAIT pcb for 2 MSL (120 s): 1,000 closes/s held 120k pcbs.  Now
+ * TIME_WAIT holds at most 1/16 of card memory (the oldest recycled beyond,
+ * as Linux's tcp_max_tw_buckets), and is looked up by hash.
+ */
+#define CARD_MEM        (8u << 20)      /* peer.c's card */
+#define BAD_REQ         "BAD\r\n\r\n"   /* the card answers 400 and closes */
+
+/*
+ * A whole forged connection from @src:@sport that the card closes first:
+ * handshake, a malformed request, the card's 400 and FIN, our FIN.  The
+ * card's pcb ends in TIME_WAIT.
+ */
+static void forged_close(uint32_t src, uint16_t sport)
+{
+    struct track *t = &track[sport];
+
+    forge_syn(src, sport, 80);
+    ck_assert_msg(t->segs == 1 && !t->rst, "no SYN-ACK to port %u", sport);
+    forge(src, sport, 80, 1001, t->isn + 1, TH_ACK | TH_PSH, BAD_REQ);
+    ck_assert_msg(t->nxt != t->isn + 1, "no answer to port %u", sport);
+    forge(src, sport, 80, 1001 + strlen(BAD_REQ), t->nxt, TH_ACK | TH_FIN,
+          NULL);
+    peer_run(0);
+    ck_assert_msg(!t->rst, "port %u was reset", sport);
+}
+
+#define TW_CLOSES       6000
+
+START_TEST(test_time_wait_bounded)
+{
+    uint64_t base, tw_cost, held;
+    unsigned i;
+
+    boot("pool 1\n");
+    assert_served("/before");
+    peer_card_tap(tap);
+    base = mem_in_use();
+    for (i = 0; i < 100; i++) {
+        forged_close(spoofed(i), (uint16_t)(1024 + i));
+    }
+    tw_cost = (mem_in_use() - base) / 100;
+    ck_assert_uint_eq(pstats().clients_active, 1);      /* /before only */
+    ck_assert_uint_eq(pstats().responses[4], 100);
+    for (; i < TW_CLOSES; i++) {
+        forged_close(spoofed(i), (uint16_t)(1024 + i));
+    }
+    held = mem_in_use() - base;
+    fprintf(stderr, "test_time_wait_bounded: %u closes: %llu bytes per "
+            "TIME_WAIT pcb, %llu bytes held (%llu pcbs)\n", TW_CLOSES,
+            (unsigned long long)tw_cost, (unsigned long long)held,
+            (unsigned long long)(held / tw_cost));
+    ck_assert_uint_eq(pstats().clients_active, 1);
+    ck_assert_uint_le(held, CARD_MEM / 16 + tw_cost);
+
+    /* The newest is still in TIME_WAIT: our FIN again is ACKed again. */
+    {
+        struct track *t = &track[1024 + TW_CLOSES - 1];
+        unsigned segs = t->segs;
+
+        forge(spoofed(TW_CLOSES - 1), 1024 + TW_CLOSES - 1, 80,
+              1001 + strlen(BAD_REQ), t->nxt, TH_ACK | TH_FIN, NULL);
+        ck_assert_uint_eq(t->segs, segs + 1);
+        ck_assert(!t->rst);
+    }
+    /* The oldest was recycled: its 4-tuple makes a new connection. */
+    forge_syn(spoofed(0), 1024, 80);
+    ck_assert_uint_eq(synacks_to(spoofed(0)), 2);
+    forge(spoofed(0), 1024, 80, 1001, track[1024].isn + 1, TH_ACK | TH_PSH,
+          GET("/recycled"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(pstats().responses[2], 2);        /* /before and it */
+    assert_served("/after");
+
+    /* 2 MSL on: every TIME_WAIT pcb is gone, memory is back (the
+     * recycled connection idles out meanwhile). */
+    peer_run(121000);
+    ck_assert_uint_le(mem_in_use() - base, 4096);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 7. A client that reuses its port while the card still holds the old
+ * connection in TIME_WAIT: a SYN past the old connection's end is a new
+ * connection (RFC 1122 4.2.2.13), served at once.  Before, lwIP answered
+ * it with an ACK (or a reset if in the old window) for up to 2 MSL.
+ */
+START_TEST(test_time_wait_reuse)
+{
+    const uint16_t port = 2000;
+    struct track *t = &track[port];
+
+    boot("pool 1\n");
+    assert_served("/before");
+    peer_card_tap(tap);
+    forged_close(spoofed(7), port);
+    ck_assert_uint_eq(synacks_to(spoofed(7)), 1);
+    forge(spoofed(7), port, 80, 1000000, 0, TH_SYN, NULL);
+    ck_assert_msg(synacks_to(spoofed(7)) == 2, "the new SYN got no SYN-ACK "
+                  "(%u segments to it in all, reset %d)", t->segs, t->rst);
+    forge(spoofed(7), port, 80, 1000001, t->isn + 1, TH_ACK | TH_PSH,
+          GET("/again"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(pstats().responses[2], 2);
+    ck_assert(!t->rst);
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -495,6 +629,8 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_pass_client_limit_default);
     tcase_add_test(tc, test_syn_flood);
     tcase_add_test(tc, test_syn_flood_one_source);
+    tcase_add_test(tc, test_time_wait_bounded);
+    tcase_add_test(tc, test_time_wait_reuse);
     suite_add_tcase(s, tc);
     return s;
 }
