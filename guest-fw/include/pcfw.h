@@ -79,6 +79,8 @@ struct pcfw_config {
     uint32_t max_header;            /* request head limit (431) */
     uint64_t max_body;              /* request body limit (413) */
     uint64_t conn_buffer;           /* response bytes buffered per client */
+    uint32_t mem_window_pct;        /* card memory % above which windows stay shut */
+    uint32_t mem_refuse_pct;        /* card memory % above which accepts are refused */
     uint32_t header_timeout_ms;     /* request head complete within (408) */
     uint32_t body_timeout_ms;       /* between two reads of a body (408) */
     uint32_t server_timeout_ms;     /* response must start within (504) */

@@ -336,6 +336,11 @@ void pcfw_arena_stats(const struct pcfw_arena *a, struct pcfw_mem_stats *st)
     *st = a->st;
 }
 
+size_t pcfw_arena_in_use(const struct pcfw_arena *a)
+{
+    return (size_t)a->st.in_use;
+}
+
 uint64_t pcfw_arena_bad_frees(const struct pcfw_arena *a)
 {
     return a->bad_frees;

@@ -69,6 +69,8 @@ void pcfw_arena_free(struct pcfw_arena *a, void *p);
 size_t pcfw_arena_usable_size(const struct pcfw_arena *a, const void *p);
 
 void pcfw_arena_stats(const struct pcfw_arena *a, struct pcfw_mem_stats *st);
+/* Bytes in allocated blocks, headers included (st.in_use). */
+size_t pcfw_arena_in_use(const struct pcfw_arena *a);
 uint64_t pcfw_arena_bad_frees(const struct pcfw_arena *a);
 
 /*

@@ -132,15 +132,30 @@ bool pcfw_client_shutdown_tx(struct pcfw_client *c)
     return true;
 }
 
+/*
+ * Open the window by what the client is owed, unless card memory is above
+ * the window watermark (@force: a closing client, whose bytes are dropped
+ * as they come, is never held).
+ */
+static void client_open_window(struct pcfw_client *c, bool force)
+{
+    uint32_t n = c->win_owed;
+
+    if (!n || !c->pcb || (!force && pcfw_mem_above(PCFW_WM_WINDOW))) {
+        return;
+    }
+    c->win_owed = 0;
+    pcfw_tcp_recved(c->pcb, n);
+}
+
 void pcfw_client_ack(struct pcfw_client *c, uint32_t n)
 {
     if (n > c->in_held) {
         n = c->in_held;
     }
     c->in_held -= n;
-    if (c->pcb) {
-        pcfw_tcp_recved(c->pcb, n);
-    }
+    c->win_owed += n;
+    client_open_window(c, c->state == PCFW_CL_CLOSING);
 }
 
 void pcfw_client_flush(struct pcfw_client *c)
@@ -349,6 +364,7 @@ static err_t client_poll(void *arg, struct tcp_pcb *pcb)
             pcfw_client_flush(c);
         }
     } else {
+        client_open_window(c, false);   /* held by the watermark */
         pcfw_client_flush(c);
         if (!cb.aborted && !c->dead) {
             c->proxy->ops->tick(c, now);

@@ -35,7 +35,9 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->max_pass_clients = 1000;
     cfg->max_header = 16 * 1024;
     cfg->max_body = 1024 * 1024;
-    cfg->conn_buffer = 16 * 1024 * 1024;
+    cfg->conn_buffer = 1024 * 1024;
+    cfg->mem_window_pct = 75;
+    cfg->mem_refuse_pct = 90;
     cfg->header_timeout_ms = 30 * 1000;
     cfg->body_timeout_ms = 60 * 1000;
     cfg->server_timeout_ms = 60 * 1000;
@@ -354,6 +356,10 @@ static const struct num_directive num_directives[] = {
       1ull << 40, true },
     { "buffer", offsetof(struct pcfw_config, conn_buffer), 8, 4096,
       1ull << 40, true },
+    { "mem-window", offsetof(struct pcfw_config, mem_window_pct), 4, 1, 100,
+      false },
+    { "mem-refuse", offsetof(struct pcfw_config, mem_refuse_pct), 4, 1, 100,
+      false },
 };
 
 static int do_number(struct pcfw_config *cfg, const struct line *l,

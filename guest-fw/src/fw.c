@@ -68,6 +68,26 @@ static uint32_t pcfw_tw_max(size_t mem_size)
     return (uint32_t)(mem_size / 16 / cost);
 }
 
+bool pcfw_mem_above(enum pcfw_watermark wm)
+{
+    static const char *const what[] = {
+        "receive windows held", "new connections refused",
+    };
+    uint32_t pct = wm == PCFW_WM_WINDOW ? pcfw.cfg.mem_window_pct
+                                        : pcfw.cfg.mem_refuse_pct;
+    size_t mark = (size_t)((uint64_t)pcfw.mem_size * pct / 100);
+    size_t in_use = pcfw_arena_in_use(pcfw.arena);
+    bool above = in_use > mark;
+
+    if (above != pcfw.wm_logged[wm]) {
+        pcfw.wm_logged[wm] = above;
+        pcfw_log(above ? PCFW_LOG_WARN : PCFW_LOG_INFO, "card memory %s %zu "
+                 "bytes (%zu in use): %s%s", above ? "above" : "back below",
+                 mark, in_use, what[wm], above ? "" : " no more");
+    }
+    return above;
+}
+
 int pcfw_init(const struct pcfw_platform *platform,
               const struct pcfw_config *cfg, void *mem, size_t mem_size)
 {
@@ -97,6 +117,7 @@ int pcfw_init(const struct pcfw_platform *platform,
         return PCFW_ERR_NOMEM;
     }
     pcfw_arena_set_reserve(pcfw.arena, pcfw_mem_reserve(mem_size));
+    pcfw.mem_size = mem_size;
     /* Seed from what differs between cards and boots. */
     pcfw.rand_state = 0x9e3779b97f4a7c15ull ^ pcfw.plat.now_ms(pcfw.plat.opaque);
     for (int i = 0; i < 6; i++) {

@@ -25,6 +25,8 @@ struct pcfw_state {
     struct pcfw_config cfg;
     struct pcfw_arena *arena;
     bool rx_alloc;              /* lwIP allocates a received frame now */
+    size_t mem_size;            /* card memory */
+    bool wm_logged[2];          /* each watermark's last state, logged */
     uint32_t pass_active;       /* pass-through clients among clients_active */
     struct netif netif[PCFW_PORT_COUNT];
     struct pcfw_stats st;
@@ -36,6 +38,18 @@ extern struct pcfw_state pcfw;
 
 void pcfw_log(enum pcfw_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Card-memory watermarks (docs/firmware.md "Memory under attack"): above
+ * the window watermark (`mem-window`, 75% of card memory) no receive window
+ * opens; above the refuse watermark (`mem-refuse`, 90%) new connections are
+ * refused.  100% turns one off.
+ */
+enum pcfw_watermark {
+    PCFW_WM_WINDOW,
+    PCFW_WM_REFUSE,
+};
+bool pcfw_mem_above(enum pcfw_watermark wm);
 
 /* ports.c: the two Ethernet ports as lwIP netifs. */
 int pcfw_ports_init(void);

@@ -4,7 +4,8 @@
  * Listens on the configured ports of the NIC side, accepts up to
  * max-clients connections, makes a client data structure for each in card
  * memory, and hands it to the application proxy its port names.  A
- * connection beyond max-clients, or one that card memory cannot hold, is
+ * connection beyond max-clients (max-pass-clients), or one that card memory
+ * cannot hold (above the refuse watermark, `mem-refuse`, or none left), is
  * refused with a reset (the documented outcome: the client sees ECONNRESET
  * and may retry).
  *
@@ -55,7 +56,7 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     active = pass ? pcfw.pass_active
                   : pcfw_pstats.clients_active - pcfw.pass_active;
     limit = pass ? pcfw.cfg.max_pass_clients : pcfw.cfg.max_clients;
-    if (active >= limit ||
+    if (active >= limit || pcfw_mem_above(PCFW_WM_REFUSE) ||
         !(c = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*c)))) {
         pcfw_pstats.clients_refused++;
         tcp_abort(pcb);

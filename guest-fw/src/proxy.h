@@ -134,6 +134,7 @@ struct pcfw_client {
     struct pcfw_list link;      /* on one of the proxy's queues */
     struct pcfw_list all;       /* on the master's list of clients */
     uint32_t in_held;           /* received, not yet acknowledged to TCP */
+    uint32_t win_owed;          /* acknowledged, window held (watermark) */
     uint32_t last_active_ms;
     uint32_t sent_ms;           /* output pending: last ACK progress */
     bool dead;                  /* freed; reaped when the entry point ends */
@@ -155,7 +156,11 @@ uint32_t pcfw_now(void);
 void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb);
 /* Move c->out to the client as far as its send window allows. */
 void pcfw_client_flush(struct pcfw_client *c);
-/* Acknowledge @n held input bytes to the client's TCP (opens the window). */
+/*
+ * Acknowledge @n held input bytes to the client's TCP: opens the window,
+ * unless card memory is above the window watermark; then the window opens
+ * from the client's poll once memory is back below it.
+ */
 void pcfw_client_ack(struct pcfw_client *c, uint32_t n);
 /* Queue an error response (status, short text) and close after it. */
 void pcfw_client_error(struct pcfw_client *c, int status);

@@ -420,7 +420,8 @@ def t_trickle(env):
 @test("slow reader of 10 MiB: server connection released at once, body exact")
 def t_slow_reader(env):
     tok = token()
-    with env.card("slow-reader", "pool 2\n") as card:
+    # The whole 10 MiB in card memory: `buffer` above the default (1 MiB).
+    with env.card("slow-reader", "pool 2\nbuffer 16m\n") as card:
         card.wait_pool(2)
         with HttpConn(card.port, timeout=60, rcvbuf=16384) as c:
             c.send(get_request(f"/f10m.bin?slow={tok}"))

@@ -618,6 +618,155 @@ START_TEST(test_time_wait_reuse)
 }
 END_TEST
 
+/*
+ * 8. Issue 9 item 5: slow uploads (requests whose bodies never complete)
+ * filled card memory to the data limit: allocations failed, clients got
+ * 503, frames were dropped.  Now above `mem-window` (75%) no receive window
+ * opens: the uploads stall where they are, nothing fails, and a new client
+ * is still served (its first window is its own).
+ */
+#define UPLOADS         12
+#define UPLOAD_LEN      1000000
+#define UPLOAD_HEAD     "POST /up HTTP/1.1\r\nHost: card\r\n" \
+                        "Content-Length: 1000000\r\n\r\n"
+
+static char upload_body[UPLOAD_LEN];
+
+static int upload(void)
+{
+    int c = peer_client_open(80);
+
+    memset(upload_body, 'u', sizeof(upload_body));
+    peer_client_send_str(c, UPLOAD_HEAD);
+    peer_client_send(c, upload_body, sizeof(upload_body));
+    return c;
+}
+
+START_TEST(test_watermark_uploads)
+{
+    struct pcfw_stats st;
+    uint64_t base;
+    int up[UPLOADS];
+
+    boot("pool 1\n");
+    base = mem_in_use();
+    for (int i = 0; i < UPLOADS; i++) {
+        up[i] = upload();
+    }
+    peer_run(3000);
+    st = stats();
+    fprintf(stderr, "test_watermark_uploads: %d uploads of %d bytes: %llu of "
+            "%llu bytes in use, %llu allocation failures, %llu 503s\n",
+            UPLOADS, UPLOAD_LEN, (unsigned long long)st.mem.in_use,
+            (unsigned long long)st.mem.size,
+            (unsigned long long)st.mem.failures,
+            (unsigned long long)st.proxy.responses[5]);
+    ck_assert_uint_eq(st.mem.failures, 0);
+    ck_assert_uint_eq(st.proxy.responses[5], 0);
+    ck_assert_uint_eq(st.rx_dropped[PCFW_PORT_NIC], 0);
+    ck_assert_uint_gt(st.mem.in_use, st.mem.size / 4 * 3);  /* it did fill */
+    ck_assert_uint_le(st.mem.in_use, st.mem.size / 10 * 9);
+    for (int i = 0; i < UPLOADS; i++) {
+        ck_assert(!peer_client_reset(up[i]) && !peer_client_closed(up[i]));
+    }
+    assert_served("/during");
+
+    /* Memory never ran out: it all comes back when the stalled uploads
+     * time out (`timeout request`, 30 s: 408). */
+    peer_run(31000);
+    ck_assert_uint_eq(pstats().responses[4], UPLOADS);
+    ck_assert_uint_le(mem_in_use() - base, 8192);
+    assert_served("/after");
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 9. Above `mem-refuse` (90%) new connections are refused (reset, the
+ * documented answer of a card without memory): uploads opened one after
+ * the other stop being accepted before memory runs out, and are accepted
+ * again once it is back.
+ */
+START_TEST(test_watermark_refuse)
+{
+    struct pcfw_stats st;
+    int up[PEER_MAX_CONNS - 8], n = 0, refused = -1;
+
+    boot("pool 1\n");
+    peer_server_default(PEER_SILENT, NULL);     /* uploads stay in memory */
+    while (n < (int)(sizeof(up) / sizeof(up[0]))) {
+        up[n] = upload();
+        peer_run(100);
+        if (peer_client_reset(up[n++])) {
+            refused = n - 1;
+            break;
+        }
+    }
+    st = stats();
+    fprintf(stderr, "test_watermark_refuse: upload %d of %d refused at %llu "
+            "of %llu bytes in use, %llu allocation failures\n", refused, n,
+            (unsigned long long)st.mem.in_use,
+            (unsigned long long)st.mem.size,
+            (unsigned long long)st.mem.failures);
+    ck_assert_msg(refused >= 0, "%d uploads all accepted", n);
+    ck_assert_uint_gt(st.mem.in_use, st.mem.size / 10 * 9);
+    ck_assert_uint_eq(st.mem.failures, 0);
+    ck_assert_uint_eq(st.proxy.clients_refused, 1);
+    ck_assert_uint_eq(st.proxy.responses[5], 0);
+
+    /* The server answers (504 at `timeout server`, 408 for the stalled):
+     * memory comes back and a new client is accepted and served. */
+    peer_server_default(PEER_REPLY, PEER_DEFAULT_REPLY);
+    peer_run(61000);
+    ck_assert_uint_lt(mem_in_use(), st.mem.size / 4);
+    assert_served("/after");
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 10. What a client costs in card memory (docs/firmware.md "Memory under
+ * attack"): connected but silent, idle after a response (keep-alive), and
+ * an idle pass-through client with its server connection.  At these costs
+ * the default max-clients (10000) idle HTTP clients take under a quarter
+ * of the default 64 MiB card.
+ */
+#define COST_CLIENTS    50
+
+static uint64_t cost_of(int port, const char *req)
+{
+    uint64_t before = mem_in_use();
+
+    for (int i = 0; i < COST_CLIENTS; i++) {
+        int c = peer_client_open((uint16_t)port);
+
+        if (req) {
+            peer_client_send_str(c, req);
+        }
+    }
+    peer_run(EXCHANGE_MS);
+    return (mem_in_use() - before) / COST_CLIENTS;
+}
+
+START_TEST(test_client_costs)
+{
+    uint64_t silent, idle, pass;
+
+    boot("pool 1\nlisten 81 pass 8080\n");
+    silent = cost_of(80, NULL);
+    idle = cost_of(80, GET("/idle"));
+    pass = cost_of(81, "x");
+    fprintf(stderr, "test_client_costs: bytes of card memory per client: "
+            "HTTP silent %llu, HTTP idle after a response %llu, pass-through "
+            "idle %llu\n", (unsigned long long)silent,
+            (unsigned long long)idle, (unsigned long long)pass);
+    ck_assert_uint_eq(pstats().clients_active, 3 * COST_CLIENTS);
+    ck_assert_uint_le(10000 * idle, (64u << 20) / 4);
+    ck_assert_uint_le(10000 * silent, (64u << 20) / 4);
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -631,6 +780,9 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_syn_flood_one_source);
     tcase_add_test(tc, test_time_wait_bounded);
     tcase_add_test(tc, test_time_wait_reuse);
+    tcase_add_test(tc, test_watermark_uploads);
+    tcase_add_test(tc, test_watermark_refuse);
+    tcase_add_test(tc, test_client_costs);
     suite_add_tcase(s, tc);
     return s;
 }

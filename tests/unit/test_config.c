@@ -35,7 +35,9 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(cfg.max_pass_clients, 1000);
     ck_assert_uint_eq(cfg.max_header, 16384);
     ck_assert_uint_eq(cfg.max_body, 1048576);
-    ck_assert_uint_eq(cfg.conn_buffer, 16u << 20);
+    ck_assert_uint_eq(cfg.conn_buffer, 1u << 20);
+    ck_assert_uint_eq(cfg.mem_window_pct, 75);
+    ck_assert_uint_eq(cfg.mem_refuse_pct, 90);
     ck_assert_uint_eq(cfg.header_timeout_ms, 30000);
     ck_assert_uint_eq(cfg.body_timeout_ms, 60000);
     ck_assert_uint_eq(cfg.server_read_timeout_ms, 60000);
@@ -59,6 +61,8 @@ START_TEST(test_full_example)
         "pool 8\r\n"
         "max-clients 50000\n"
         "max-pass-clients 0\n"
+        "mem-window 80\n"
+        "mem-refuse 100\n"
         "max-header 8k\n"
         "max-body 2m\n"
         "buffer 512K\n"
@@ -87,6 +91,8 @@ START_TEST(test_full_example)
     ck_assert_uint_eq(cfg.pool_size, 8);
     ck_assert_uint_eq(cfg.max_clients, 50000);
     ck_assert_uint_eq(cfg.max_pass_clients, 0);
+    ck_assert_uint_eq(cfg.mem_window_pct, 80);
+    ck_assert_uint_eq(cfg.mem_refuse_pct, 100);
     ck_assert_uint_eq(cfg.max_header, 8192);
     ck_assert_uint_eq(cfg.max_body, 2u << 20);
     ck_assert_uint_eq(cfg.conn_buffer, 512u << 10);

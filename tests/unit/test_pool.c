@@ -996,7 +996,8 @@ START_TEST(test_data_cannot_take_reserve)
     uint64_t base;
     int up[UPLOADS], probe, d;
 
-    boot("pool 1\n");
+    /* The watermarks off (100%): the data itself must fill the card. */
+    boot("pool 1\nmem-window 100\nmem-refuse 100\n");
     base = mem_in_use();
     peer_server_default(PEER_SILENT, NULL);
     memset(body, 'u', sizeof(body));
@@ -1053,7 +1054,8 @@ START_TEST(test_exhaustion_answers)
     int fill[FILLERS], nfill = 0, pass, h, d;
     size_t len;
 
-    boot("pool 1\nlisten 81 pass 8080\n");
+    /* The watermarks off (100%): the fillers must reach the data limit. */
+    boot("pool 1\nlisten 81 pass 8080\nmem-window 100\nmem-refuse 100\n");
     pass = peer_client_open(81);
     peer_client_send_str(pass, "hello");
     h = peer_client_open(80);
