@@ -79,8 +79,16 @@ bool pcfw_mem_above(enum pcfw_watermark wm)
     size_t in_use = pcfw_arena_in_use(pcfw.arena);
     bool above = in_use > mark;
 
-    if (above != pcfw.wm_logged[wm]) {
-        pcfw.wm_logged[wm] = above;
+    /* Crossings are logged, at most one per watermark in 10 s: memory
+     * hovering at a watermark must not flood the log. */
+    if (above != pcfw.wm_above[wm]) {
+        uint32_t now = pcfw.plat.now_ms(pcfw.plat.opaque);
+
+        pcfw.wm_above[wm] = above;
+        if (pcfw.wm_log_ms[wm] && now - pcfw.wm_log_ms[wm] < 10000) {
+            return above;
+        }
+        pcfw.wm_log_ms[wm] = now | 1;
         pcfw_log(above ? PCFW_LOG_WARN : PCFW_LOG_INFO, "card memory %s %zu "
                  "bytes (%zu in use): %s%s", above ? "above" : "back below",
                  mark, in_use, what[wm], above ? "" : " no more");

@@ -26,7 +26,8 @@ struct pcfw_state {
     struct pcfw_arena *arena;
     bool rx_alloc;              /* lwIP allocates a received frame now */
     size_t mem_size;            /* card memory */
-    bool wm_logged[2];          /* each watermark's last state, logged */
+    bool wm_above[2];           /* each watermark's last state */
+    uint32_t wm_log_ms[2];      /* when its crossing was last logged (0: never) */
     uint32_t pass_active;       /* pass-through clients among clients_active */
     struct netif netif[PCFW_PORT_COUNT];
     struct pcfw_stats st;
