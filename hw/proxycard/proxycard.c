@@ -433,7 +433,6 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
 {
     ProxyCardState *s = PROXYCARD(pdev);
     DeviceState *dev = DEVICE(pdev);
-    Error *local_err = NULL;
 
     if (proxycard_instance) {
         error_setg(errp, "only one proxycard per QEMU process is supported "
@@ -476,9 +475,7 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
     s->irq_bh = qemu_bh_new_guarded(proxycard_irq_bh, s,
                                     &dev->mem_reentrancy_guard);
 
-    proxycard_fw_start(s, &local_err);
-    if (local_err) {
-        error_propagate(errp, local_err);
+    if (!proxycard_fw_start(s, errp)) {
         qemu_bh_delete(s->irq_bh);
         proxycard_bus_cleanup(s);
         proxycard_nic_cleanup(s);

@@ -149,7 +149,7 @@ void proxycard_set_error(ProxyCardState *s, uint32_t err);
 
 /* proxycard_fw_host.c */
 bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
-void proxycard_fw_start(ProxyCardState *s, Error **errp);
+bool proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
 void proxycard_fw_sync(ProxyCardState *s);

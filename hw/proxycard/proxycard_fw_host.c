@@ -477,9 +477,10 @@ static void proxycard_fw_timer_cb(void *opaque)
 
 /*
  * Allocate card memory and boot the firmware; wait until it is up so that a
- * firmware that cannot start fails realize with its reason.  BQL held.
+ * firmware that cannot start fails realize with its reason.  False (with
+ * @errp set, nothing left running or allocated) if it cannot.  BQL held.
  */
-void proxycard_fw_start(ProxyCardState *s, Error **errp)
+bool proxycard_fw_start(ProxyCardState *s, Error **errp)
 {
     int err;
 
@@ -487,7 +488,7 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
     if (!s->card_mem) {
         error_setg(errp, "cannot allocate %" PRIu64 " bytes of card memory "
                    "(mem-size)", s->mem_size);
-        return;
+        return false;
     }
     s->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
     s->fw_stop = false;
@@ -511,12 +512,13 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
                    pcfw_strerror(err));
         qatomic_set(&s->error, PROXYCARD_ERR_FW_INIT);
         proxycard_fw_stop(s);
-        return;
+        return false;
     }
     proxycard_fw_card = s;
 #ifdef CONFIG_FUZZ
     proxycard_fw_register_atfork();
 #endif
+    return true;
 }
 
 /* Stop and join the firmware thread, free card memory.  BQL held. */
