@@ -87,14 +87,75 @@ static const char proxycard_default_config[] =
 
 #define PROXYCARD_MAX_CONFIG    (64 * KiB)
 
+/*
+ * Read config=FILE into @text (g_free) and its length into @len.  The size is
+ * checked before reading: a regular file by its size, anything else (a pipe,
+ * a character device such as /dev/zero) by reading at most one byte more
+ * than the limit, so that a huge or endless file is refused without QEMU
+ * allocating or reading more than 64 KiB.
+ */
+static bool proxycard_read_config(const char *path, char **text, size_t *len,
+                                  Error **errp)
+{
+    ERRP_GUARD();
+    g_autofree char *buf = NULL;
+    struct stat st;
+    size_t got = 0;
+    int fd;
+
+    fd = qemu_open(path, O_RDONLY, errp);
+    if (fd < 0) {
+        error_prepend(errp, "config: ");
+        return false;
+    }
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "config: %s", path);
+        close(fd);
+        return false;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > PROXYCARD_MAX_CONFIG) {
+        error_setg(errp, "config: %s is %" PRId64 " bytes, larger than the "
+                   "64 KiB a card configuration may have", path,
+                   (int64_t)st.st_size);
+        close(fd);
+        return false;
+    }
+    buf = g_malloc(PROXYCARD_MAX_CONFIG + 1);
+    while (got <= PROXYCARD_MAX_CONFIG) {
+        ssize_t n = read(fd, buf + got, PROXYCARD_MAX_CONFIG + 1 - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            error_setg_errno(errp, errno, "config: cannot read %s", path);
+            close(fd);
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += n;
+    }
+    close(fd);
+    if (got > PROXYCARD_MAX_CONFIG) {
+        error_setg(errp, "config: %s is larger than the 64 KiB a card "
+                   "configuration may have", path);
+        return false;
+    }
+    buf[got] = '\0';
+    *text = g_steal_pointer(&buf);
+    *len = got;
+    return true;
+}
+
 /* Build s->fw_cfg from the defaults, the MACs and config=FILE.  Realize. */
 bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
 {
     struct pcfw_config *cfg = &s->fw_cfg;
     g_autofree char *text = NULL;
-    g_autoptr(GError) gerr = NULL;
     char err[256];
-    gsize len;
+    size_t len;
 
     pcfw_config_defaults(cfg);
     pcfw_config_parse(cfg, proxycard_default_config,
@@ -110,12 +171,7 @@ bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
     if (!s->config_path) {
         return true;
     }
-    if (!g_file_get_contents(s->config_path, &text, &len, &gerr)) {
-        error_setg(errp, "config: %s", gerr->message);
-        return false;
-    }
-    if (len > PROXYCARD_MAX_CONFIG) {
-        error_setg(errp, "config: %s is larger than 64 KiB", s->config_path);
+    if (!proxycard_read_config(s->config_path, &text, &len, errp)) {
         return false;
     }
     if (pcfw_config_parse(cfg, text, len, err, sizeof(err)) != 0) {

@@ -1295,6 +1295,73 @@ static void test_bad_config_refused(void)
     g_assert_nonnull(strstr(err, "config:"));
 }
 
+/* A configuration file of @size bytes: one listener, then comment lines. */
+static char *config_of_size(size_t size)
+{
+    static const char head[] = "listen 80 http 8080\n";
+    g_autofree char *text = g_malloc(size);
+    char *path = NULL;
+    int fd = g_file_open_tmp("proxycard-qtest-XXXXXX.conf", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_cmpuint(size, >, sizeof(head));
+    memset(text, '#', size);
+    memcpy(text, head, sizeof(head) - 1);
+    for (size_t i = 63; i < size; i += 64) {
+        text[i] = '\n';
+    }
+    text[size - 1] = '\n';
+    g_assert_true(g_file_set_contents(path, text, size, NULL));
+    return path;
+}
+
+/*
+ * config=FILE over 64 KiB is refused by its size, before it is read: a
+ * sparse file of 64 GiB (reading it whole would need 64 GiB of memory) and
+ * one of 64 KiB + 1 bytes, each with a message that gives its size; one of
+ * exactly 64 KiB is taken.
+ */
+static void test_config_too_large(void)
+{
+    g_autofree char *sparse = NULL;
+    g_autofree char *over = config_of_size(64 * 1024 + 1);
+    g_autofree char *limit = config_of_size(64 * 1024);
+    g_autofree char *args = NULL;
+    g_autofree char *err = NULL;
+    PCState s;
+    int status;
+    int fd = g_file_open_tmp("proxycard-qtest-XXXXXX.conf", &sparse, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 64ULL << 30), ==, 0);
+    close(fd);
+    args = g_strdup_printf("-M q35 -nodefaults -display none -S "
+                           "-device proxycard,config=%s", sparse);
+    status = run_qemu(args, NULL, &err);
+    g_assert_false(exited_ok(status));
+    g_assert_nonnull(strstr(err, "is 68719476736 bytes, larger than the "
+                            "64 KiB a card configuration may have"));
+    g_free(args);
+    g_free(err);
+
+    args = g_strdup_printf("-M q35 -nodefaults -display none -S "
+                           "-device proxycard,config=%s", over);
+    status = run_qemu(args, NULL, &err);
+    g_assert_false(exited_ok(status));
+    g_assert_nonnull(strstr(err, "is 65537 bytes, larger than the 64 KiB"));
+
+    g_free(args);
+    args = g_strdup_printf("config=%s", limit);
+    pc_boot(&s, args);
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_FW_STATE, PROXYCARD_FW_RUNNING),
+                     ==, PROXYCARD_FW_RUNNING);
+    pc_shutdown(&s);
+    g_unlink(sparse);
+    g_unlink(over);
+    g_unlink(limit);
+}
+
 static void test_properties_documented(void)
 {
     g_autofree char *out = NULL;
@@ -1341,6 +1408,8 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/cmdline/bad-mem-size", test_bad_mem_size_refused);
     qtest_add_func("/proxycard/cmdline/properties", test_properties_documented);
     qtest_add_func("/proxycard/cmdline/bad-config", test_bad_config_refused);
+    qtest_add_func("/proxycard/cmdline/config-too-large",
+                   test_config_too_large);
     qtest_add_func("/proxycard/nic/http-502", test_nic_http_502);
     qtest_add_func("/proxycard/bus/arp", test_bus_arp);
     qtest_add_func("/proxycard/bus/hostile", test_bus_hostile);
