@@ -73,7 +73,10 @@ struct ProxyCardState {
     uint32_t fw_requests;       /* atomic: PROXYCARD_REQ_* */
     uint32_t test_vectors;      /* atomic: vectors asked for by TEST_INTR */
 
-    /* protected by fw_lock; waited on with fw_cond */
+    /*
+     * protected by fw_lock; waited on with fw_cond.  The firmware thread
+     * also reads reset_req and sync_req without it (proxycard_fw_yield).
+     */
     QemuMutex fw_lock;
     QemuCond fw_cond;
     uint32_t reset_req;         /* sequence of the last reset asked for */
@@ -153,6 +156,7 @@ bool proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
 void proxycard_fw_sync(ProxyCardState *s);
+bool proxycard_fw_yield(ProxyCardState *s);
 void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT]);
 
 /* proxycard_bus.c */

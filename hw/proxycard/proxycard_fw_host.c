@@ -338,27 +338,62 @@ static void proxycard_fw_park(ProxyCardState *s)
     qemu_mutex_unlock(&s->fw_lock);
 }
 
+/*
+ * Firmware thread, between two frames or steps of a pass: is a BQL holder
+ * waiting for the top of the loop (CONTROL.RESET, machine reset,
+ * BUS_CONTROL = 0, a ring error from a register write, exit)?  Then the
+ * pass ends there, and the rest waits for the next one: the waiter, a vCPU
+ * or the main loop holding the BQL, waits for at most the one frame (or
+ * command, or round of lwIP timers) in progress, not for a ring of 4,095
+ * jumbo frames and a full NIC queue.  This keeps reset and link disable
+ * synchronous, as the datasheet promises (no DMA after the write
+ * completes), while bounding the time a vCPU spends in the write.
+ */
+bool proxycard_fw_yield(ProxyCardState *s)
+{
+    /* The acks are this thread's own. */
+    return qatomic_read(&s->reset_req) != s->reset_ack ||
+           qatomic_read(&s->sync_req) != s->sync_ack ||
+           qatomic_read(&s->fw_stop);
+}
+
+/* One pass over the card's work; false if it ended early (yield). */
+static bool proxycard_fw_pass(ProxyCardState *s, uint32_t *next_ms)
+{
+    proxycard_fw_requests(s);
+    proxycard_nic_drain(s);
+    proxycard_bus_run(s);
+    if (proxycard_fw_yield(s)) {
+        return false;
+    }
+    proxycard_ctl_run(s);
+    if (proxycard_fw_yield(s)) {
+        return false;
+    }
+    *next_ms = pcfw_poll();
+    return true;
+}
+
 /* Firmware thread: run the booted firmware until asked to stop. */
 static void proxycard_fw_loop(ProxyCardState *s)
 {
     while (!qatomic_read(&s->fw_stop)) {
-        uint32_t next_ms;
+        uint32_t next_ms = UINT32_MAX;
         int64_t next_ns;
+        bool done;
 
         proxycard_fw_park(s);
         proxycard_fw_reset_ack(s);
         proxycard_fw_sync_ack(s);
-        proxycard_fw_requests(s);
-        proxycard_nic_drain(s);
-        proxycard_bus_run(s);
-        proxycard_ctl_run(s);
-
-        next_ms = pcfw_poll();
+        done = proxycard_fw_pass(s, &next_ms);
         proxycard_bus_end_pass(s);
         proxycard_fw_publish(s);
         if (pcfw_fault() &&
             qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
             proxycard_set_fw_state(s, PROXYCARD_FW_FAILED);
+        }
+        if (!done) {
+            continue;           /* someone waits at the top of the loop */
         }
         next_ns = proxycard_bus_deadline(s);
         if (next_ms != UINT32_MAX) {
@@ -598,9 +633,9 @@ void proxycard_fw_stop(ProxyCardState *s)
 }
 
 /*
- * Wait until the firmware has finished the pass it may be in (rings, a
- * command): what the caller stopped before calling has stopped.  BQL held;
- * the firmware never takes the BQL.
+ * Wait until the firmware has finished the frame or command it may be in
+ * (proxycard_fw_yield ends its pass there): what the caller stopped before
+ * calling has stopped.  BQL held; the firmware never takes the BQL.
  */
 void proxycard_fw_sync(ProxyCardState *s)
 {
@@ -610,7 +645,8 @@ void proxycard_fw_sync(ProxyCardState *s)
         return;
     }
     qemu_mutex_lock(&s->fw_lock);
-    seq = ++s->sync_req;
+    seq = s->sync_req + 1;
+    qatomic_set(&s->sync_req, seq);
     qemu_sem_post(&s->fw_sem);
     while (s->sync_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
@@ -631,7 +667,8 @@ void proxycard_fw_reset(ProxyCardState *s)
         return;
     }
     qemu_mutex_lock(&s->fw_lock);
-    seq = ++s->reset_req;
+    seq = s->reset_req + 1;
+    qatomic_set(&s->reset_req, seq);
     trace_proxycard_reset_request(seq);
     qemu_sem_post(&s->fw_sem);
     while (s->reset_ack != seq && !s->fw_exited) {

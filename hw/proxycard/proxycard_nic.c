@@ -90,24 +90,37 @@ static void proxycard_nic_flush_bh(void *opaque)
     qemu_flush_queued_packets(qemu_get_queue(s->nic));
 }
 
-/* Firmware thread: hand every queued frame to the firmware. */
+/*
+ * Firmware thread: hand every queued frame to the firmware.  When a BQL
+ * holder waits for the firmware (proxycard_fw_yield), the frames not yet
+ * handed over go back to the head of the queue, in order, for the next pass.
+ */
 void proxycard_nic_drain(ProxyCardState *s)
 {
     QSIMPLEQ_HEAD(, PCFrame) list = QSIMPLEQ_HEAD_INITIALIZER(list);
     bool was_blocked;
+    unsigned left;
     PCFrame *f;
 
     qemu_mutex_lock(&s->fw_lock);
     QSIMPLEQ_CONCAT(&list, &s->nic_rxq);
+    left = s->nic_rxq_len;
     s->nic_rxq_len = 0;
     was_blocked = s->nic_rx_blocked;
     s->nic_rx_blocked = false;
     qemu_mutex_unlock(&s->fw_lock);
 
-    while ((f = QSIMPLEQ_FIRST(&list))) {
+    while ((f = QSIMPLEQ_FIRST(&list)) && !proxycard_fw_yield(s)) {
         QSIMPLEQ_REMOVE_HEAD(&list, next);
+        left--;
         pcfw_input(PCFW_PORT_NIC, f->data, f->len);
         g_free(f);
+    }
+    if (left) {
+        qemu_mutex_lock(&s->fw_lock);
+        QSIMPLEQ_PREPEND(&s->nic_rxq, &list);
+        s->nic_rxq_len += left;
+        qemu_mutex_unlock(&s->fw_lock);
     }
     if (was_blocked) {
         qemu_bh_schedule(s->nic_flush_bh);

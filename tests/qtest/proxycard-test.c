@@ -497,28 +497,22 @@ static uint16_t inet_csum(const uint8_t *p, size_t len)
     return ~sum;
 }
 
-/*
- * A jumbo frame each way: an ICMP echo request of the bus MTU (9000 bytes
- * of IP) to the card, and its reply of the same size back.
- */
-static void test_bus_jumbo(void)
+/* Learn the card's bus MAC from its ARP reply (the link just came up). */
+static void card_mac_of(PCState *s, BusRings *b, uint8_t *mac)
 {
-    PCState s;
-    BusRings b;
-    g_autofree uint8_t *f = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
-    g_autofree uint8_t *r = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
-    const size_t ip_len = PROXYCARD_BUS_MTU;
-    uint8_t card_mac[6];
-    uint16_t c;
-    uint32_t len;
+    uint8_t f[64];
 
-    pc_boot(&s, NULL);
-    bus_up(&s, &b, 16);
-    /* Learn the card's MAC from its ARP reply. */
-    bus_send(&s, &b, f, arp_request(f));
-    g_assert_true(wait_status(&s, b.rx, 0));
-    qtest_memread(s.qs->qts, b.rxbuf, r, 42);
-    memcpy(card_mac, r + 6, 6);
+    bus_send(s, b, f, arp_request(f));
+    g_assert_true(wait_status(s, b->rx, 0));
+    qtest_memread(s->qs->qts, b->rxbuf, f, 42);
+    memcpy(mac, f + 6, 6);
+}
+
+/* An ICMP echo request of the bus MTU (9000 bytes of IP) to the card. */
+static size_t jumbo_echo(uint8_t *f, const uint8_t *card_mac)
+{
+    const size_t ip_len = PROXYCARD_BUS_MTU;
+    uint16_t c;
 
     memset(f, 0, PROXYCARD_BUS_MAX_FRAME);
     memcpy(f, card_mac, 6);
@@ -541,7 +535,26 @@ static void test_bus_jumbo(void)
     c = inet_csum(f + 34, ip_len - 20);
     f[36] = c >> 8;
     f[37] = c & 0xff;
-    bus_send(&s, &b, f, 14 + ip_len);
+    return 14 + ip_len;
+}
+
+/*
+ * A jumbo frame each way: an ICMP echo request of the bus MTU (9000 bytes
+ * of IP) to the card, and its reply of the same size back.
+ */
+static void test_bus_jumbo(void)
+{
+    PCState s;
+    BusRings b;
+    g_autofree uint8_t *f = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
+    g_autofree uint8_t *r = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
+    uint8_t card_mac[6];
+    uint32_t len;
+
+    pc_boot(&s, NULL);
+    bus_up(&s, &b, 16);
+    card_mac_of(&s, &b, card_mac);
+    bus_send(&s, &b, f, jumbo_echo(f, card_mac));
     g_assert_true(wait_status(&s, b.rx, 1));
     len = qtest_readl(s.qs->qts, b.rx + PROXYCARD_DESC_SIZE + PROXYCARD_DESC_LEN);
     g_assert_cmpuint(len, ==, PROXYCARD_BUS_MAX_FRAME);
@@ -550,6 +563,84 @@ static void test_bus_jumbo(void)
     g_assert_cmphex(r[34], ==, 0);                  /* echo reply */
     g_assert_cmpmem(r + 42, len - 42, f + 42, len - 42);
     g_assert_cmpuint(stat_of(s.qs->qts, "bus-rx-dropped"), ==, 0);
+    pc_shutdown(&s);
+}
+
+
+/* Descriptors of @ring (@n of them) the card has marked DONE. */
+static uint32_t ring_done(PCState *s, uint64_t ring, uint32_t n)
+{
+    g_autofree uint8_t *d = g_malloc(n * PROXYCARD_DESC_SIZE);
+    uint32_t done = 0;
+
+    qtest_memread(s->qs->qts, ring, d, n * PROXYCARD_DESC_SIZE);
+    for (uint32_t i = 0; i < n; i++) {
+        done += lduw_le_p(d + i * PROXYCARD_DESC_SIZE + PROXYCARD_DESC_STATUS) &
+                PROXYCARD_DESC_DONE;
+    }
+    return done;
+}
+
+/*
+ * A register write that stops the link (BUS_CONTROL = 0, CONTROL.RESET)
+ * while the card works through a full TX ring of 4,095 jumbo frames waits
+ * for the frame in progress only (docs/firmware.md, "Threads and locks"):
+ * it completes with the ring mostly unconsumed, and no descriptor is
+ * touched after it.
+ */
+static void test_bus_stop_mid_ring(void)
+{
+    const uint32_t n = PROXYCARD_RING_MAX;
+    g_autofree uint8_t *f = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
+    g_autofree uint8_t *ring = g_malloc0(n * PROXYCARD_DESC_SIZE);
+    uint8_t card_mac[6];
+    uint64_t tx, buf;
+    PCState s;
+    BusRings b;
+    size_t len;
+
+    pc_boot(&s, NULL);
+    bus_up(&s, &b, 8);
+    card_mac_of(&s, &b, card_mac);
+    wr(&s, PROXYCARD_REG_BUS_CONTROL, 0);
+
+    /* Every TX descriptor carries the same jumbo echo request. */
+    len = jumbo_echo(f, card_mac);
+    buf = guest_alloc(&s.qs->alloc, PROXYCARD_BUS_MAX_FRAME);
+    qtest_memwrite(s.qs->qts, buf, f, len);
+    tx = guest_alloc(&s.qs->alloc, n * PROXYCARD_DESC_SIZE +
+                     PROXYCARD_RING_ALIGN);
+    tx = QEMU_ALIGN_UP(tx, PROXYCARD_RING_ALIGN);
+    for (uint32_t i = 0; i < n; i++) {
+        stq_le_p(ring + i * PROXYCARD_DESC_SIZE + PROXYCARD_DESC_ADDR, buf);
+        stl_le_p(ring + i * PROXYCARD_DESC_SIZE + PROXYCARD_DESC_LEN, len);
+    }
+    wr(&s, PROXYCARD_REG_TX_BASE_LO, (uint32_t)tx);
+    wr(&s, PROXYCARD_REG_TX_BASE_HI, tx >> 32);
+    wr(&s, PROXYCARD_REG_TX_SIZE, n);
+
+    for (int round = 0; round < 2; round++) {
+        uint32_t done;
+
+        qtest_memwrite(s.qs->qts, tx, ring, n * PROXYCARD_DESC_SIZE);
+        wr(&s, PROXYCARD_REG_BUS_CONTROL, PROXYCARD_BUS_ENABLE);
+        wr(&s, PROXYCARD_REG_TX_TAIL, n - 1);
+        if (round == 0) {
+            wr(&s, PROXYCARD_REG_BUS_CONTROL, 0);
+        } else {
+            wr(&s, PROXYCARD_REG_CONTROL, PROXYCARD_CONTROL_RESET);
+        }
+        done = ring_done(&s, tx, n);
+        if (round == 0) {
+            g_assert_cmpuint(rd(&s, PROXYCARD_REG_TX_HEAD), ==, done);
+        }
+        g_test_message("round %d: %u of %u frames consumed when the write "
+                       "completed", round, done, n - 1);
+        g_assert_cmpuint(done, <, n - 1);
+        g_usleep(100 * 1000);
+        g_assert_cmpuint(ring_done(&s, tx, n), ==, done);
+    }
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
     pc_shutdown(&s);
 }
 
@@ -1414,6 +1505,7 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/bus/arp", test_bus_arp);
     qtest_add_func("/proxycard/bus/hostile", test_bus_hostile);
     qtest_add_func("/proxycard/bus/jumbo", test_bus_jumbo);
+    qtest_add_func("/proxycard/bus/stop-mid-ring", test_bus_stop_mid_ring);
     qtest_add_func("/proxycard/bus/irq-mask-moderation",
                    test_bus_irq_mask_and_moderation);
     qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
