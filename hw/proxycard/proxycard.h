@@ -24,8 +24,10 @@
 #include "hw/pci/pci.h"
 #include "net/net.h"
 #include "qemu/queue.h"
+#include "qemu/notify.h"
 #include "qemu/thread.h"
 #include "qom/object.h"
+#include "sysemu/runstate.h"
 #include "pcfw.h"
 #include "proxycard_regs.h"
 #include "proxycard_stats.h"
@@ -75,13 +77,15 @@ struct ProxyCardState {
 
     /*
      * protected by fw_lock; waited on with fw_cond.  The firmware thread
-     * also reads reset_req and sync_req without it (proxycard_fw_yield).
+     * also reads reset_req and sync_req without it (proxycard_fw_yield);
+     * every thread reads vm_stopped without it (atomic).
      */
     QemuMutex fw_lock;
     QemuCond fw_cond;
     uint32_t reset_req;         /* sequence of the last reset asked for */
     uint32_t reset_ack;         /* sequence the firmware has completed */
     uint32_t sync_req, sync_ack;    /* proxycard_fw_sync() handshake */
+    bool vm_stopped;            /* VM not running: the firmware holds */
     bool fw_booted;             /* firmware left BOOTING */
     bool fw_exited;             /* the thread has returned */
     int fw_init_err;            /* pcfw_init() result */
@@ -131,6 +135,10 @@ struct ProxyCardState {
     struct pcfw_stats stats;
     uint64_t fw_cpu_ns;         /* the firmware thread's CPU time */
 
+    /* the VM's run state and QEMU's exit (proxycard.c) */
+    VMChangeStateEntry *vm_state_entry;
+    Notifier shutdown_notifier;
+
     /* firmware -> main loop interrupts */
     QEMUBH *irq_bh;
     uint32_t irq_pending;       /* atomic: MSI-X vectors to notify */
@@ -156,6 +164,7 @@ bool proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
 void proxycard_fw_sync(ProxyCardState *s);
+void proxycard_fw_vm_running(ProxyCardState *s, bool running);
 bool proxycard_fw_yield(ProxyCardState *s);
 void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT]);
 
@@ -191,6 +200,7 @@ bool proxycard_dma_rw(ProxyCardState *s, dma_addr_t addr, void *buf,
 typedef struct PCFrame PCFrame;
 void proxycard_nic_init(ProxyCardState *s);
 void proxycard_nic_cleanup(ProxyCardState *s);
+void proxycard_nic_stop(ProxyCardState *s);
 void proxycard_nic_drain(ProxyCardState *s);
 int proxycard_nic_send(ProxyCardState *s, const void *frame, size_t len);
 

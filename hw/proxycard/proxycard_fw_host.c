@@ -374,6 +374,42 @@ static bool proxycard_fw_pass(ProxyCardState *s, uint32_t *next_ms)
     return true;
 }
 
+/*
+ * Firmware thread, at the top of its loop: while the VM is stopped (paused,
+ * or not started yet) the card holds here.  It runs no firmware and does no
+ * DMA, so nothing lands in guest memory while the VM is stopped (the
+ * firmware's clock, the virtual clock, stands still then anyway).  It only
+ * answers the reset and sync handshakes, which touch no guest memory, so
+ * that a machine reset, or a register write by qtest or the gdbstub, while
+ * stopped still completes.  True if it returns with the VM still stopped
+ * (exit, or a fork to park for): the caller goes back to the top of its loop.
+ */
+static bool proxycard_fw_hold(ProxyCardState *s)
+{
+    bool stopped;
+
+    if (!qatomic_read(&s->vm_stopped)) {
+        return false;
+    }
+    trace_proxycard_fw_hold(true);
+    qemu_mutex_lock(&s->fw_lock);
+    while (s->vm_stopped && !qatomic_read(&s->fw_stop) &&
+           !qatomic_read(&proxycard_fw_park_req)) {
+        if (s->reset_req != s->reset_ack || s->sync_req != s->sync_ack) {
+            qemu_mutex_unlock(&s->fw_lock);
+            proxycard_fw_reset_ack(s);
+            proxycard_fw_sync_ack(s);
+            qemu_mutex_lock(&s->fw_lock);
+        } else {
+            qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+        }
+    }
+    stopped = s->vm_stopped;
+    qemu_mutex_unlock(&s->fw_lock);
+    trace_proxycard_fw_hold(false);
+    return stopped;
+}
+
 /* Firmware thread: run the booted firmware until asked to stop. */
 static void proxycard_fw_loop(ProxyCardState *s)
 {
@@ -383,6 +419,9 @@ static void proxycard_fw_loop(ProxyCardState *s)
         bool done;
 
         proxycard_fw_park(s);
+        if (proxycard_fw_hold(s)) {
+            continue;
+        }
         proxycard_fw_reset_ack(s);
         proxycard_fw_sync_ack(s);
         done = proxycard_fw_pass(s, &next_ms);
@@ -497,6 +536,7 @@ static void proxycard_fw_atfork_prepare(void)
         return;
     }
     qatomic_set(&proxycard_fw_park_req, true);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
     qemu_sem_post(&s->fw_sem);
     while (!proxycard_fw_parked && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
@@ -586,6 +626,8 @@ bool proxycard_fw_start(ProxyCardState *s, Error **errp)
     s->fw_booted = s->fw_exited = false;
     s->reset_req = s->reset_ack = 0;
     s->sync_req = s->sync_ack = 0;
+    /* Realized before the VM runs (-S): hold until it does. */
+    s->vm_stopped = !runstate_is_running();
     qatomic_set(&s->fw_state, PROXYCARD_FW_BOOTING);
 
     qemu_thread_create(&s->fw_thread, "proxycard-fw", proxycard_fw_thread, s,
@@ -621,7 +663,10 @@ void proxycard_fw_stop(ProxyCardState *s)
     if (proxycard_fw_card == s) {
         proxycard_fw_card = NULL;
     }
+    qemu_mutex_lock(&s->fw_lock);
     qatomic_set(&s->fw_stop, true);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
+    qemu_mutex_unlock(&s->fw_lock);
     qemu_sem_post(&s->fw_sem);
     qemu_thread_join(&s->fw_thread);
 
@@ -647,6 +692,7 @@ void proxycard_fw_sync(ProxyCardState *s)
     qemu_mutex_lock(&s->fw_lock);
     seq = s->sync_req + 1;
     qatomic_set(&s->sync_req, seq);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
     qemu_sem_post(&s->fw_sem);
     while (s->sync_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
@@ -670,10 +716,31 @@ void proxycard_fw_reset(ProxyCardState *s)
     seq = s->reset_req + 1;
     qatomic_set(&s->reset_req, seq);
     trace_proxycard_reset_request(seq);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
     qemu_sem_post(&s->fw_sem);
     while (s->reset_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }
     qemu_mutex_unlock(&s->fw_lock);
     trace_proxycard_reset_done(seq);
+}
+
+/*
+ * The VM starts or stops (its change-state handler, BQL held).  Stopping
+ * waits, like BUS_CONTROL = 0, for the frame or command the firmware is
+ * working on: once it returns the card does no DMA, and runs no firmware,
+ * until the VM runs again (proxycard_fw_hold).
+ */
+void proxycard_fw_vm_running(ProxyCardState *s, bool running)
+{
+    if (!s->card_mem) {
+        return;
+    }
+    qemu_mutex_lock(&s->fw_lock);
+    qatomic_set(&s->vm_stopped, !running);
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+    if (!running) {
+        proxycard_fw_sync(s);
+    }
 }

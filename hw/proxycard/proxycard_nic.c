@@ -87,6 +87,9 @@ static void proxycard_nic_flush_bh(void *opaque)
 {
     ProxyCardState *s = opaque;
 
+    if (!s->nic) {
+        return;                         /* deleted: QEMU exits */
+    }
     qemu_flush_queued_packets(qemu_get_queue(s->nic));
 }
 
@@ -142,8 +145,12 @@ static void proxycard_nic_tx_done(NetClientState *nc, ssize_t len)
 static void proxycard_nic_tx_bh(void *opaque)
 {
     ProxyCardState *s = opaque;
-    NetClientState *nc = qemu_get_queue(s->nic);
+    NetClientState *nc;
 
+    if (!s->nic) {
+        return;                         /* deleted: QEMU exits */
+    }
+    nc = qemu_get_queue(s->nic);
     while (!s->nic_tx_waiting) {
         PCFrame *f;
 
@@ -217,14 +224,29 @@ void proxycard_nic_init(ProxyCardState *s)
                                           &dev->mem_reentrancy_guard);
 }
 
+/*
+ * Delete the NIC, after the firmware thread is gone; the BHs then do
+ * nothing (deleting it completes our sends still queued in the peer, whose
+ * callback schedules the TX BH).  At exit (proxycard.c) or unrealize.  BQL.
+ */
+void proxycard_nic_stop(ProxyCardState *s)
+{
+    NICState *nic = s->nic;
+
+    if (nic) {
+        s->nic = NULL;
+        qemu_del_nic(nic);
+    }
+}
+
 /* Exit, after the firmware thread is gone.  BQL held. */
 void proxycard_nic_cleanup(ProxyCardState *s)
 {
     PCFrame *f;
 
+    proxycard_nic_stop(s);
     qemu_bh_delete(s->nic_tx_bh);
     qemu_bh_delete(s->nic_flush_bh);
-    qemu_del_nic(s->nic);
     while ((f = QSIMPLEQ_FIRST(&s->nic_rxq))) {
         QSIMPLEQ_REMOVE_HEAD(&s->nic_rxq, next);
         g_free(f);
