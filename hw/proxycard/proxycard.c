@@ -261,7 +261,7 @@ static bool proxycard_core_mmio_write(ProxyCardState *s, hwaddr addr,
         }
         qatomic_or(&s->test_vectors, 1u << val);
         qatomic_or(&s->fw_requests, PROXYCARD_REQ_TEST_INTR);
-        qemu_sem_post(&s->fw_sem);
+        proxycard_fw_wake(s);
         break;
     case PROXYCARD_REG_ID:
     case PROXYCARD_REG_VERSION:

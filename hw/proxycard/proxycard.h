@@ -12,7 +12,8 @@
  * never takes the BQL and owns all firmware (lwIP) state.
  *   - vCPU/main loop (BQL held): MMIO, reset, BHs, timers' callbacks.
  *   - firmware thread: pcfw_* calls; talks to the rest through the atomics
- *     and the fw_lock-protected fields below, wakes up on fw_sem.
+ *     and the fw_lock-protected fields below, wakes up on fw_sem
+ *     (posted through proxycard_fw_wake(), which coalesces).
  *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -69,6 +70,7 @@ struct ProxyCardState {
     /* the card CPU */
     QemuThread fw_thread;
     QemuSemaphore fw_sem;       /* wakes the firmware thread */
+    uint32_t fw_wake;           /* atomic: fw_sem posted, not yet taken */
     QEMUTimer *fw_timer;        /* QEMU_CLOCK_VIRTUAL: lwIP's next timeout */
     void *card_mem;             /* mem_size bytes, owned by the firmware */
     bool fw_stop;               /* atomic: thread must exit */
@@ -160,6 +162,7 @@ void proxycard_set_error(ProxyCardState *s, uint32_t err);
 
 /* proxycard_fw_host.c */
 bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
+void proxycard_fw_wake(ProxyCardState *s);
 bool proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);

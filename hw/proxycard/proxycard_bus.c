@@ -132,7 +132,7 @@ bool proxycard_bus_mmio_read(ProxyCardState *s, hwaddr addr, uint32_t *val)
 static void proxycard_bus_wake(ProxyCardState *s)
 {
     qatomic_or(&s->fw_requests, PROXYCARD_REQ_BUS);
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
 }
 
 static void proxycard_bus_doorbell(ProxyCardState *s, uint32_t *tail,

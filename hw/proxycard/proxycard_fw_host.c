@@ -4,7 +4,8 @@
  * The firmware (guest-fw/, on lwIP) runs in one QEMU thread per card, like a
  * card's own processor: it owns card memory and every lwIP structure.  Other
  * threads reach it only through
- *   - fw_requests / test_vectors (atomics) plus a post of fw_sem,
+ *   - fw_requests / test_vectors (atomics) plus proxycard_fw_wake(), which
+ *     posts fw_sem once for any number of wake-ups,
  *   - the reset handshake (reset_req/reset_ack under fw_lock, fw_cond),
  * and it reaches them only through proxycard_raise() (atomics + a BH).
  * It never takes the BQL, so the BQL holder may wait for it (reset, exit).
@@ -246,6 +247,25 @@ void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT])
 
 /* ---- the firmware thread ---- */
 
+/*
+ * Wake the firmware thread up.  Any thread, after publishing the work
+ * (a doorbell, a request bit, a queued frame, a handshake).  Wake-ups
+ * coalesce: fw_sem is posted only on fw_wake's 0 -> 1, so it holds at most
+ * one count however many doorbells, test interrupts, commands or NIC
+ * frames arrive while the firmware is busy or holding (qemu_sem_post
+ * aborts QEMU at UINT_MAX counts, qemu-thread-posix.c).  The firmware
+ * clears fw_wake after each wake-up and before it looks at the work (full
+ * barrier on both sides): a wake that finds fw_wake set and does not post
+ * published its work before the firmware cleared it, so the pass about to
+ * run sees that work.
+ */
+void proxycard_fw_wake(ProxyCardState *s)
+{
+    if (!qatomic_xchg(&s->fw_wake, 1)) {
+        qemu_sem_post(&s->fw_sem);
+    }
+}
+
 /* Serve the host's requests: test interrupts. */
 static void proxycard_fw_requests(ProxyCardState *s)
 {
@@ -445,6 +465,9 @@ static void proxycard_fw_loop(ProxyCardState *s)
             timer_mod(s->fw_timer, next_ns);
         }
         qemu_sem_wait(&s->fw_sem);
+        trace_proxycard_fw_wakeup();
+        qatomic_set(&s->fw_wake, 0);
+        smp_mb();   /* clear before looking at the work: proxycard_fw_wake() */
     }
     pcfw_shutdown();
 }
@@ -537,7 +560,7 @@ static void proxycard_fw_atfork_prepare(void)
     }
     qatomic_set(&proxycard_fw_park_req, true);
     qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
     while (!proxycard_fw_parked && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }
@@ -559,7 +582,6 @@ static void proxycard_fw_atfork_parent(void)
 static void proxycard_fw_atfork_child(void)
 {
     ProxyCardState *s = proxycard_fw_card;
-    unsigned int sem_count;
     bool resume;
 
     if (!s) {
@@ -569,14 +591,14 @@ static void proxycard_fw_atfork_child(void)
     qatomic_set(&proxycard_fw_park_req, false);
     proxycard_fw_parked = false;
 
-    sem_count = s->fw_sem.count;
     memset(&s->fw_lock, 0, sizeof(s->fw_lock));
     memset(&s->fw_cond, 0, sizeof(s->fw_cond));
     memset(&s->fw_sem, 0, sizeof(s->fw_sem));
     qemu_mutex_init(&s->fw_lock);
     qemu_cond_init(&s->fw_cond);
     /* One more pass: whatever the parked thread had not looked at yet. */
-    qemu_sem_init(&s->fw_sem, sem_count + 1);
+    qemu_sem_init(&s->fw_sem, 1);
+    qatomic_set(&s->fw_wake, 1);
 
     if (resume) {
         proxycard_fw_cpu_base_ns = s->fw_cpu_ns;
@@ -603,7 +625,7 @@ static void proxycard_fw_timer_cb(void *opaque)
 {
     ProxyCardState *s = opaque;
 
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
 }
 
 /*
@@ -623,6 +645,7 @@ bool proxycard_fw_start(ProxyCardState *s, Error **errp)
     }
     s->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
     s->fw_stop = false;
+    s->fw_wake = 0;
     s->fw_booted = s->fw_exited = false;
     s->reset_req = s->reset_ack = 0;
     s->sync_req = s->sync_ack = 0;
@@ -667,7 +690,7 @@ void proxycard_fw_stop(ProxyCardState *s)
     qatomic_set(&s->fw_stop, true);
     qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
     qemu_mutex_unlock(&s->fw_lock);
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
     qemu_thread_join(&s->fw_thread);
 
     timer_free(s->fw_timer);
@@ -693,7 +716,7 @@ void proxycard_fw_sync(ProxyCardState *s)
     seq = s->sync_req + 1;
     qatomic_set(&s->sync_req, seq);
     qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
     while (s->sync_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }
@@ -717,7 +740,7 @@ void proxycard_fw_reset(ProxyCardState *s)
     qatomic_set(&s->reset_req, seq);
     trace_proxycard_reset_request(seq);
     qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
     while (s->reset_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }

@@ -79,7 +79,7 @@ static ssize_t proxycard_nic_receive(NetClientState *nc, const uint8_t *buf,
     QSIMPLEQ_INSERT_TAIL(&s->nic_rxq, f, next);
     s->nic_rxq_len++;
     qemu_mutex_unlock(&s->fw_lock);
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
     return size;
 }
 

@@ -770,6 +770,81 @@ static void test_vm_stop_cont(void)
     pc_shutdown(&s);
 }
 
+/* How many times @text contains @word. */
+static unsigned count_of(const char *text, const char *word)
+{
+    unsigned n = 0;
+
+    for (const char *p = text; (p = strstr(p, word)); p += strlen(word)) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * Wake-ups coalesce: 20,000 doorbells rung while the firmware cannot take
+ * them (the VM is stopped, the card holds) wake it up a few times, not once
+ * each: QEMU's semaphore would abort at UINT_MAX posts.  The wake-ups are
+ * counted with the trace event proxycard_fw_wakeup, logged to a file.  Then
+ * doorbells while the card is busy with a ring of jumbo frames, and the
+ * card still works.
+ */
+static void test_doorbell_storm(void)
+{
+    enum { STOPPED_DOORBELLS = 20000, BUSY_DOORBELLS = 2000 };
+    g_autofree uint8_t *f = g_malloc0(PROXYCARD_BUS_MAX_FRAME);
+    g_autofree char *log = NULL;
+    g_autofree char *args = NULL;
+    g_autofree char *text = NULL;
+    uint8_t card_mac[6];
+    unsigned wakeups;
+    PCState s;
+    BusRings b;
+    size_t len;
+    int fd;
+
+    fd = g_file_open_tmp("proxycard-test-XXXXXX.log", &log, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    args = g_strdup_printf("-trace proxycard_fw_wakeup -D %s "
+                           "-device proxycard,id=card0", log);
+    pc_boot_args(&s, args);
+    bus_up(&s, &b, 16);
+    card_mac_of(&s, &b, card_mac);
+
+    qtest_qmp_assert_success(s.qs->qts, "{ 'execute': 'stop' }");
+    bus_send(&s, &b, f, arp_request(f));
+    for (int i = 0; i < STOPPED_DOORBELLS; i++) {
+        wr(&s, PROXYCARD_REG_TX_TAIL, b.tx_tail);
+    }
+    qtest_qmp_assert_success(s.qs->qts, "{ 'execute': 'cont' }");
+    g_assert_true(wait_status(&s, b.rx, 1));
+
+    /* Busy: jumbo echo requests, the same tail rung again and again. */
+    len = jumbo_echo(f, card_mac);
+    for (int i = 0; i < BUSY_DOORBELLS; i++) {
+        if (i % 200 == 0) {
+            bus_send(&s, &b, f, len);
+        } else {
+            wr(&s, PROXYCARD_REG_TX_TAIL, b.tx_tail);
+        }
+    }
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_TX_HEAD, b.tx_tail), ==,
+                     b.tx_tail);
+    /* ...and the card still answers. */
+    g_assert_true(wait_status(&s, b.tx, bus_send(&s, &b, f, arp_request(f))));
+    g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
+    pc_shutdown(&s);
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    wakeups = count_of(text, "proxycard_fw_wakeup");
+    g_test_message("%u wake-ups for %u doorbells while stopped and %u "
+                   "while busy", wakeups, STOPPED_DOORBELLS, BUSY_DOORBELLS);
+    g_assert_cmpuint(wakeups, >, 0);
+    g_assert_cmpuint(wakeups, <, STOPPED_DOORBELLS / 4);
+    g_unlink(log);
+}
+
 /*
  * Interrupts: a cause that INTR_MASK leaves out is recorded but signals no
  * vector; BUS_ITR spaces the interrupts of a vector (the card's clock is the
@@ -1616,6 +1691,7 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/bus/jumbo", test_bus_jumbo);
     qtest_add_func("/proxycard/bus/stop-mid-ring", test_bus_stop_mid_ring);
     qtest_add_func("/proxycard/vm/stop-cont", test_vm_stop_cont);
+    qtest_add_func("/proxycard/bus/doorbell-storm", test_doorbell_storm);
     qtest_add_func("/proxycard/bus/irq-mask-moderation",
                    test_bus_irq_mask_and_moderation);
     qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
