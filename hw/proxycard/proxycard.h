@@ -131,6 +131,10 @@ struct ProxyCardState {
     uint32_t cmd_result;        /* atomic */
     char log[PROXYCARD_LOG_SIZE];          /* firmware thread: the firmware's log ring */
     size_t log_pos, log_len;
+    /* the firmware's error lines on stderr, rate-limited (firmware thread) */
+    int64_t log_window_ms;      /* QEMU_CLOCK_REALTIME: this second began */
+    unsigned log_printed;       /* lines printed in it */
+    unsigned log_suppressed;    /* lines not printed, not yet reported */
 
     /* statistics published by the firmware thread, under stats_lock */
     QemuMutex stats_lock;

@@ -54,6 +54,32 @@ static uint32_t proxycard_plat_now_ms(void *opaque)
     return (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
 }
 
+/*
+ * The firmware's errors go to QEMU's stderr, at most PROXYCARD_LOG_BURST
+ * lines a second (host time): a guest (repeated LOAD_CONFIG) or a network
+ * peer that makes the firmware fail again and again must not flood it.
+ * Lines over the budget are counted and reported as one "N messages
+ * suppressed" line once the second has passed, before the next error line
+ * or at the next firmware pass.  The trace event and the firmware's own
+ * log (READ_LOG) keep every line.
+ */
+#define PROXYCARD_LOG_BURST     10
+
+/* Firmware thread: open a new second if this one is over; report. */
+static void proxycard_log_window(ProxyCardState *s, int64_t now)
+{
+    if (now - s->log_window_ms < 1000) {
+        return;
+    }
+    if (s->log_suppressed) {
+        error_report("proxycard: firmware: %u messages suppressed",
+                     s->log_suppressed);
+        s->log_suppressed = 0;
+    }
+    s->log_window_ms = now;
+    s->log_printed = 0;
+}
+
 static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
                                const char *msg)
 {
@@ -61,8 +87,15 @@ static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
 
     trace_proxycard_fw_log(level, msg);
     proxycard_ctl_log(s, level, msg);
-    if (level == PCFW_LOG_ERROR) {
+    if (level != PCFW_LOG_ERROR) {
+        return;
+    }
+    proxycard_log_window(s, qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
+    if (s->log_printed < PROXYCARD_LOG_BURST) {
+        s->log_printed++;
         error_report("proxycard: firmware: %s", msg);
+    } else {
+        s->log_suppressed++;
     }
 }
 
@@ -447,6 +480,9 @@ static void proxycard_fw_loop(ProxyCardState *s)
         done = proxycard_fw_pass(s, &next_ms);
         proxycard_bus_end_pass(s);
         proxycard_fw_publish(s);
+        if (s->log_suppressed) {
+            proxycard_log_window(s, qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
+        }
         if (pcfw_fault() &&
             qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
             proxycard_set_fw_state(s, PROXYCARD_FW_FAILED);
@@ -646,6 +682,8 @@ bool proxycard_fw_start(ProxyCardState *s, Error **errp)
     s->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
     s->fw_stop = false;
     s->fw_wake = 0;
+    s->log_window_ms = INT64_MIN / 2;   /* the first line opens a second */
+    s->log_printed = s->log_suppressed = 0;
     s->fw_booted = s->fw_exited = false;
     s->reset_req = s->reset_ack = 0;
     s->sync_req = s->sync_ack = 0;

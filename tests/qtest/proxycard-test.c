@@ -83,6 +83,19 @@ static uint32_t wait_reg(PCState *s, uint32_t reg, uint32_t want)
     return v;
 }
 
+/* An empty file in the temp dir, for QEMU to write to; its path (g_free). */
+static char *tmp_file(const char *suffix)
+{
+    g_autofree char *tmpl = g_strdup_printf("proxycard-test-XXXXXX.%s",
+                                            suffix);
+    char *path = NULL;
+    int fd = g_file_open_tmp(tmpl, &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    return path;
+}
+
 /* Poll the guest word at @addr until it equals @want or the deadline. */
 static uint32_t wait_mem(PCState *s, uint64_t addr, uint32_t want)
 {
@@ -801,11 +814,8 @@ static void test_doorbell_storm(void)
     PCState s;
     BusRings b;
     size_t len;
-    int fd;
 
-    fd = g_file_open_tmp("proxycard-test-XXXXXX.log", &log, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
+    log = tmp_file("log");
     args = g_strdup_printf("-trace proxycard_fw_wakeup -D %s "
                            "-device proxycard,id=card0", log);
     pc_boot_args(&s, args);
@@ -1110,6 +1120,83 @@ static void test_ctl_commands(void)
     g_assert_cmpuint(rd(&s, PROXYCARD_REG_CMD_STATUS), ==, PROXYCARD_CMD_IDLE);
     g_assert_cmphex(rd(&s, PROXYCARD_REG_ERROR), ==, PROXYCARD_ERR_NONE);
     pc_shutdown(&s);
+}
+
+/*
+ * The firmware's error lines on QEMU's stderr are rate-limited: 64 errors
+ * within a second print a few lines; the rest are reported as "N messages
+ * suppressed" at the first firmware pass after the second, and none is lost
+ * from the count.  The errors: a client holds a connection to card port 80
+ * (through -netdev user's hostfwd), the host drops listener 80 and asks for
+ * it again, and the firmware cannot bind port 80 while the connection uses
+ * it ("cannot bind port 80"), 64 times.  QEMU's stderr goes to a file
+ * (libqtest starts QEMU through sh).
+ */
+static void test_fw_error_ratelimit(void)
+{
+    enum { ERRORS = 64 };
+    g_autofree char *conf = pc_write_config("listen 80 http 8080\n");
+    g_autofree char *errlog = tmp_file("err");
+    g_autofree char *args = NULL;
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    unsigned printed = 0, suppressed = 0;
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    int port = pc_free_tcp_port();
+    gint64 end, start, budget;
+    PCState s;
+    int fd;
+
+    args = g_strdup_printf("-netdev user,id=n0,hostfwd=tcp:127.0.0.1:%d-:80 "
+                           "-device proxycard,id=card0,netdev=n0,config=%s "
+                           "2>%s", port, conf, errlog);
+    pc_boot_args(&s, args);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&a, sizeof(a)), ==, 0);
+    end = g_get_monotonic_time() + FW_TIMEOUT_US;
+    while (stat_of(s.qs->qts, "clients-accepted") == 0 &&
+           g_get_monotonic_time() < end) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(stat_of(s.qs->qts, "clients-accepted"), ==, 1);
+    start = g_get_monotonic_time();
+    for (int i = 0; i < ERRORS; i++) {
+        load_config(&s, "listen 81 http 8080\n", NULL, 0);
+        load_config(&s, "listen 80 http 8080\n", NULL, 0);
+    }
+    /* 10 lines in each second the errors came in (a slow host: more). */
+    budget = 10 * ((g_get_monotonic_time() - start) / G_USEC_PER_SEC + 2);
+    /* A pass after the second has ended reports what was suppressed. */
+    g_usleep(1100 * 1000);
+    wr(&s, PROXYCARD_REG_TEST_INTR, 0);
+    g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_TEST_INTR, 1), ==, 1);
+    pc_shutdown(&s);
+    close(fd);
+
+    g_assert_true(g_file_get_contents(errlog, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *m = strstr(*l, "proxycard: firmware: ");
+        unsigned n;
+
+        if (!m) {
+            continue;
+        }
+        m += strlen("proxycard: firmware: ");
+        if (g_str_has_prefix(m, "cannot bind port 80")) {
+            printed++;
+        } else if (sscanf(m, "%u messages suppressed", &n) == 1) {
+            suppressed += n;
+        }
+    }
+    g_test_message("%u error lines printed, %u reported suppressed",
+                   printed, suppressed);
+    g_assert_cmpuint(printed + suppressed, ==, ERRORS);
+    g_assert_cmpuint(printed, <=, budget);
+    g_unlink(errlog);
+    g_unlink(conf);
 }
 
 /* ---- DMA the card may not do directly (docs/firmware.md, locking) ---- */
@@ -1467,11 +1554,8 @@ static void test_bad_accesses(void)
     g_autofree char *log = NULL;
     g_autofree char *args = NULL;
     g_autofree char *text = NULL;
-    int fd;
 
-    fd = g_file_open_tmp("proxycard-test-XXXXXX.log", &log, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
+    log = tmp_file("log");
     args = g_strdup_printf("-d guest_errors -D %s -device proxycard", log);
     pc_boot_args(&s, args);
 
@@ -1697,6 +1781,7 @@ int main(int argc, char **argv)
     qtest_add_func("/proxycard/ctl/commands", test_ctl_commands);
     qtest_add_func("/proxycard/ctl/config-takes-effect",
                    test_ctl_config_takes_effect);
+    qtest_add_func("/proxycard/ctl/error-ratelimit", test_fw_error_ratelimit);
     qtest_add_func("/proxycard/dma/rom-cmd-reset", test_dma_rom_cmd_reset);
     qtest_add_func("/proxycard/dma/rom-cmd-reset/subprocess",
                    test_dma_rom_cmd_reset_subprocess);
