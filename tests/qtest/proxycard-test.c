@@ -847,12 +847,12 @@ static void test_doorbell_storm(void)
     pc_shutdown(&s);
 
     g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_unlink(log);
     wakeups = count_of(text, "proxycard_fw_wakeup");
     g_test_message("%u wake-ups for %u doorbells while stopped and %u "
                    "while busy", wakeups, STOPPED_DOORBELLS, BUSY_DOORBELLS);
     g_assert_cmpuint(wakeups, >, 0);
     g_assert_cmpuint(wakeups, <, STOPPED_DOORBELLS / 4);
-    g_unlink(log);
 }
 
 /*
@@ -1174,8 +1174,10 @@ static void test_fw_error_ratelimit(void)
     g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_TEST_INTR, 1), ==, 1);
     pc_shutdown(&s);
     close(fd);
+    g_unlink(conf);
 
     g_assert_true(g_file_get_contents(errlog, &text, NULL, NULL));
+    g_unlink(errlog);
     lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l; l++) {
         const char *m = strstr(*l, "proxycard: firmware: ");
@@ -1195,8 +1197,6 @@ static void test_fw_error_ratelimit(void)
                    printed, suppressed);
     g_assert_cmpuint(printed + suppressed, ==, ERRORS);
     g_assert_cmpuint(printed, <=, budget);
-    g_unlink(errlog);
-    g_unlink(conf);
 }
 
 /* ---- DMA the card may not do directly (docs/firmware.md, locking) ---- */
@@ -1698,6 +1698,7 @@ static void test_config_too_large(void)
     args = g_strdup_printf("-M q35 -nodefaults -display none -S "
                            "-device proxycard,config=%s", sparse);
     status = run_qemu(args, NULL, &err);
+    g_unlink(sparse);
     g_assert_false(exited_ok(status));
     g_assert_nonnull(strstr(err, "is 68719476736 bytes, larger than the "
                             "64 KiB a card configuration may have"));
@@ -1707,18 +1708,17 @@ static void test_config_too_large(void)
     args = g_strdup_printf("-M q35 -nodefaults -display none -S "
                            "-device proxycard,config=%s", over);
     status = run_qemu(args, NULL, &err);
+    g_unlink(over);
     g_assert_false(exited_ok(status));
     g_assert_nonnull(strstr(err, "is 65537 bytes, larger than the 64 KiB"));
 
     g_free(args);
     args = g_strdup_printf("config=%s", limit);
     pc_boot(&s, args);
+    g_unlink(limit);            /* read at device creation */
     g_assert_cmpuint(wait_reg(&s, PROXYCARD_REG_FW_STATE, PROXYCARD_FW_RUNNING),
                      ==, PROXYCARD_FW_RUNNING);
     pc_shutdown(&s);
-    g_unlink(sparse);
-    g_unlink(over);
-    g_unlink(limit);
 }
 
 static void test_properties_documented(void)
