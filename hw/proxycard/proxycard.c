@@ -22,6 +22,8 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "net/net.h"
+#include "sysemu/runstate.h"
+#include "sysemu/runstate-action.h"
 #include "pcfw.h"
 #include "proxycard.h"
 #include "proxycard_regs.h"
@@ -66,8 +68,17 @@ static void proxycard_irq_bh(void *opaque)
 {
     ProxyCardState *s = opaque;
     PCIDevice *pdev = PCI_DEVICE(s);
-    uint32_t pending = qatomic_xchg(&s->irq_pending, 0);
+    uint32_t pending;
 
+    /*
+     * An MSI-X message is a write to guest memory: none while the VM is
+     * stopped.  The vectors stay pending; the VM's start reschedules us.
+     */
+    if (qatomic_read(&s->vm_stopped)) {
+        proxycard_update_intx(s);
+        return;
+    }
+    pending = qatomic_xchg(&s->irq_pending, 0);
     if (msix_enabled(pdev)) {
         while (pending) {
             unsigned vec = ctz32(pending);
@@ -250,7 +261,7 @@ static bool proxycard_core_mmio_write(ProxyCardState *s, hwaddr addr,
         }
         qatomic_or(&s->test_vectors, 1u << val);
         qatomic_or(&s->fw_requests, PROXYCARD_REQ_TEST_INTR);
-        qemu_sem_post(&s->fw_sem);
+        proxycard_fw_wake(s);
         break;
     case PROXYCARD_REG_ID:
     case PROXYCARD_REG_VERSION:
@@ -422,6 +433,46 @@ static void proxycard_qdev_reset(DeviceState *dev)
 
 /* ---- life cycle ---- */
 
+/*
+ * The VM's change-state handler (BQL held): the card does no DMA and runs
+ * no firmware while the VM is stopped; the VM's clock, which the firmware's
+ * timers follow, stops too (datasheet section 9).
+ */
+static void proxycard_vm_state_change(void *opaque, bool running,
+                                      RunState state)
+{
+    ProxyCardState *s = opaque;
+
+    trace_proxycard_vm_state(running, state);
+    proxycard_fw_vm_running(s, running);
+    if (running) {
+        qemu_bh_schedule(s->irq_bh);    /* interrupts held while stopped */
+    }
+}
+
+/*
+ * A shutdown request (main loop, BQL held).  Unless it only stops the VM
+ * (-action shutdown=pause, -no-shutdown), QEMU exits next: qemu_cleanup()
+ * never unrealizes the card, but net_cleanup() frees its NIC, and bottom
+ * halves run after that (monitor_cleanup).  So stop and join the firmware
+ * thread and delete the NIC here, before qemu_cleanup(): nothing of the
+ * card uses the NIC after it is gone.  An exit notifier would be too late:
+ * they run from atexit(), after net_cleanup().  (pvrdma stops its threads
+ * from a shutdown notifier too.)  The thread joins within one frame
+ * (proxycard_fw_yield).
+ */
+static void proxycard_shutdown_notify(Notifier *n, void *opaque)
+{
+    ProxyCardState *s = container_of(n, ProxyCardState, shutdown_notifier);
+
+    if (shutdown_action == SHUTDOWN_ACTION_PAUSE) {
+        return;         /* the VM stops, the card holds, and both may run */
+    }
+    trace_proxycard_shutdown(shutdown_action);
+    proxycard_fw_stop(s);
+    proxycard_nic_stop(s);
+}
+
 static void proxycard_destroy_locks(ProxyCardState *s)
 {
     qemu_sem_destroy(&s->fw_sem);
@@ -433,7 +484,6 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
 {
     ProxyCardState *s = PROXYCARD(pdev);
     DeviceState *dev = DEVICE(pdev);
-    Error *local_err = NULL;
 
     if (proxycard_instance) {
         error_setg(errp, "only one proxycard per QEMU process is supported "
@@ -476,9 +526,7 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
     s->irq_bh = qemu_bh_new_guarded(proxycard_irq_bh, s,
                                     &dev->mem_reentrancy_guard);
 
-    proxycard_fw_start(s, &local_err);
-    if (local_err) {
-        error_propagate(errp, local_err);
+    if (!proxycard_fw_start(s, errp)) {
         qemu_bh_delete(s->irq_bh);
         proxycard_bus_cleanup(s);
         proxycard_nic_cleanup(s);
@@ -493,6 +541,10 @@ static void proxycard_realize(PCIDevice *pdev, Error **errp)
                         proxycard_get_stats, NULL, NULL, NULL);
     object_property_set_description(OBJECT(s), "stats",
         "the card's statistics (firmware, proxies, ports), read-only");
+    s->vm_state_entry = qemu_add_vm_change_state_handler(
+        proxycard_vm_state_change, s);
+    s->shutdown_notifier.notify = proxycard_shutdown_notify;
+    qemu_register_shutdown_notifier(&s->shutdown_notifier);
     proxycard_instance = s;
     return;
 
@@ -505,6 +557,8 @@ static void proxycard_exit(PCIDevice *pdev)
 {
     ProxyCardState *s = PROXYCARD(pdev);
 
+    qemu_del_vm_change_state_handler(s->vm_state_entry);
+    notifier_remove(&s->shutdown_notifier);
     /* The thread must be gone before the PCI core tears down DMA. */
     proxycard_fw_stop(s);
     qemu_bh_delete(s->irq_bh);

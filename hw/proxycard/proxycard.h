@@ -12,7 +12,8 @@
  * never takes the BQL and owns all firmware (lwIP) state.
  *   - vCPU/main loop (BQL held): MMIO, reset, BHs, timers' callbacks.
  *   - firmware thread: pcfw_* calls; talks to the rest through the atomics
- *     and the fw_lock-protected fields below, wakes up on fw_sem.
+ *     and the fw_lock-protected fields below, wakes up on fw_sem
+ *     (posted through proxycard_fw_wake(), which coalesces).
  *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -24,8 +25,10 @@
 #include "hw/pci/pci.h"
 #include "net/net.h"
 #include "qemu/queue.h"
+#include "qemu/notify.h"
 #include "qemu/thread.h"
 #include "qom/object.h"
+#include "sysemu/runstate.h"
 #include "pcfw.h"
 #include "proxycard_regs.h"
 #include "proxycard_stats.h"
@@ -67,18 +70,24 @@ struct ProxyCardState {
     /* the card CPU */
     QemuThread fw_thread;
     QemuSemaphore fw_sem;       /* wakes the firmware thread */
+    uint32_t fw_wake;           /* atomic: fw_sem posted, not yet taken */
     QEMUTimer *fw_timer;        /* QEMU_CLOCK_VIRTUAL: lwIP's next timeout */
     void *card_mem;             /* mem_size bytes, owned by the firmware */
     bool fw_stop;               /* atomic: thread must exit */
     uint32_t fw_requests;       /* atomic: PROXYCARD_REQ_* */
     uint32_t test_vectors;      /* atomic: vectors asked for by TEST_INTR */
 
-    /* protected by fw_lock; waited on with fw_cond */
+    /*
+     * protected by fw_lock; waited on with fw_cond.  The firmware thread
+     * also reads reset_req and sync_req without it (proxycard_fw_yield);
+     * every thread reads vm_stopped without it (atomic).
+     */
     QemuMutex fw_lock;
     QemuCond fw_cond;
     uint32_t reset_req;         /* sequence of the last reset asked for */
     uint32_t reset_ack;         /* sequence the firmware has completed */
     uint32_t sync_req, sync_ack;    /* proxycard_fw_sync() handshake */
+    bool vm_stopped;            /* VM not running: the firmware holds */
     bool fw_booted;             /* firmware left BOOTING */
     bool fw_exited;             /* the thread has returned */
     int fw_init_err;            /* pcfw_init() result */
@@ -122,11 +131,19 @@ struct ProxyCardState {
     uint32_t cmd_result;        /* atomic */
     char log[PROXYCARD_LOG_SIZE];          /* firmware thread: the firmware's log ring */
     size_t log_pos, log_len;
+    /* the firmware's error lines on stderr, rate-limited (firmware thread) */
+    int64_t log_window_ms;      /* QEMU_CLOCK_REALTIME: this second began */
+    unsigned log_printed;       /* lines printed in it */
+    unsigned log_suppressed;    /* lines not printed, not yet reported */
 
     /* statistics published by the firmware thread, under stats_lock */
     QemuMutex stats_lock;
     struct pcfw_stats stats;
     uint64_t fw_cpu_ns;         /* the firmware thread's CPU time */
+
+    /* the VM's run state and QEMU's exit (proxycard.c) */
+    VMChangeStateEntry *vm_state_entry;
+    Notifier shutdown_notifier;
 
     /* firmware -> main loop interrupts */
     QEMUBH *irq_bh;
@@ -149,10 +166,13 @@ void proxycard_set_error(ProxyCardState *s, uint32_t err);
 
 /* proxycard_fw_host.c */
 bool proxycard_fw_configure(ProxyCardState *s, Error **errp);
-void proxycard_fw_start(ProxyCardState *s, Error **errp);
+void proxycard_fw_wake(ProxyCardState *s);
+bool proxycard_fw_start(ProxyCardState *s, Error **errp);
 void proxycard_fw_stop(ProxyCardState *s);
 void proxycard_fw_reset(ProxyCardState *s);
 void proxycard_fw_sync(ProxyCardState *s);
+void proxycard_fw_vm_running(ProxyCardState *s, bool running);
+bool proxycard_fw_yield(ProxyCardState *s);
 void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT]);
 
 /* proxycard_bus.c */
@@ -187,6 +207,7 @@ bool proxycard_dma_rw(ProxyCardState *s, dma_addr_t addr, void *buf,
 typedef struct PCFrame PCFrame;
 void proxycard_nic_init(ProxyCardState *s);
 void proxycard_nic_cleanup(ProxyCardState *s);
+void proxycard_nic_stop(ProxyCardState *s);
 void proxycard_nic_drain(ProxyCardState *s);
 int proxycard_nic_send(ProxyCardState *s, const void *frame, size_t len);
 

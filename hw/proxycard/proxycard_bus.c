@@ -132,7 +132,7 @@ bool proxycard_bus_mmio_read(ProxyCardState *s, hwaddr addr, uint32_t *val)
 static void proxycard_bus_wake(ProxyCardState *s)
 {
     qatomic_or(&s->fw_requests, PROXYCARD_REQ_BUS);
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
 }
 
 static void proxycard_bus_doorbell(ProxyCardState *s, uint32_t *tail,
@@ -421,6 +421,7 @@ static void proxycard_bus_rx_flush(ProxyCardState *s)
     unsigned n = 0;
 
     while ((f = QSIMPLEQ_FIRST(&s->bus_pending)) &&
+           qatomic_read(&s->bus_running) && !proxycard_fw_yield(s) &&
            proxycard_bus_rx_one(s, f->data, f->len)) {
         QSIMPLEQ_REMOVE_HEAD(&s->bus_pending, next);
         s->bus_pending_len--;
@@ -464,7 +465,9 @@ static void proxycard_bus_tx(ProxyCardState *s)
     uint8_t *frame = s->bus_frame;
     unsigned n = 0;
 
-    while (qatomic_read(&s->bus_running) && r->head != qatomic_read(&s->tx_tail)) {
+    /* One frame at a time, while nobody waits for the firmware (yield). */
+    while (qatomic_read(&s->bus_running) && !proxycard_fw_yield(s) &&
+           r->head != qatomic_read(&s->tx_tail)) {
         dma_addr_t desc = r->base + (dma_addr_t)r->head * PROXYCARD_DESC_SIZE;
         uint16_t status = cpu_to_le16(PROXYCARD_DESC_DONE);
         uint8_t d[PROXYCARD_DESC_SIZE];

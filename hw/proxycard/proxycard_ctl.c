@@ -72,7 +72,7 @@ bool proxycard_ctl_mmio_write(ProxyCardState *s, hwaddr addr, uint32_t val)
         qatomic_store_release(&s->cmd_status, PROXYCARD_CMD_BUSY);
         trace_proxycard_cmd(val, s->cmd.addr, s->cmd.len);
         qatomic_or(&s->fw_requests, PROXYCARD_REQ_CMD);
-        qemu_sem_post(&s->fw_sem);
+        proxycard_fw_wake(s);
         return true;
     case PROXYCARD_REG_CMD_ADDR_LO:
         s->cmd_addr = deposit64(s->cmd_addr, 0, 32, val);

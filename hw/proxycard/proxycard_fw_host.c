@@ -4,7 +4,8 @@
  * The firmware (guest-fw/, on lwIP) runs in one QEMU thread per card, like a
  * card's own processor: it owns card memory and every lwIP structure.  Other
  * threads reach it only through
- *   - fw_requests / test_vectors (atomics) plus a post of fw_sem,
+ *   - fw_requests / test_vectors (atomics) plus proxycard_fw_wake(), which
+ *     posts fw_sem once for any number of wake-ups,
  *   - the reset handshake (reset_req/reset_ack under fw_lock, fw_cond),
  * and it reaches them only through proxycard_raise() (atomics + a BH).
  * It never takes the BQL, so the BQL holder may wait for it (reset, exit).
@@ -53,6 +54,32 @@ static uint32_t proxycard_plat_now_ms(void *opaque)
     return (uint32_t)qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
 }
 
+/*
+ * The firmware's errors go to QEMU's stderr, at most PROXYCARD_LOG_BURST
+ * lines a second (host time): a guest (repeated LOAD_CONFIG) or a network
+ * peer that makes the firmware fail again and again must not flood it.
+ * Lines over the budget are counted and reported as one "N messages
+ * suppressed" line once the second has passed, before the next error line
+ * or at the next firmware pass.  The trace event and the firmware's own
+ * log (READ_LOG) keep every line.
+ */
+#define PROXYCARD_LOG_BURST     10
+
+/* Firmware thread: open a new second if this one is over; report. */
+static void proxycard_log_window(ProxyCardState *s, int64_t now)
+{
+    if (now - s->log_window_ms < 1000) {
+        return;
+    }
+    if (s->log_suppressed) {
+        error_report("proxycard: firmware: %u messages suppressed",
+                     s->log_suppressed);
+        s->log_suppressed = 0;
+    }
+    s->log_window_ms = now;
+    s->log_printed = 0;
+}
+
 static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
                                const char *msg)
 {
@@ -60,8 +87,15 @@ static void proxycard_plat_log(void *opaque, enum pcfw_log_level level,
 
     trace_proxycard_fw_log(level, msg);
     proxycard_ctl_log(s, level, msg);
-    if (level == PCFW_LOG_ERROR) {
+    if (level != PCFW_LOG_ERROR) {
+        return;
+    }
+    proxycard_log_window(s, qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
+    if (s->log_printed < PROXYCARD_LOG_BURST) {
+        s->log_printed++;
         error_report("proxycard: firmware: %s", msg);
+    } else {
+        s->log_suppressed++;
     }
 }
 
@@ -87,14 +121,75 @@ static const char proxycard_default_config[] =
 
 #define PROXYCARD_MAX_CONFIG    (64 * KiB)
 
+/*
+ * Read config=FILE into @text (g_free) and its length into @len.  The size is
+ * checked before reading: a regular file by its size, anything else (a pipe,
+ * a character device such as /dev/zero) by reading at most one byte more
+ * than the limit, so that a huge or endless file is refused without QEMU
+ * allocating or reading more than 64 KiB.
+ */
+static bool proxycard_read_config(const char *path, char **text, size_t *len,
+                                  Error **errp)
+{
+    ERRP_GUARD();
+    g_autofree char *buf = NULL;
+    struct stat st;
+    size_t got = 0;
+    int fd;
+
+    fd = qemu_open(path, O_RDONLY, errp);
+    if (fd < 0) {
+        error_prepend(errp, "config: ");
+        return false;
+    }
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "config: %s", path);
+        close(fd);
+        return false;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > PROXYCARD_MAX_CONFIG) {
+        error_setg(errp, "config: %s is %" PRId64 " bytes, larger than the "
+                   "64 KiB a card configuration may have", path,
+                   (int64_t)st.st_size);
+        close(fd);
+        return false;
+    }
+    buf = g_malloc(PROXYCARD_MAX_CONFIG + 1);
+    while (got <= PROXYCARD_MAX_CONFIG) {
+        ssize_t n = read(fd, buf + got, PROXYCARD_MAX_CONFIG + 1 - got);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            error_setg_errno(errp, errno, "config: cannot read %s", path);
+            close(fd);
+            return false;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += n;
+    }
+    close(fd);
+    if (got > PROXYCARD_MAX_CONFIG) {
+        error_setg(errp, "config: %s is larger than the 64 KiB a card "
+                   "configuration may have", path);
+        return false;
+    }
+    buf[got] = '\0';
+    *text = g_steal_pointer(&buf);
+    *len = got;
+    return true;
+}
+
 /* Build s->fw_cfg from the defaults, the MACs and config=FILE.  Realize. */
 bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
 {
     struct pcfw_config *cfg = &s->fw_cfg;
     g_autofree char *text = NULL;
-    g_autoptr(GError) gerr = NULL;
     char err[256];
-    gsize len;
+    size_t len;
 
     pcfw_config_defaults(cfg);
     pcfw_config_parse(cfg, proxycard_default_config,
@@ -110,12 +205,7 @@ bool proxycard_fw_configure(ProxyCardState *s, Error **errp)
     if (!s->config_path) {
         return true;
     }
-    if (!g_file_get_contents(s->config_path, &text, &len, &gerr)) {
-        error_setg(errp, "config: %s", gerr->message);
-        return false;
-    }
-    if (len > PROXYCARD_MAX_CONFIG) {
-        error_setg(errp, "config: %s is larger than 64 KiB", s->config_path);
+    if (!proxycard_read_config(s->config_path, &text, &len, errp)) {
         return false;
     }
     if (pcfw_config_parse(cfg, text, len, err, sizeof(err)) != 0) {
@@ -189,6 +279,25 @@ void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT])
 }
 
 /* ---- the firmware thread ---- */
+
+/*
+ * Wake the firmware thread up.  Any thread, after publishing the work
+ * (a doorbell, a request bit, a queued frame, a handshake).  Wake-ups
+ * coalesce: fw_sem is posted only on fw_wake's 0 -> 1, so it holds at most
+ * one count however many doorbells, test interrupts, commands or NIC
+ * frames arrive while the firmware is busy or holding (qemu_sem_post
+ * aborts QEMU at UINT_MAX counts, qemu-thread-posix.c).  The firmware
+ * clears fw_wake after each wake-up and before it looks at the work (full
+ * barrier on both sides): a wake that finds fw_wake set and does not post
+ * published its work before the firmware cleared it, so the pass about to
+ * run sees that work.
+ */
+void proxycard_fw_wake(ProxyCardState *s)
+{
+    if (!qatomic_xchg(&s->fw_wake, 1)) {
+        qemu_sem_post(&s->fw_sem);
+    }
+}
 
 /* Serve the host's requests: test interrupts. */
 static void proxycard_fw_requests(ProxyCardState *s)
@@ -282,27 +391,104 @@ static void proxycard_fw_park(ProxyCardState *s)
     qemu_mutex_unlock(&s->fw_lock);
 }
 
+/*
+ * Firmware thread, between two frames or steps of a pass: is a BQL holder
+ * waiting for the top of the loop (CONTROL.RESET, machine reset,
+ * BUS_CONTROL = 0, a ring error from a register write, exit)?  Then the
+ * pass ends there, and the rest waits for the next one: the waiter, a vCPU
+ * or the main loop holding the BQL, waits for at most the one frame (or
+ * command, or round of lwIP timers) in progress, not for a ring of 4,095
+ * jumbo frames and a full NIC queue.  This keeps reset and link disable
+ * synchronous, as the datasheet promises (no DMA after the write
+ * completes), while bounding the time a vCPU spends in the write.
+ */
+bool proxycard_fw_yield(ProxyCardState *s)
+{
+    /* The acks are this thread's own. */
+    return qatomic_read(&s->reset_req) != s->reset_ack ||
+           qatomic_read(&s->sync_req) != s->sync_ack ||
+           qatomic_read(&s->fw_stop);
+}
+
+/* One pass over the card's work; false if it ended early (yield). */
+static bool proxycard_fw_pass(ProxyCardState *s, uint32_t *next_ms)
+{
+    proxycard_fw_requests(s);
+    proxycard_nic_drain(s);
+    proxycard_bus_run(s);
+    if (proxycard_fw_yield(s)) {
+        return false;
+    }
+    proxycard_ctl_run(s);
+    if (proxycard_fw_yield(s)) {
+        return false;
+    }
+    *next_ms = pcfw_poll();
+    return true;
+}
+
+/*
+ * Firmware thread, at the top of its loop: while the VM is stopped (paused,
+ * or not started yet) the card holds here.  It runs no firmware and does no
+ * DMA, so nothing lands in guest memory while the VM is stopped (the
+ * firmware's clock, the virtual clock, stands still then anyway).  It only
+ * answers the reset and sync handshakes, which touch no guest memory, so
+ * that a machine reset, or a register write by qtest or the gdbstub, while
+ * stopped still completes.  True if it returns with the VM still stopped
+ * (exit, or a fork to park for): the caller goes back to the top of its loop.
+ */
+static bool proxycard_fw_hold(ProxyCardState *s)
+{
+    bool stopped;
+
+    if (!qatomic_read(&s->vm_stopped)) {
+        return false;
+    }
+    trace_proxycard_fw_hold(true);
+    qemu_mutex_lock(&s->fw_lock);
+    while (s->vm_stopped && !qatomic_read(&s->fw_stop) &&
+           !qatomic_read(&proxycard_fw_park_req)) {
+        if (s->reset_req != s->reset_ack || s->sync_req != s->sync_ack) {
+            qemu_mutex_unlock(&s->fw_lock);
+            proxycard_fw_reset_ack(s);
+            proxycard_fw_sync_ack(s);
+            qemu_mutex_lock(&s->fw_lock);
+        } else {
+            qemu_cond_wait(&s->fw_cond, &s->fw_lock);
+        }
+    }
+    stopped = s->vm_stopped;
+    qemu_mutex_unlock(&s->fw_lock);
+    trace_proxycard_fw_hold(false);
+    return stopped;
+}
+
 /* Firmware thread: run the booted firmware until asked to stop. */
 static void proxycard_fw_loop(ProxyCardState *s)
 {
     while (!qatomic_read(&s->fw_stop)) {
-        uint32_t next_ms;
+        uint32_t next_ms = UINT32_MAX;
         int64_t next_ns;
+        bool done;
 
         proxycard_fw_park(s);
+        if (proxycard_fw_hold(s)) {
+            continue;
+        }
         proxycard_fw_reset_ack(s);
         proxycard_fw_sync_ack(s);
-        proxycard_fw_requests(s);
-        proxycard_nic_drain(s);
-        proxycard_bus_run(s);
-        proxycard_ctl_run(s);
-
-        next_ms = pcfw_poll();
+        done = proxycard_fw_pass(s, &next_ms);
         proxycard_bus_end_pass(s);
         proxycard_fw_publish(s);
+        if (s->log_suppressed) {
+            proxycard_log_window(s, qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
+        }
         if (pcfw_fault() &&
             qatomic_read(&s->fw_state) != PROXYCARD_FW_FAILED) {
             proxycard_set_fw_state(s, PROXYCARD_FW_FAILED);
+        }
+        if (!done) {
+            continue;           /* someone waits at the top of the loop */
         }
         next_ns = proxycard_bus_deadline(s);
         if (next_ms != UINT32_MAX) {
@@ -315,6 +501,9 @@ static void proxycard_fw_loop(ProxyCardState *s)
             timer_mod(s->fw_timer, next_ns);
         }
         qemu_sem_wait(&s->fw_sem);
+        trace_proxycard_fw_wakeup();
+        qatomic_set(&s->fw_wake, 0);
+        smp_mb();   /* clear before looking at the work: proxycard_fw_wake() */
     }
     pcfw_shutdown();
 }
@@ -406,7 +595,8 @@ static void proxycard_fw_atfork_prepare(void)
         return;
     }
     qatomic_set(&proxycard_fw_park_req, true);
-    qemu_sem_post(&s->fw_sem);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
+    proxycard_fw_wake(s);
     while (!proxycard_fw_parked && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }
@@ -428,7 +618,6 @@ static void proxycard_fw_atfork_parent(void)
 static void proxycard_fw_atfork_child(void)
 {
     ProxyCardState *s = proxycard_fw_card;
-    unsigned int sem_count;
     bool resume;
 
     if (!s) {
@@ -438,14 +627,14 @@ static void proxycard_fw_atfork_child(void)
     qatomic_set(&proxycard_fw_park_req, false);
     proxycard_fw_parked = false;
 
-    sem_count = s->fw_sem.count;
     memset(&s->fw_lock, 0, sizeof(s->fw_lock));
     memset(&s->fw_cond, 0, sizeof(s->fw_cond));
     memset(&s->fw_sem, 0, sizeof(s->fw_sem));
     qemu_mutex_init(&s->fw_lock);
     qemu_cond_init(&s->fw_cond);
     /* One more pass: whatever the parked thread had not looked at yet. */
-    qemu_sem_init(&s->fw_sem, sem_count + 1);
+    qemu_sem_init(&s->fw_sem, 1);
+    qatomic_set(&s->fw_wake, 1);
 
     if (resume) {
         proxycard_fw_cpu_base_ns = s->fw_cpu_ns;
@@ -472,14 +661,15 @@ static void proxycard_fw_timer_cb(void *opaque)
 {
     ProxyCardState *s = opaque;
 
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
 }
 
 /*
  * Allocate card memory and boot the firmware; wait until it is up so that a
- * firmware that cannot start fails realize with its reason.  BQL held.
+ * firmware that cannot start fails realize with its reason.  False (with
+ * @errp set, nothing left running or allocated) if it cannot.  BQL held.
  */
-void proxycard_fw_start(ProxyCardState *s, Error **errp)
+bool proxycard_fw_start(ProxyCardState *s, Error **errp)
 {
     int err;
 
@@ -487,13 +677,18 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
     if (!s->card_mem) {
         error_setg(errp, "cannot allocate %" PRIu64 " bytes of card memory "
                    "(mem-size)", s->mem_size);
-        return;
+        return false;
     }
     s->fw_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, proxycard_fw_timer_cb, s);
     s->fw_stop = false;
+    s->fw_wake = 0;
+    s->log_window_ms = INT64_MIN / 2;   /* the first line opens a second */
+    s->log_printed = s->log_suppressed = 0;
     s->fw_booted = s->fw_exited = false;
     s->reset_req = s->reset_ack = 0;
     s->sync_req = s->sync_ack = 0;
+    /* Realized before the VM runs (-S): hold until it does. */
+    s->vm_stopped = !runstate_is_running();
     qatomic_set(&s->fw_state, PROXYCARD_FW_BOOTING);
 
     qemu_thread_create(&s->fw_thread, "proxycard-fw", proxycard_fw_thread, s,
@@ -511,12 +706,13 @@ void proxycard_fw_start(ProxyCardState *s, Error **errp)
                    pcfw_strerror(err));
         qatomic_set(&s->error, PROXYCARD_ERR_FW_INIT);
         proxycard_fw_stop(s);
-        return;
+        return false;
     }
     proxycard_fw_card = s;
 #ifdef CONFIG_FUZZ
     proxycard_fw_register_atfork();
 #endif
+    return true;
 }
 
 /* Stop and join the firmware thread, free card memory.  BQL held. */
@@ -528,8 +724,11 @@ void proxycard_fw_stop(ProxyCardState *s)
     if (proxycard_fw_card == s) {
         proxycard_fw_card = NULL;
     }
+    qemu_mutex_lock(&s->fw_lock);
     qatomic_set(&s->fw_stop, true);
-    qemu_sem_post(&s->fw_sem);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
+    qemu_mutex_unlock(&s->fw_lock);
+    proxycard_fw_wake(s);
     qemu_thread_join(&s->fw_thread);
 
     timer_free(s->fw_timer);
@@ -540,9 +739,9 @@ void proxycard_fw_stop(ProxyCardState *s)
 }
 
 /*
- * Wait until the firmware has finished the pass it may be in (rings, a
- * command): what the caller stopped before calling has stopped.  BQL held;
- * the firmware never takes the BQL.
+ * Wait until the firmware has finished the frame or command it may be in
+ * (proxycard_fw_yield ends its pass there): what the caller stopped before
+ * calling has stopped.  BQL held; the firmware never takes the BQL.
  */
 void proxycard_fw_sync(ProxyCardState *s)
 {
@@ -552,8 +751,10 @@ void proxycard_fw_sync(ProxyCardState *s)
         return;
     }
     qemu_mutex_lock(&s->fw_lock);
-    seq = ++s->sync_req;
-    qemu_sem_post(&s->fw_sem);
+    seq = s->sync_req + 1;
+    qatomic_set(&s->sync_req, seq);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
+    proxycard_fw_wake(s);
     while (s->sync_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }
@@ -573,12 +774,34 @@ void proxycard_fw_reset(ProxyCardState *s)
         return;
     }
     qemu_mutex_lock(&s->fw_lock);
-    seq = ++s->reset_req;
+    seq = s->reset_req + 1;
+    qatomic_set(&s->reset_req, seq);
     trace_proxycard_reset_request(seq);
-    qemu_sem_post(&s->fw_sem);
+    qemu_cond_broadcast(&s->fw_cond);   /* a thread holding for a stopped VM */
+    proxycard_fw_wake(s);
     while (s->reset_ack != seq && !s->fw_exited) {
         qemu_cond_wait(&s->fw_cond, &s->fw_lock);
     }
     qemu_mutex_unlock(&s->fw_lock);
     trace_proxycard_reset_done(seq);
+}
+
+/*
+ * The VM starts or stops (its change-state handler, BQL held).  Stopping
+ * waits, like BUS_CONTROL = 0, for the frame or command the firmware is
+ * working on: once it returns the card does no DMA, and runs no firmware,
+ * until the VM runs again (proxycard_fw_hold).
+ */
+void proxycard_fw_vm_running(ProxyCardState *s, bool running)
+{
+    if (!s->card_mem) {
+        return;
+    }
+    qemu_mutex_lock(&s->fw_lock);
+    qatomic_set(&s->vm_stopped, !running);
+    qemu_cond_broadcast(&s->fw_cond);
+    qemu_mutex_unlock(&s->fw_lock);
+    if (!running) {
+        proxycard_fw_sync(s);
+    }
 }

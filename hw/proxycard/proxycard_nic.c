@@ -79,7 +79,7 @@ static ssize_t proxycard_nic_receive(NetClientState *nc, const uint8_t *buf,
     QSIMPLEQ_INSERT_TAIL(&s->nic_rxq, f, next);
     s->nic_rxq_len++;
     qemu_mutex_unlock(&s->fw_lock);
-    qemu_sem_post(&s->fw_sem);
+    proxycard_fw_wake(s);
     return size;
 }
 
@@ -87,27 +87,43 @@ static void proxycard_nic_flush_bh(void *opaque)
 {
     ProxyCardState *s = opaque;
 
+    if (!s->nic) {
+        return;                         /* deleted: QEMU exits */
+    }
     qemu_flush_queued_packets(qemu_get_queue(s->nic));
 }
 
-/* Firmware thread: hand every queued frame to the firmware. */
+/*
+ * Firmware thread: hand every queued frame to the firmware.  When a BQL
+ * holder waits for the firmware (proxycard_fw_yield), the frames not yet
+ * handed over go back to the head of the queue, in order, for the next pass.
+ */
 void proxycard_nic_drain(ProxyCardState *s)
 {
     QSIMPLEQ_HEAD(, PCFrame) list = QSIMPLEQ_HEAD_INITIALIZER(list);
     bool was_blocked;
+    unsigned left;
     PCFrame *f;
 
     qemu_mutex_lock(&s->fw_lock);
     QSIMPLEQ_CONCAT(&list, &s->nic_rxq);
+    left = s->nic_rxq_len;
     s->nic_rxq_len = 0;
     was_blocked = s->nic_rx_blocked;
     s->nic_rx_blocked = false;
     qemu_mutex_unlock(&s->fw_lock);
 
-    while ((f = QSIMPLEQ_FIRST(&list))) {
+    while ((f = QSIMPLEQ_FIRST(&list)) && !proxycard_fw_yield(s)) {
         QSIMPLEQ_REMOVE_HEAD(&list, next);
+        left--;
         pcfw_input(PCFW_PORT_NIC, f->data, f->len);
         g_free(f);
+    }
+    if (left) {
+        qemu_mutex_lock(&s->fw_lock);
+        QSIMPLEQ_PREPEND(&s->nic_rxq, &list);
+        s->nic_rxq_len += left;
+        qemu_mutex_unlock(&s->fw_lock);
     }
     if (was_blocked) {
         qemu_bh_schedule(s->nic_flush_bh);
@@ -129,8 +145,12 @@ static void proxycard_nic_tx_done(NetClientState *nc, ssize_t len)
 static void proxycard_nic_tx_bh(void *opaque)
 {
     ProxyCardState *s = opaque;
-    NetClientState *nc = qemu_get_queue(s->nic);
+    NetClientState *nc;
 
+    if (!s->nic) {
+        return;                         /* deleted: QEMU exits */
+    }
+    nc = qemu_get_queue(s->nic);
     while (!s->nic_tx_waiting) {
         PCFrame *f;
 
@@ -204,14 +224,29 @@ void proxycard_nic_init(ProxyCardState *s)
                                           &dev->mem_reentrancy_guard);
 }
 
+/*
+ * Delete the NIC, after the firmware thread is gone; the BHs then do
+ * nothing (deleting it completes our sends still queued in the peer, whose
+ * callback schedules the TX BH).  At exit (proxycard.c) or unrealize.  BQL.
+ */
+void proxycard_nic_stop(ProxyCardState *s)
+{
+    NICState *nic = s->nic;
+
+    if (nic) {
+        s->nic = NULL;
+        qemu_del_nic(nic);
+    }
+}
+
 /* Exit, after the firmware thread is gone.  BQL held. */
 void proxycard_nic_cleanup(ProxyCardState *s)
 {
     PCFrame *f;
 
+    proxycard_nic_stop(s);
     qemu_bh_delete(s->nic_tx_bh);
     qemu_bh_delete(s->nic_flush_bh);
-    qemu_del_nic(s->nic);
     while ((f = QSIMPLEQ_FIRST(&s->nic_rxq))) {
         QSIMPLEQ_REMOVE_HEAD(&s->nic_rxq, next);
         g_free(f);
