@@ -37,6 +37,7 @@ void pcfw_bq_init(struct pcfw_bq *q, struct pcfw_arena *arena,
     q->block_size = block_size;
     q->cur = NULL;
     q->cur_off = 0;
+    q->seg_steps = 0;
 }
 
 size_t pcfw_bq_append(struct pcfw_bq *q, const void *data, size_t len)
@@ -138,6 +139,7 @@ const void *pcfw_bq_segment(struct pcfw_bq *q, size_t off, size_t *len)
     for (; c; c = c->next) {
         size_t n = c->end - c->start;
 
+        q->seg_steps++;
         if (off - base < n) {
             q->cur = c;
             q->cur_off = base;

@@ -35,6 +35,7 @@ struct pcfw_bq {
     /* pcfw_bq_segment()'s cursor: chunk @cur starts at queue offset @cur_off. */
     struct pcfw_bq_chunk *cur;
     size_t cur_off;
+    uint64_t seg_steps;     /* chunks pcfw_bq_segment() stepped over */
 };
 
 /*
