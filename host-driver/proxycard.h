@@ -42,6 +42,14 @@
 #define PROXYCARD_RX_COPYBREAK		256
 /* A control-plane command that takes longer than this has failed. */
 #define PROXYCARD_CMD_TIMEOUT_MS	10000
+/*
+ * The card's statistics are cached: refreshed every PROXYCARD_STATS_INTERVAL
+ * while the interface is up; a reader finding them older than
+ * PROXYCARD_STATS_MAX_AGE asks for a refresh (so at most one READ_STATS per
+ * interval, whoever reads).
+ */
+#define PROXYCARD_STATS_INTERVAL	HZ
+#define PROXYCARD_STATS_MAX_AGE		(2 * HZ)
 
 #define PROXYCARD_RING_SIZE_OK(n) \
 	((n) >= PROXYCARD_RING_MIN && (n) <= PROXYCARD_RING_MAX && \
@@ -180,6 +188,23 @@ struct proxycard {
 	char config_status[320];	/* last LOAD_CONFIG outcome */
 	char *log_snap;			/* READ_LOG snapshot for sysfs reads */
 	size_t log_len;
+
+	/*
+	 * The configuration text written to proxycard_config, until
+	 * proxycard_config_load loads it.  Lock order: config_lock, then
+	 * cmd_lock.
+	 */
+	struct mutex config_lock;
+	char *config_text;		/* PROXYCARD_CMD_MAX_CONFIG bytes */
+	size_t config_len;
+
+	/* READ_STATS, cached (PROXYCARD_STATS_INTERVAL) */
+	struct delayed_work stats_work;
+	spinlock_t stats_lock;		/* card_stats, stats_err, stats_valid */
+	u64 card_stats[PROXYCARD_STAT_COUNT];
+	int stats_err;			/* of the last refresh */
+	bool stats_valid;		/* card_stats holds an answer */
+	unsigned long stats_jiffies;	/* when the last refresh started */
 };
 
 static inline u32 proxycard_rd(struct proxycard *pc, u32 reg)
@@ -207,8 +232,9 @@ extern const struct attribute_group *proxycard_dev_groups[];
 int proxycard_ctl_init(struct proxycard *pc);
 void proxycard_ctl_fini(struct proxycard *pc);
 void proxycard_ctl_cmd_done(struct proxycard *pc);
-int proxycard_read_card_stats(struct proxycard *pc,
-			      u64 vals[PROXYCARD_STAT_COUNT]);
+void proxycard_stats_start(struct proxycard *pc);
+int proxycard_card_stats(struct proxycard *pc, u64 vals[PROXYCARD_STAT_COUNT],
+			 bool wait);
 
 /* Driver ring counters, in the order proxycard_get_ring_stats() fills. */
 enum {

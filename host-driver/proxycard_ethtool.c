@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * proxycard: ethtool operations.  The statistics are the card's counters
- * (hw/proxycard/proxycard_stats.h, fetched with READ_STATS) followed by the
- * driver's ring counters.
+ * (hw/proxycard/proxycard_stats.h, fetched with READ_STATS by a work item
+ * and cached) followed by the driver's ring counters.
  *
  * Copyright (c) 2026 The proxycard authors
  */
@@ -97,14 +97,13 @@ static void proxycard_get_ethtool_stats(struct net_device *ndev,
 					struct ethtool_stats *stats, u64 *data)
 {
 	struct proxycard *pc = netdev_priv(ndev);
-	int err;
 
-	err = proxycard_read_card_stats(pc, data);
-	if (err) {
-		netdev_warn(ndev, "cannot read the card's statistics: %d\n",
-			    err);
-		memset(data, 0, PROXYCARD_STAT_COUNT * sizeof(*data));
-	}
+	/*
+	 * rtnl is held and any user may ask: never wait for the card here.
+	 * The cache is at most a second old while the interface is up; 0s
+	 * until the card first answered.
+	 */
+	proxycard_card_stats(pc, data, false);
 	data += PROXYCARD_STAT_COUNT;
 	proxycard_get_ring_stats(pc, data, data + PROXYCARD_TXS_COUNT);
 	data += PROXYCARD_TXS_COUNT + PROXYCARD_RXS_COUNT;

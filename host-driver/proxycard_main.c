@@ -787,9 +787,10 @@ static int proxycard_up(struct proxycard *pc)
 	spin_unlock_irq(&pc->irq_lock);
 	proxycard_intr_set(pc, PROXYCARD_INTR_RINGS, 0);
 	netif_tx_start_all_queues(ndev);
-	pc->up = true;
+	WRITE_ONCE(pc->up, true);
 	if (proxycard_rd(pc, PROXYCARD_REG_BUS_STATUS) & PROXYCARD_BUS_RUNNING)
 		netif_carrier_on(ndev);
+	proxycard_stats_start(pc);
 
 	/* Frames that completed while masked raised no interrupt. */
 	local_bh_disable();
@@ -810,7 +811,7 @@ static void proxycard_down(struct proxycard *pc)
 {
 	struct net_device *ndev = pc->ndev;
 
-	pc->up = false;
+	WRITE_ONCE(pc->up, false);
 	netif_carrier_off(ndev);
 	napi_disable(&pc->napi);
 	spin_lock_irq(&pc->irq_lock);
@@ -1077,6 +1078,7 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 err_mask:
 	set_bit(PROXYCARD_F_REMOVING, &pc->flags);
 	proxycard_intr_set(pc, 0, ~0u);
+	cancel_delayed_work_sync(&pc->stats_work);
 	proxycard_card_reset(pc);
 err_napi_del:
 	netif_napi_del(&pc->napi);
@@ -1100,6 +1102,7 @@ static void proxycard_remove(struct pci_dev *pdev)
 
 	set_bit(PROXYCARD_F_REMOVING, &pc->flags);
 	unregister_netdev(ndev);		/* closes it: no ring DMA */
+	cancel_delayed_work_sync(&pc->stats_work);
 	proxycard_intr_set(pc, 0, ~0u);
 	proxycard_card_reset(pc);		/* no DMA, no interrupt */
 	netif_napi_del(&pc->napi);
@@ -1122,6 +1125,8 @@ static void proxycard_shutdown(struct pci_dev *pdev)
 	if (pc->up)
 		proxycard_down(pc);
 	rtnl_unlock();
+	cancel_delayed_work_sync(&pc->stats_work);
+	cancel_work_sync(&pc->reset_work);
 	proxycard_intr_set(pc, 0, ~0u);
 	proxycard_card_reset(pc);
 }
