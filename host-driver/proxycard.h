@@ -161,10 +161,14 @@ struct proxycard {
 	struct proxycard_rx_ring rx;
 	bool up;			/* rings live (rtnl) */
 
-	/* INTR_MASK is shared by the three vectors: a shadow under a lock. */
+	/*
+	 * INTR_MASK is shared by the three vectors: a shadow under a lock.
+	 * Without MSI-X, one INTx line serves all causes (nvecs = 1).
+	 */
 	spinlock_t irq_lock;
 	u32 intr_mask;
 	bool rings_unmaskable;		/* NAPI may unmask the ring causes */
+	int nvecs;
 	char irq_name[PROXYCARD_MSIX_VECTORS][32];
 	int irqs_requested;
 

@@ -547,6 +547,7 @@ static irqreturn_t proxycard_ring_intr(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/* Hard IRQ: a guest that keeps breaking the card must not flood the log. */
 static void proxycard_handle_error(struct proxycard *pc)
 {
 	u32 code = proxycard_rd(pc, PROXYCARD_REG_ERROR);
@@ -556,24 +557,19 @@ static void proxycard_handle_error(struct proxycard *pc)
 	if (test_bit(PROXYCARD_F_RESET_PENDING, &pc->flags))
 		return;			/* already being recovered */
 	atomic64_inc(&pc->card_errors);
-	dev_err(&pc->pdev->dev,
-		"card error %u (%s: %s), bus link %s; resetting the card\n",
-		code, proxycard_error_name(code), proxycard_error_what(code),
-		proxycard_rd(pc, PROXYCARD_REG_BUS_STATUS) &
-		PROXYCARD_BUS_RUNNING ? "running" : "stopped");
+	dev_err_ratelimited(&pc->pdev->dev,
+			    "card error %u (%s: %s), bus link %s; resetting the card\n",
+			    code, proxycard_error_name(code),
+			    proxycard_error_what(code),
+			    proxycard_rd(pc, PROXYCARD_REG_BUS_STATUS) &
+			    PROXYCARD_BUS_RUNNING ? "running" : "stopped");
 	netif_carrier_off(pc->ndev);
 	proxycard_schedule_reset(pc);
 }
 
-/* Vector MISC: ERROR, FW_STATE, CMD (and TEST). */
-static irqreturn_t proxycard_misc_intr(int irq, void *data)
+/* The misc causes in @cause: acknowledge and serve them. */
+static void proxycard_misc(struct proxycard *pc, u32 cause)
 {
-	struct proxycard *pc = data;
-	u32 cause = proxycard_rd(pc, PROXYCARD_REG_INTR_CAUSE) &
-		    PROXYCARD_INTR_MISC;
-
-	if (!cause)
-		return IRQ_NONE;
 	proxycard_wr(pc, PROXYCARD_REG_INTR_CAUSE, cause);
 
 	if (cause & PROXYCARD_INTR_CMD)
@@ -586,6 +582,41 @@ static irqreturn_t proxycard_misc_intr(int irq, void *data)
 				    "card firmware failed: only a new power-on restarts it\n");
 		netif_carrier_off(pc->ndev);
 	}
+}
+
+/* Vector MISC: ERROR, FW_STATE, CMD (and TEST). */
+static irqreturn_t proxycard_misc_intr(int irq, void *data)
+{
+	struct proxycard *pc = data;
+	u32 cause = proxycard_rd(pc, PROXYCARD_REG_INTR_CAUSE) &
+		    PROXYCARD_INTR_MISC;
+
+	if (!cause)
+		return IRQ_NONE;
+	proxycard_misc(pc, cause);
+	return IRQ_HANDLED;
+}
+
+/*
+ * INTx, without MSI-X: one level-triggered, possibly shared line, asserted
+ * while INTR_CAUSE & INTR_MASK is non-zero (datasheet section 2).  Ring
+ * causes are masked until NAPI is done, misc causes acknowledged, so the
+ * line drops when this returns.
+ */
+static irqreturn_t proxycard_intx_intr(int irq, void *data)
+{
+	struct proxycard *pc = data;
+	u32 cause = proxycard_rd(pc, PROXYCARD_REG_INTR_CAUSE) &
+		    READ_ONCE(pc->intr_mask);
+
+	if (!cause)
+		return IRQ_NONE;
+	if (cause & PROXYCARD_INTR_RINGS) {
+		proxycard_intr_set(pc, 0, PROXYCARD_INTR_RINGS);
+		napi_schedule_irqoff(&pc->napi);
+	}
+	if (cause & PROXYCARD_INTR_MISC)
+		proxycard_misc(pc, cause & PROXYCARD_INTR_MISC);
 	return IRQ_HANDLED;
 }
 
@@ -597,6 +628,27 @@ static void proxycard_free_irqs(struct proxycard *pc)
 	}
 }
 
+/*
+ * MSI-X with its three vectors, else INTx.  The card has no MSI capability
+ * (hw/proxycard: MSI-X and an INTA pin only), so there is no MSI step.
+ */
+static int proxycard_alloc_vectors(struct proxycard *pc)
+{
+	struct pci_dev *pdev = pc->pdev;
+	int n;
+
+	n = pci_alloc_irq_vectors(pdev, PROXYCARD_MSIX_VECTORS,
+				  PROXYCARD_MSIX_VECTORS, PCI_IRQ_MSIX);
+	if (n < 0) {
+		dev_info(&pdev->dev, "no MSI-X (%d): using INTx\n", n);
+		n = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_LEGACY);
+	}
+	if (n < 0)
+		return dev_err_probe(&pdev->dev, n, "no interrupt\n");
+	pc->nvecs = n;
+	return 0;
+}
+
 static int proxycard_request_irqs(struct proxycard *pc)
 {
 	static const char * const what[PROXYCARD_MSIX_VECTORS] = {
@@ -606,6 +658,20 @@ static int proxycard_request_irqs(struct proxycard *pc)
 	};
 	int v, err;
 
+	if (pc->nvecs == 1) {
+		snprintf(pc->irq_name[0], sizeof(pc->irq_name[0]), "%s@%s",
+			 PROXYCARD_DRV_NAME, pci_name(pc->pdev));
+		err = request_irq(pci_irq_vector(pc->pdev, 0),
+				  proxycard_intx_intr, IRQF_SHARED,
+				  pc->irq_name[0], pc);
+		if (err) {
+			dev_err(&pc->pdev->dev, "cannot request IRQ %s: %d\n",
+				pc->irq_name[0], err);
+			return err;
+		}
+		pc->irqs_requested = 1;
+		return 0;
+	}
 	for (v = 0; v < PROXYCARD_MSIX_VECTORS; v++) {
 		snprintf(pc->irq_name[v], sizeof(pc->irq_name[v]), "%s-%s@%s",
 			 PROXYCARD_DRV_NAME, what[v], pci_name(pc->pdev));
@@ -989,7 +1055,6 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	err = pci_request_regions(pdev, PROXYCARD_DRV_NAME);
 	if (err)
 		return dev_err_probe(&pdev->dev, err, "cannot request BARs\n");
-	pci_set_master(pdev);
 	err = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (err)
 		return dev_err_probe(&pdev->dev, err, "no 64-bit DMA\n");
@@ -1011,7 +1076,12 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				     "interface version %u.%u not supported (driver: %u.x)\n",
 				     val >> 16, val & 0xffff,
 				     PROXYCARD_VERSION_MAJOR);
+	/*
+	 * Stop whatever a previous driver (kexec, a crashed kernel) left
+	 * running, and only then let the card master the bus.
+	 */
 	writel(PROXYCARD_CONTROL_RESET, regs + PROXYCARD_REG_CONTROL);
+	pci_set_master(pdev);
 
 	ndev = alloc_etherdev(sizeof(*pc));
 	if (!ndev)
@@ -1027,24 +1097,21 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_completion(&pc->cmd_done);
 	INIT_WORK(&pc->reset_work, proxycard_reset_task);
 	pci_set_drvdata(pdev, pc);
+	/* Before any IRQ: a ring interrupt schedules this NAPI context. */
+	netif_napi_add(ndev, &pc->napi, proxycard_poll);
 
-	err = pci_alloc_irq_vectors(pdev, PROXYCARD_MSIX_VECTORS,
-				    PROXYCARD_MSIX_VECTORS, PCI_IRQ_MSIX);
-	if (err < 0) {
-		dev_err(&pdev->dev, "cannot enable %d MSI-X vectors: %d\n",
-			PROXYCARD_MSIX_VECTORS, err);
-		goto err_free_netdev;
-	}
-	err = proxycard_request_irqs(pc);
+	err = proxycard_alloc_vectors(pc);
 	if (err)
-		goto err_free_vectors;
+		goto err_napi_del;
 	err = proxycard_ctl_init(pc);
 	if (err)
-		goto err_free_irqs;
+		goto err_free_vectors;
 	err = proxycard_alloc_rings(pc);
 	if (err)
 		goto err_ctl_fini;
-	netif_napi_add(ndev, &pc->napi, proxycard_poll);
+	err = proxycard_request_irqs(pc);
+	if (err)
+		goto err_free_rings;
 
 	ndev->netdev_ops = &proxycard_netdev_ops;
 	ndev->ethtool_ops = &proxycard_ethtool_ops;
@@ -1058,7 +1125,7 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (mtu < ETH_MIN_MTU) {
 		dev_err(&pdev->dev, "bus MTU %u below %u\n", mtu, ETH_MIN_MTU);
 		err = -ENODEV;
-		goto err_napi_del;
+		goto err_free_irqs;
 	}
 	ndev->min_mtu = ETH_MIN_MTU;
 	ndev->max_mtu = min_t(u32, mtu, PROXYCARD_BUS_MAX_FRAME - ETH_HLEN);
@@ -1070,9 +1137,10 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err(&pdev->dev, "cannot register the interface: %d\n", err);
 		goto err_mask;
 	}
-	netdev_info(ndev, "proxycard %s: interface %u.%u, bus MTU %u, MAC %pM\n",
+	netdev_info(ndev, "proxycard %s: interface %u.%u, bus MTU %u, MAC %pM, %s\n",
 		    pci_name(pdev), pc->fw_version >> 16,
-		    pc->fw_version & 0xffff, mtu, ndev->dev_addr);
+		    pc->fw_version & 0xffff, mtu, ndev->dev_addr,
+		    pc->nvecs == 1 ? "INTx" : "MSI-X");
 	return 0;
 
 err_mask:
@@ -1080,21 +1148,23 @@ err_mask:
 	proxycard_intr_set(pc, 0, ~0u);
 	cancel_delayed_work_sync(&pc->stats_work);
 	proxycard_card_reset(pc);
-err_napi_del:
-	netif_napi_del(&pc->napi);
+err_free_irqs:
+	set_bit(PROXYCARD_F_REMOVING, &pc->flags);	/* no more recovery */
+	proxycard_free_irqs(pc);
+	cancel_work_sync(&pc->reset_work);
+err_free_rings:
 	proxycard_free_rings(pc);
 err_ctl_fini:
 	proxycard_ctl_fini(pc);
-err_free_irqs:
-	proxycard_free_irqs(pc);
-	cancel_work_sync(&pc->reset_work);
 err_free_vectors:
 	pci_free_irq_vectors(pdev);
-err_free_netdev:
+err_napi_del:
+	netif_napi_del(&pc->napi);
 	free_netdev(ndev);
 	return err;
 }
 
+/* Probe in reverse, from unregister_netdev. */
 static void proxycard_remove(struct pci_dev *pdev)
 {
 	struct proxycard *pc = pci_get_drvdata(pdev);
@@ -1105,16 +1175,19 @@ static void proxycard_remove(struct pci_dev *pdev)
 	cancel_delayed_work_sync(&pc->stats_work);
 	proxycard_intr_set(pc, 0, ~0u);
 	proxycard_card_reset(pc);		/* no DMA, no interrupt */
-	netif_napi_del(&pc->napi);
-	proxycard_free_rings(pc);
-	proxycard_ctl_fini(pc);
 	proxycard_free_irqs(pc);
 	cancel_work_sync(&pc->reset_work);
+	proxycard_free_rings(pc);
+	proxycard_ctl_fini(pc);
 	pci_free_irq_vectors(pdev);
+	netif_napi_del(&pc->napi);
 	free_netdev(ndev);
 }
 
-/* Reboot or kexec: stop all DMA. */
+/*
+ * Reboot, power-off or kexec: stop all DMA and interrupts, and take bus
+ * mastering away, so that the next kernel finds a quiet card.
+ */
 static void proxycard_shutdown(struct pci_dev *pdev)
 {
 	struct proxycard *pc = pci_get_drvdata(pdev);
@@ -1129,6 +1202,7 @@ static void proxycard_shutdown(struct pci_dev *pdev)
 	cancel_work_sync(&pc->reset_work);
 	proxycard_intr_set(pc, 0, ~0u);
 	proxycard_card_reset(pc);
+	pci_clear_master(pdev);
 }
 
 static const struct pci_device_id proxycard_pci_ids[] = {
