@@ -27,19 +27,26 @@
 #include "proxycard_regs.h"
 #include "proxycard_stats.h"
 
+struct page_pool;
+
 #define PROXYCARD_DRV_NAME		"proxycard"
 #define PROXYCARD_DRV_VERSION		"1.0"
 
 /*
- * Default ring sizes (module parameters tx_ring_size, rx_ring_size): powers
- * of two within [PROXYCARD_RING_MIN, PROXYCARD_RING_MAX].
+ * Default ring sizes (module parameters tx_ring_size, rx_ring_size; ethtool
+ * -G changes them per interface): powers of two within
+ * [PROXYCARD_RING_MIN, PROXYCARD_RING_MAX].
  */
 #define PROXYCARD_TX_RING_SIZE		256
 #define PROXYCARD_RX_RING_SIZE		256
 /* Interrupt moderation written to BUS_ITR, microseconds. */
 #define PROXYCARD_BUS_ITR_US		20
-/* RX frames up to this length are copied; the buffer stays posted. */
-#define PROXYCARD_RX_COPYBREAK		256
+/*
+ * RX frames up to this length are copied into an skb of their own size and
+ * the buffer stays posted, so that no skb charges a 16 KiB buffer to its
+ * socket for less than a quarter of it.
+ */
+#define PROXYCARD_RX_COPYBREAK		4096
 /* A control-plane command that takes longer than this has failed. */
 #define PROXYCARD_CMD_TIMEOUT_MS	10000
 /*
@@ -86,9 +93,9 @@ struct proxycard_tx_buf {
 	unsigned int len;
 };
 
+/* A page of rx.pool, mapped DMA_FROM_DEVICE by the pool. */
 struct proxycard_rx_buf {
 	struct page *page;
-	dma_addr_t dma;			/* the whole page, DMA_FROM_DEVICE */
 };
 
 /*
@@ -127,6 +134,7 @@ struct proxycard_rx_ring {
 	struct proxycard_desc *desc;
 	dma_addr_t desc_dma;
 	struct proxycard_rx_buf *buf;
+	struct page_pool *pool;		/* the buffers, while the link is up */
 	u32 size;
 	u32 next;
 	unsigned int order;		/* page order of a buffer */
@@ -224,6 +232,7 @@ static inline void proxycard_wr(struct proxycard *pc, u32 reg, u32 val)
 /* proxycard_main.c */
 void proxycard_card_reset_locked(struct proxycard *pc);
 void proxycard_schedule_reset(struct proxycard *pc);
+int proxycard_resize_rings(struct proxycard *pc, u32 tx_size, u32 rx_size);
 const char *proxycard_error_name(u32 err);
 void proxycard_get_ring_stats(struct proxycard *pc, u64 *tx, u64 *rx);
 

@@ -67,6 +67,23 @@ static void proxycard_get_ringparam(struct net_device *ndev,
 	kring->rx_buf_len = pc->rx.buf_len;
 }
 
+static int proxycard_set_ringparam(struct net_device *ndev,
+				   struct ethtool_ringparam *ring,
+				   struct kernel_ethtool_ringparam *kring,
+				   struct netlink_ext_ack *extack)
+{
+	struct proxycard *pc = netdev_priv(ndev);
+
+	/* The core checked the maxima; the card wants powers of two. */
+	if (!PROXYCARD_RING_SIZE_OK(ring->tx_pending) ||
+	    !PROXYCARD_RING_SIZE_OK(ring->rx_pending)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "ring sizes must be powers of two from 8 to 4096");
+		return -EINVAL;
+	}
+	return proxycard_resize_rings(pc, ring->tx_pending, ring->rx_pending);
+}
+
 static int proxycard_get_sset_count(struct net_device *ndev, int sset)
 {
 	switch (sset) {
@@ -116,6 +133,7 @@ const struct ethtool_ops proxycard_ethtool_ops = {
 	.get_drvinfo = proxycard_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_ringparam = proxycard_get_ringparam,
+	.set_ringparam = proxycard_set_ringparam,
 	.get_sset_count = proxycard_get_sset_count,
 	.get_strings = proxycard_get_strings,
 	.get_ethtool_stats = proxycard_get_ethtool_stats,
