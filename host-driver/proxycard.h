@@ -27,21 +27,36 @@
 #include "proxycard_regs.h"
 #include "proxycard_stats.h"
 
+struct page_pool;
+
 #define PROXYCARD_DRV_NAME		"proxycard"
 #define PROXYCARD_DRV_VERSION		"1.0"
 
 /*
- * Default ring sizes (module parameters tx_ring_size, rx_ring_size): powers
- * of two within [PROXYCARD_RING_MIN, PROXYCARD_RING_MAX].
+ * Default ring sizes (module parameters tx_ring_size, rx_ring_size; ethtool
+ * -G changes them per interface): powers of two within
+ * [PROXYCARD_RING_MIN, PROXYCARD_RING_MAX].
  */
 #define PROXYCARD_TX_RING_SIZE		256
 #define PROXYCARD_RX_RING_SIZE		256
 /* Interrupt moderation written to BUS_ITR, microseconds. */
 #define PROXYCARD_BUS_ITR_US		20
-/* RX frames up to this length are copied; the buffer stays posted. */
-#define PROXYCARD_RX_COPYBREAK		256
+/*
+ * RX frames up to this length are copied into an skb of their own size and
+ * the buffer stays posted, so that no skb charges a 16 KiB buffer to its
+ * socket for less than a quarter of it.
+ */
+#define PROXYCARD_RX_COPYBREAK		4096
 /* A control-plane command that takes longer than this has failed. */
 #define PROXYCARD_CMD_TIMEOUT_MS	10000
+/*
+ * The card's statistics are cached: refreshed every PROXYCARD_STATS_INTERVAL
+ * while the interface is up; a reader finding them older than
+ * PROXYCARD_STATS_MAX_AGE asks for a refresh (so at most one READ_STATS per
+ * interval, whoever reads).
+ */
+#define PROXYCARD_STATS_INTERVAL	HZ
+#define PROXYCARD_STATS_MAX_AGE		(2 * HZ)
 
 #define PROXYCARD_RING_SIZE_OK(n) \
 	((n) >= PROXYCARD_RING_MIN && (n) <= PROXYCARD_RING_MAX && \
@@ -78,9 +93,9 @@ struct proxycard_tx_buf {
 	unsigned int len;
 };
 
+/* A page of rx.pool, mapped DMA_FROM_DEVICE by the pool. */
 struct proxycard_rx_buf {
 	struct page *page;
-	dma_addr_t dma;			/* the whole page, DMA_FROM_DEVICE */
 };
 
 /*
@@ -119,6 +134,7 @@ struct proxycard_rx_ring {
 	struct proxycard_desc *desc;
 	dma_addr_t desc_dma;
 	struct proxycard_rx_buf *buf;
+	struct page_pool *pool;		/* the buffers, while the link is up */
 	u32 size;
 	u32 next;
 	unsigned int order;		/* page order of a buffer */
@@ -153,10 +169,14 @@ struct proxycard {
 	struct proxycard_rx_ring rx;
 	bool up;			/* rings live (rtnl) */
 
-	/* INTR_MASK is shared by the three vectors: a shadow under a lock. */
+	/*
+	 * INTR_MASK is shared by the three vectors: a shadow under a lock.
+	 * Without MSI-X, one INTx line serves all causes (nvecs = 1).
+	 */
 	spinlock_t irq_lock;
 	u32 intr_mask;
 	bool rings_unmaskable;		/* NAPI may unmask the ring causes */
+	int nvecs;
 	char irq_name[PROXYCARD_MSIX_VECTORS][32];
 	int irqs_requested;
 
@@ -180,6 +200,23 @@ struct proxycard {
 	char config_status[320];	/* last LOAD_CONFIG outcome */
 	char *log_snap;			/* READ_LOG snapshot for sysfs reads */
 	size_t log_len;
+
+	/*
+	 * The configuration text written to proxycard_config, until
+	 * proxycard_config_load loads it.  Lock order: config_lock, then
+	 * cmd_lock.
+	 */
+	struct mutex config_lock;
+	char *config_text;		/* PROXYCARD_CMD_MAX_CONFIG bytes */
+	size_t config_len;
+
+	/* READ_STATS, cached (PROXYCARD_STATS_INTERVAL) */
+	struct delayed_work stats_work;
+	spinlock_t stats_lock;		/* card_stats, stats_err, stats_valid */
+	u64 card_stats[PROXYCARD_STAT_COUNT];
+	int stats_err;			/* of the last refresh */
+	bool stats_valid;		/* card_stats holds an answer */
+	unsigned long stats_jiffies;	/* when the last refresh started */
 };
 
 static inline u32 proxycard_rd(struct proxycard *pc, u32 reg)
@@ -195,6 +232,7 @@ static inline void proxycard_wr(struct proxycard *pc, u32 reg, u32 val)
 /* proxycard_main.c */
 void proxycard_card_reset_locked(struct proxycard *pc);
 void proxycard_schedule_reset(struct proxycard *pc);
+int proxycard_resize_rings(struct proxycard *pc, u32 tx_size, u32 rx_size);
 const char *proxycard_error_name(u32 err);
 void proxycard_get_ring_stats(struct proxycard *pc, u64 *tx, u64 *rx);
 
@@ -207,8 +245,9 @@ extern const struct attribute_group *proxycard_dev_groups[];
 int proxycard_ctl_init(struct proxycard *pc);
 void proxycard_ctl_fini(struct proxycard *pc);
 void proxycard_ctl_cmd_done(struct proxycard *pc);
-int proxycard_read_card_stats(struct proxycard *pc,
-			      u64 vals[PROXYCARD_STAT_COUNT]);
+void proxycard_stats_start(struct proxycard *pc);
+int proxycard_card_stats(struct proxycard *pc, u64 vals[PROXYCARD_STAT_COUNT],
+			 bool wait);
 
 /* Driver ring counters, in the order proxycard_get_ring_stats() fills. */
 enum {

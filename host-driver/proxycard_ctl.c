@@ -3,10 +3,12 @@
  * proxycard: the control plane (docs/datasheet.md section 8) and its sysfs
  * interface on the PCI device (README.md, "Control interface"):
  *
- *   proxycard_config         write: configuration text -> LOAD_CONFIG
+ *   proxycard_config         write: the configuration text, up to 64 KiB
+ *                            (a binary attribute, written in pieces)
+ *   proxycard_config_load    write: "1" loads that text (LOAD_CONFIG)
  *   proxycard_config_status  read:  outcome of the last load (the card's
  *                            reason when it refused)
- *   proxycard_stats          read:  READ_STATS as "name value" lines
+ *   proxycard_stats          read:  READ_STATS as "name value" lines, cached
  *   proxycard_log            read:  READ_LOG, the firmware's recent log
  *   proxycard_state          read:  firmware state, error, links, resets
  *
@@ -31,28 +33,38 @@ const char * const proxycard_card_stat_names[PROXYCARD_STAT_COUNT] = {
 #undef PROXYCARD_STAT_NAME
 };
 
+static void proxycard_stats_work(struct work_struct *work);
+
 int proxycard_ctl_init(struct proxycard *pc)
 {
+	mutex_init(&pc->config_lock);
+	spin_lock_init(&pc->stats_lock);
+	INIT_DELAYED_WORK(&pc->stats_work, proxycard_stats_work);
 	pc->cmd_buf = dma_alloc_coherent(&pc->pdev->dev,
 					 PROXYCARD_CMD_MAX_CONFIG,
 					 &pc->cmd_dma, GFP_KERNEL);
 	if (!pc->cmd_buf)
 		return -ENOMEM;
 	pc->log_snap = kvmalloc(PROXYCARD_LOG_SIZE, GFP_KERNEL);
-	if (!pc->log_snap) {
-		dma_free_coherent(&pc->pdev->dev, PROXYCARD_CMD_MAX_CONFIG,
-				  pc->cmd_buf, pc->cmd_dma);
-		pc->cmd_buf = NULL;
+	pc->config_text = kvmalloc(PROXYCARD_CMD_MAX_CONFIG, GFP_KERNEL);
+	if (!pc->log_snap || !pc->config_text) {
+		proxycard_ctl_fini(pc);
 		return -ENOMEM;
 	}
 	pc->log_len = 0;
+	pc->config_len = 0;
 	strscpy(pc->config_status, "none", sizeof(pc->config_status));
 	return 0;
 }
 
-/* The card is reset: it does no DMA into the command buffer any more. */
+/*
+ * The card is reset: it does no DMA into the command buffer any more; the
+ * statistics work is cancelled.
+ */
 void proxycard_ctl_fini(struct proxycard *pc)
 {
+	kvfree(pc->config_text);
+	pc->config_text = NULL;
 	kvfree(pc->log_snap);
 	pc->log_snap = NULL;
 	if (pc->cmd_buf)
@@ -117,8 +129,8 @@ static int proxycard_cmd(struct proxycard *pc, u32 cmd, u32 len, u32 *result)
 	return st == PROXYCARD_CMD_OK ? 0 : -EREMOTEIO;
 }
 
-int proxycard_read_card_stats(struct proxycard *pc,
-			      u64 vals[PROXYCARD_STAT_COUNT])
+static int proxycard_read_card_stats(struct proxycard *pc,
+				     u64 vals[PROXYCARD_STAT_COUNT])
 {
 	const __le64 *v = pc->cmd_buf;
 	u32 result, n, i;
@@ -137,32 +149,139 @@ int proxycard_read_card_stats(struct proxycard *pc,
 	return err;
 }
 
+/*
+ * The statistics cache.  The work runs READ_STATS (which may wait for the
+ * card up to PROXYCARD_CMD_TIMEOUT_MS, under cmd_lock but never under rtnl)
+ * and rearms itself while the interface is up.  Readers copy the cache.
+ */
+static void proxycard_stats_work(struct work_struct *work)
+{
+	struct proxycard *pc = container_of(to_delayed_work(work),
+					    struct proxycard, stats_work);
+	u64 v[PROXYCARD_STAT_COUNT];
+	int err;
+
+	/* At the start: readers do not ask again while this one runs. */
+	WRITE_ONCE(pc->stats_jiffies, jiffies);
+	err = proxycard_read_card_stats(pc, v);
+	spin_lock(&pc->stats_lock);
+	if (!err) {
+		memcpy(pc->card_stats, v, sizeof(v));
+		pc->stats_valid = true;
+	}
+	pc->stats_err = err;
+	spin_unlock(&pc->stats_lock);
+	if (READ_ONCE(pc->up) && !test_bit(PROXYCARD_F_REMOVING, &pc->flags))
+		schedule_delayed_work(&pc->stats_work,
+				      PROXYCARD_STATS_INTERVAL);
+}
+
+/* The interface came up: refresh now, then every interval while it is up. */
+void proxycard_stats_start(struct proxycard *pc)
+{
+	mod_delayed_work(system_wq, &pc->stats_work, 0);
+}
+
+/*
+ * The cached card statistics in @vals.  If they are older than
+ * PROXYCARD_STATS_MAX_AGE (the interface is down, or the card is slow to
+ * answer), ask for a refresh, and with @wait wait for it: never with rtnl
+ * held.  Returns the error of the last refresh when there is no value yet.
+ */
+int proxycard_card_stats(struct proxycard *pc, u64 vals[PROXYCARD_STAT_COUNT],
+			 bool wait)
+{
+	int err;
+
+	if ((!READ_ONCE(pc->stats_valid) ||
+	     time_after(jiffies, READ_ONCE(pc->stats_jiffies) +
+			PROXYCARD_STATS_MAX_AGE)) &&
+	    !test_bit(PROXYCARD_F_REMOVING, &pc->flags)) {
+		mod_delayed_work(system_wq, &pc->stats_work, 0);
+		if (wait)
+			flush_delayed_work(&pc->stats_work);
+	}
+	spin_lock(&pc->stats_lock);
+	memcpy(vals, pc->card_stats, sizeof(pc->card_stats));
+	err = pc->stats_valid ? 0 : pc->stats_err ? : -EAGAIN;
+	spin_unlock(&pc->stats_lock);
+	return err;
+}
+
 /* ---- sysfs ---- */
 
-static ssize_t proxycard_config_store(struct device *dev,
-				      struct device_attribute *attr,
-				      const char *buf, size_t count)
+/*
+ * proxycard_config: the text, written from offset 0 in as many pieces as
+ * the writer likes (sysfs hands a binary attribute one page at a time).  A
+ * write at offset 0 starts a new text.  Nothing reaches the card until
+ * proxycard_config_load.
+ */
+static ssize_t proxycard_config_write(struct file *file, struct kobject *kobj,
+				      struct bin_attribute *attr, char *buf,
+				      loff_t off, size_t count)
+{
+	struct proxycard *pc = dev_get_drvdata(kobj_to_dev(kobj));
+	ssize_t ret = count;
+
+	/* sysfs clamps to the attribute's size: PROXYCARD_CMD_MAX_CONFIG - 1 */
+	if (memchr(buf, '\0', count))
+		return -EINVAL;
+	mutex_lock(&pc->config_lock);
+	if (off == 0)
+		pc->config_len = 0;
+	if (off != pc->config_len ||
+	    off + count > PROXYCARD_CMD_MAX_CONFIG - 1) {
+		ret = off > pc->config_len ? -EINVAL : -E2BIG;
+		goto out;
+	}
+	memcpy(pc->config_text + off, buf, count);
+	pc->config_len = off + count;
+out:
+	mutex_unlock(&pc->config_lock);
+	return ret;
+}
+static BIN_ATTR_WO(proxycard_config, PROXYCARD_CMD_MAX_CONFIG - 1);
+
+static ssize_t proxycard_config_load_store(struct device *dev,
+					   struct device_attribute *attr,
+					   const char *buf, size_t count)
 {
 	struct proxycard *pc = dev_get_drvdata(dev);
 	char *text = pc->cmd_buf;
+	size_t len;
 	u32 result;
+	bool load;
 	int err;
 
-	/* The text and its NUL; room after it for the card's reason. */
-	if (count >= PROXYCARD_CMD_MAX_CONFIG)
-		return -E2BIG;
-	if (memchr(buf, '\0', count))
-		return -EINVAL;
+	err = kstrtobool(buf, &load);
+	if (err)
+		return err;
+	if (!load)
+		return count;
 
+	mutex_lock(&pc->config_lock);
+	len = pc->config_len;
+	if (!len) {
+		mutex_unlock(&pc->config_lock);
+		return -ENODATA;
+	}
 	mutex_lock(&pc->cmd_lock);
-	memcpy(text, buf, count);
-	text[count] = '\0';
-	err = proxycard_cmd(pc, PROXYCARD_CMD_LOAD_CONFIG,
-			    PROXYCARD_CMD_MAX_CONFIG, &result);
+	/*
+	 * A command that timed out may still be running on the card, reading
+	 * or writing the buffer: check before touching it.
+	 */
+	if (proxycard_rd(pc, PROXYCARD_REG_CMD_STATUS) == PROXYCARD_CMD_BUSY) {
+		err = -EBUSY;
+	} else {
+		memcpy(text, pc->config_text, len);
+		text[len] = '\0';
+		err = proxycard_cmd(pc, PROXYCARD_CMD_LOAD_CONFIG,
+				    PROXYCARD_CMD_MAX_CONFIG, &result);
+	}
 	switch (err) {
 	case 0:
 		strscpy(pc->config_status, "ok", sizeof(pc->config_status));
-		dev_info(dev, "configuration loaded (%zu bytes)\n", count);
+		dev_info(dev, "configuration loaded (%zu bytes)\n", len);
 		break;
 	case -EREMOTEIO:
 		/* The reason, NUL-terminated, is in the buffer. */
@@ -188,9 +307,10 @@ static ssize_t proxycard_config_store(struct device *dev,
 		break;
 	}
 	mutex_unlock(&pc->cmd_lock);
+	mutex_unlock(&pc->config_lock);
 	return err ? err : count;
 }
-static DEVICE_ATTR_WO(proxycard_config);
+static DEVICE_ATTR_WO(proxycard_config_load);
 
 static ssize_t proxycard_config_status_show(struct device *dev,
 					    struct device_attribute *attr,
@@ -213,7 +333,8 @@ static ssize_t proxycard_stats_show(struct device *dev,
 	u64 v[PROXYCARD_STAT_COUNT];
 	int i, err, n = 0;
 
-	err = proxycard_read_card_stats(pc, v);
+	/* Any user may read this: the cache, refreshed at most once a second. */
+	err = proxycard_card_stats(pc, v, true);
 	if (err)
 		return err;
 	for (i = 0; i < PROXYCARD_STAT_COUNT; i++)
@@ -296,7 +417,7 @@ static ssize_t proxycard_log_read(struct file *file, struct kobject *kobj,
 static BIN_ATTR_ADMIN_RO(proxycard_log, PROXYCARD_LOG_SIZE);
 
 static struct attribute *proxycard_attrs[] = {
-	&dev_attr_proxycard_config.attr,
+	&dev_attr_proxycard_config_load.attr,
 	&dev_attr_proxycard_config_status.attr,
 	&dev_attr_proxycard_stats.attr,
 	&dev_attr_proxycard_state.attr,
@@ -304,6 +425,7 @@ static struct attribute *proxycard_attrs[] = {
 };
 
 static struct bin_attribute *proxycard_bin_attrs[] = {
+	&bin_attr_proxycard_config,
 	&bin_attr_proxycard_log,
 	NULL
 };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * proxycard: ethtool operations.  The statistics are the card's counters
- * (hw/proxycard/proxycard_stats.h, fetched with READ_STATS) followed by the
- * driver's ring counters.
+ * (hw/proxycard/proxycard_stats.h, fetched with READ_STATS by a work item
+ * and cached) followed by the driver's ring counters.
  *
  * Copyright (c) 2026 The proxycard authors
  */
@@ -67,6 +67,23 @@ static void proxycard_get_ringparam(struct net_device *ndev,
 	kring->rx_buf_len = pc->rx.buf_len;
 }
 
+static int proxycard_set_ringparam(struct net_device *ndev,
+				   struct ethtool_ringparam *ring,
+				   struct kernel_ethtool_ringparam *kring,
+				   struct netlink_ext_ack *extack)
+{
+	struct proxycard *pc = netdev_priv(ndev);
+
+	/* The core checked the maxima; the card wants powers of two. */
+	if (!PROXYCARD_RING_SIZE_OK(ring->tx_pending) ||
+	    !PROXYCARD_RING_SIZE_OK(ring->rx_pending)) {
+		NL_SET_ERR_MSG_MOD(extack,
+				   "ring sizes must be powers of two from 8 to 4096");
+		return -EINVAL;
+	}
+	return proxycard_resize_rings(pc, ring->tx_pending, ring->rx_pending);
+}
+
 static int proxycard_get_sset_count(struct net_device *ndev, int sset)
 {
 	switch (sset) {
@@ -97,14 +114,13 @@ static void proxycard_get_ethtool_stats(struct net_device *ndev,
 					struct ethtool_stats *stats, u64 *data)
 {
 	struct proxycard *pc = netdev_priv(ndev);
-	int err;
 
-	err = proxycard_read_card_stats(pc, data);
-	if (err) {
-		netdev_warn(ndev, "cannot read the card's statistics: %d\n",
-			    err);
-		memset(data, 0, PROXYCARD_STAT_COUNT * sizeof(*data));
-	}
+	/*
+	 * rtnl is held and any user may ask: never wait for the card here.
+	 * The cache is at most a second old while the interface is up; 0s
+	 * until the card first answered.
+	 */
+	proxycard_card_stats(pc, data, false);
 	data += PROXYCARD_STAT_COUNT;
 	proxycard_get_ring_stats(pc, data, data + PROXYCARD_TXS_COUNT);
 	data += PROXYCARD_TXS_COUNT + PROXYCARD_RXS_COUNT;
@@ -117,6 +133,7 @@ const struct ethtool_ops proxycard_ethtool_ops = {
 	.get_drvinfo = proxycard_get_drvinfo,
 	.get_link = ethtool_op_get_link,
 	.get_ringparam = proxycard_get_ringparam,
+	.set_ringparam = proxycard_set_ringparam,
 	.get_sset_count = proxycard_get_sset_count,
 	.get_strings = proxycard_get_strings,
 	.get_ethtool_stats = proxycard_get_ethtool_stats,

@@ -17,6 +17,7 @@
 #include <linux/pci.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
+#include <net/page_pool.h>
 
 #include "proxycard.h"
 
@@ -26,10 +27,10 @@
 
 static unsigned int tx_ring_size = PROXYCARD_TX_RING_SIZE;
 module_param(tx_ring_size, uint, 0444);
-MODULE_PARM_DESC(tx_ring_size, "TX ring descriptors, a power of two from 8 to 4096 (default 256)");
+MODULE_PARM_DESC(tx_ring_size, "TX ring descriptors at probe, a power of two from 8 to 4096 (default 256; ethtool -G changes it)");
 static unsigned int rx_ring_size = PROXYCARD_RX_RING_SIZE;
 module_param(rx_ring_size, uint, 0444);
-MODULE_PARM_DESC(rx_ring_size, "RX ring descriptors, a power of two from 8 to 4096 (default 256)");
+MODULE_PARM_DESC(rx_ring_size, "RX ring descriptors at probe, a power of two from 8 to 4096 (default 256; ethtool -G changes it)");
 
 /* More recoveries than this within PROXYCARD_RECOVERY_WINDOW: give up. */
 #define PROXYCARD_RECOVERY_MAX		5
@@ -331,25 +332,40 @@ static void proxycard_tx_clean(struct proxycard *pc, int budget)
 
 /* ---- RX ---- */
 
-static int proxycard_rx_alloc(struct proxycard *pc, struct proxycard_rx_buf *b,
-			      gfp_t gfp)
+/*
+ * RX buffers come from a page_pool, created when the link comes up: it maps
+ * each page once (DMA_FROM_DEVICE) and syncs a recycled page for the device
+ * before handing it out again, and pages that went up in an skb come back
+ * to it when the stack frees the skb (skb_mark_for_recycle()).  The card
+ * needs 9014 bytes in every RX buffer (datasheet section 5) and a frame
+ * never spans two descriptors, so a buffer is an order-2 page.
+ */
+static int proxycard_rx_create_pool(struct proxycard *pc)
 {
 	struct proxycard_rx_ring *rx = &pc->rx;
-	struct device *dev = &pc->pdev->dev;
-	struct page *page;
-	dma_addr_t dma;
+	struct page_pool_params pp = {
+		.flags = PP_FLAG_DMA_MAP | PP_FLAG_DMA_SYNC_DEV,
+		.order = rx->order,
+		.pool_size = rx->size,
+		.nid = dev_to_node(&pc->pdev->dev),
+		.dev = &pc->pdev->dev,
+		.dma_dir = DMA_FROM_DEVICE,
+		.offset = PROXYCARD_RX_HEADROOM,
+		.max_len = rx->buf_len,
+	};
+	struct page_pool *pool = page_pool_create(&pp);
 
-	page = __dev_alloc_pages(gfp | __GFP_NOWARN, rx->order);
-	if (!page)
-		return -ENOMEM;
-	dma = dma_map_page(dev, page, 0, rx->truesize, DMA_FROM_DEVICE);
-	if (dma_mapping_error(dev, dma)) {
-		__free_pages(page, rx->order);
-		return -ENOMEM;
-	}
-	b->page = page;
-	b->dma = dma;
+	if (IS_ERR(pool))
+		return PTR_ERR(pool);
+	rx->pool = pool;
 	return 0;
+}
+
+/* The rings' pages are back (free_bufs); skbs up the stack may keep some. */
+static void proxycard_rx_destroy_pool(struct proxycard *pc)
+{
+	page_pool_destroy(pc->rx.pool);
+	pc->rx.pool = NULL;
 }
 
 static void proxycard_rx_free_buf(struct proxycard *pc,
@@ -357,9 +373,7 @@ static void proxycard_rx_free_buf(struct proxycard *pc,
 {
 	if (!b->page)
 		return;
-	dma_unmap_page(&pc->pdev->dev, b->dma, pc->rx.truesize,
-		       DMA_FROM_DEVICE);
-	__free_pages(b->page, pc->rx.order);
+	page_pool_put_full_page(pc->rx.pool, b->page, false);
 	b->page = NULL;
 }
 
@@ -368,17 +382,20 @@ static void proxycard_rx_write_desc(struct proxycard_rx_ring *rx, u32 i)
 {
 	struct proxycard_desc *d = &rx->desc[i];
 
-	d->addr = cpu_to_le64(rx->buf[i].dma + PROXYCARD_RX_HEADROOM);
+	d->addr = cpu_to_le64(page_pool_get_dma_addr(rx->buf[i].page) +
+			      PROXYCARD_RX_HEADROOM);
 	d->len = cpu_to_le32(rx->buf_len);
 	d->flags = 0;
 	d->status = 0;
 }
 
 /*
- * The frame in descriptor @i as an skb, leaving a buffer in the slot: small
- * frames are copied and the buffer stays; larger ones go up in their page
- * (build_skb) and a fresh page takes its place.  NULL: no memory, the frame
- * is dropped and the old buffer stays.
+ * The frame in descriptor @i as an skb, leaving a buffer in the slot.  A
+ * frame up to PROXYCARD_RX_COPYBREAK is copied into an skb of its size and
+ * the buffer stays; a larger one goes up in its page (napi_build_skb, the
+ * page recycled to the pool when the skb is freed) and a page from the pool
+ * takes its place.  NULL: no memory, the frame is dropped and the buffer
+ * stays.  Only the frame's bytes are synced, in both directions.
  */
 static struct sk_buff *proxycard_rx_skb(struct proxycard *pc, u32 i,
 					unsigned int len, bool *copied)
@@ -386,34 +403,42 @@ static struct sk_buff *proxycard_rx_skb(struct proxycard *pc, u32 i,
 	struct proxycard_rx_ring *rx = &pc->rx;
 	struct proxycard_rx_buf *b = &rx->buf[i];
 	struct device *dev = &pc->pdev->dev;
+	dma_addr_t dma = page_pool_get_dma_addr(b->page);
 	void *va = page_address(b->page);
-	struct proxycard_rx_buf fresh;
+	struct page *fresh = NULL;
 	struct sk_buff *skb;
 
+	dma_sync_single_range_for_cpu(dev, dma, PROXYCARD_RX_HEADROOM, len,
+				      DMA_FROM_DEVICE);
 	if (len <= PROXYCARD_RX_COPYBREAK) {
 		skb = napi_alloc_skb(&pc->napi, len);
-		if (!skb)
-			return NULL;
-		dma_sync_single_for_cpu(dev, b->dma + PROXYCARD_RX_HEADROOM,
-					len, DMA_FROM_DEVICE);
-		skb_put_data(skb, va + PROXYCARD_RX_HEADROOM, len);
-		dma_sync_single_for_device(dev, b->dma + PROXYCARD_RX_HEADROOM,
-					   len, DMA_FROM_DEVICE);
-		*copied = true;
-		return skb;
+		if (skb) {
+			skb_put_data(skb, va + PROXYCARD_RX_HEADROOM, len);
+			*copied = true;
+		}
+		goto keep;
 	}
 
-	if (proxycard_rx_alloc(pc, &fresh, GFP_ATOMIC))
-		return NULL;
-	dma_unmap_page(dev, b->dma, rx->truesize, DMA_FROM_DEVICE);
-	*b = fresh;
+	fresh = page_pool_dev_alloc_pages(rx->pool);
+	if (!fresh) {
+		skb = NULL;
+		goto keep;
+	}
 	skb = napi_build_skb(va, rx->truesize);
 	if (!skb) {
-		__free_pages(virt_to_page(va), rx->order);
-		return NULL;
+		page_pool_recycle_direct(rx->pool, fresh);
+		goto keep;
 	}
+	skb_mark_for_recycle(skb);
 	skb_reserve(skb, PROXYCARD_RX_HEADROOM);
 	skb_put(skb, len);
+	b->page = fresh;
+	return skb;
+
+keep:
+	/* The buffer stays posted: the card's again. */
+	dma_sync_single_range_for_device(dev, dma, PROXYCARD_RX_HEADROOM, len,
+					 DMA_FROM_DEVICE);
 	return skb;
 }
 
@@ -547,6 +572,7 @@ static irqreturn_t proxycard_ring_intr(int irq, void *data)
 	return IRQ_HANDLED;
 }
 
+/* Hard IRQ: a guest that keeps breaking the card must not flood the log. */
 static void proxycard_handle_error(struct proxycard *pc)
 {
 	u32 code = proxycard_rd(pc, PROXYCARD_REG_ERROR);
@@ -556,24 +582,19 @@ static void proxycard_handle_error(struct proxycard *pc)
 	if (test_bit(PROXYCARD_F_RESET_PENDING, &pc->flags))
 		return;			/* already being recovered */
 	atomic64_inc(&pc->card_errors);
-	dev_err(&pc->pdev->dev,
-		"card error %u (%s: %s), bus link %s; resetting the card\n",
-		code, proxycard_error_name(code), proxycard_error_what(code),
-		proxycard_rd(pc, PROXYCARD_REG_BUS_STATUS) &
-		PROXYCARD_BUS_RUNNING ? "running" : "stopped");
+	dev_err_ratelimited(&pc->pdev->dev,
+			    "card error %u (%s: %s), bus link %s; resetting the card\n",
+			    code, proxycard_error_name(code),
+			    proxycard_error_what(code),
+			    proxycard_rd(pc, PROXYCARD_REG_BUS_STATUS) &
+			    PROXYCARD_BUS_RUNNING ? "running" : "stopped");
 	netif_carrier_off(pc->ndev);
 	proxycard_schedule_reset(pc);
 }
 
-/* Vector MISC: ERROR, FW_STATE, CMD (and TEST). */
-static irqreturn_t proxycard_misc_intr(int irq, void *data)
+/* The misc causes in @cause: acknowledge and serve them. */
+static void proxycard_misc(struct proxycard *pc, u32 cause)
 {
-	struct proxycard *pc = data;
-	u32 cause = proxycard_rd(pc, PROXYCARD_REG_INTR_CAUSE) &
-		    PROXYCARD_INTR_MISC;
-
-	if (!cause)
-		return IRQ_NONE;
 	proxycard_wr(pc, PROXYCARD_REG_INTR_CAUSE, cause);
 
 	if (cause & PROXYCARD_INTR_CMD)
@@ -586,6 +607,41 @@ static irqreturn_t proxycard_misc_intr(int irq, void *data)
 				    "card firmware failed: only a new power-on restarts it\n");
 		netif_carrier_off(pc->ndev);
 	}
+}
+
+/* Vector MISC: ERROR, FW_STATE, CMD (and TEST). */
+static irqreturn_t proxycard_misc_intr(int irq, void *data)
+{
+	struct proxycard *pc = data;
+	u32 cause = proxycard_rd(pc, PROXYCARD_REG_INTR_CAUSE) &
+		    PROXYCARD_INTR_MISC;
+
+	if (!cause)
+		return IRQ_NONE;
+	proxycard_misc(pc, cause);
+	return IRQ_HANDLED;
+}
+
+/*
+ * INTx, without MSI-X: one level-triggered, possibly shared line, asserted
+ * while INTR_CAUSE & INTR_MASK is non-zero (datasheet section 2).  Ring
+ * causes are masked until NAPI is done, misc causes acknowledged, so the
+ * line drops when this returns.
+ */
+static irqreturn_t proxycard_intx_intr(int irq, void *data)
+{
+	struct proxycard *pc = data;
+	u32 cause = proxycard_rd(pc, PROXYCARD_REG_INTR_CAUSE) &
+		    READ_ONCE(pc->intr_mask);
+
+	if (!cause)
+		return IRQ_NONE;
+	if (cause & PROXYCARD_INTR_RINGS) {
+		proxycard_intr_set(pc, 0, PROXYCARD_INTR_RINGS);
+		napi_schedule_irqoff(&pc->napi);
+	}
+	if (cause & PROXYCARD_INTR_MISC)
+		proxycard_misc(pc, cause & PROXYCARD_INTR_MISC);
 	return IRQ_HANDLED;
 }
 
@@ -597,6 +653,27 @@ static void proxycard_free_irqs(struct proxycard *pc)
 	}
 }
 
+/*
+ * MSI-X with its three vectors, else INTx.  The card has no MSI capability
+ * (hw/proxycard: MSI-X and an INTA pin only), so there is no MSI step.
+ */
+static int proxycard_alloc_vectors(struct proxycard *pc)
+{
+	struct pci_dev *pdev = pc->pdev;
+	int n;
+
+	n = pci_alloc_irq_vectors(pdev, PROXYCARD_MSIX_VECTORS,
+				  PROXYCARD_MSIX_VECTORS, PCI_IRQ_MSIX);
+	if (n < 0) {
+		dev_info(&pdev->dev, "no MSI-X (%d): using INTx\n", n);
+		n = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_LEGACY);
+	}
+	if (n < 0)
+		return dev_err_probe(&pdev->dev, n, "no interrupt\n");
+	pc->nvecs = n;
+	return 0;
+}
+
 static int proxycard_request_irqs(struct proxycard *pc)
 {
 	static const char * const what[PROXYCARD_MSIX_VECTORS] = {
@@ -606,6 +683,20 @@ static int proxycard_request_irqs(struct proxycard *pc)
 	};
 	int v, err;
 
+	if (pc->nvecs == 1) {
+		snprintf(pc->irq_name[0], sizeof(pc->irq_name[0]), "%s@%s",
+			 PROXYCARD_DRV_NAME, pci_name(pc->pdev));
+		err = request_irq(pci_irq_vector(pc->pdev, 0),
+				  proxycard_intx_intr, IRQF_SHARED,
+				  pc->irq_name[0], pc);
+		if (err) {
+			dev_err(&pc->pdev->dev, "cannot request IRQ %s: %d\n",
+				pc->irq_name[0], err);
+			return err;
+		}
+		pc->irqs_requested = 1;
+		return 0;
+	}
 	for (v = 0; v < PROXYCARD_MSIX_VECTORS; v++) {
 		snprintf(pc->irq_name[v], sizeof(pc->irq_name[v]), "%s-%s@%s",
 			 PROXYCARD_DRV_NAME, what[v], pci_name(pc->pdev));
@@ -626,73 +717,122 @@ static int proxycard_request_irqs(struct proxycard *pc)
 
 /* ---- rings ---- */
 
-static void proxycard_free_rings(struct proxycard *pc)
-{
-	struct device *dev = &pc->pdev->dev;
+/* The descriptor memory and slot array of one ring. */
+struct proxycard_ring_mem {
+	u32 size;
+	struct proxycard_desc *desc;
+	dma_addr_t desc_dma;
+	void *buf;
+};
 
-	kfree(pc->rx.buf);
-	pc->rx.buf = NULL;
-	if (pc->rx.desc)
-		dma_free_coherent(dev, pc->rx.size * sizeof(*pc->rx.desc),
-				  pc->rx.desc, pc->rx.desc_dma);
-	pc->rx.desc = NULL;
-	kfree(pc->tx.buf);
-	pc->tx.buf = NULL;
-	if (pc->tx.desc)
-		dma_free_coherent(dev, pc->tx.size * sizeof(*pc->tx.desc),
-				  pc->tx.desc, pc->tx.desc_dma);
-	pc->tx.desc = NULL;
+static void proxycard_free_ring_mem(struct proxycard *pc,
+				    struct proxycard_ring_mem *m)
+{
+	kfree(m->buf);
+	m->buf = NULL;
+	if (m->desc)
+		dma_free_coherent(&pc->pdev->dev, m->size * sizeof(*m->desc),
+				  m->desc, m->desc_dma);
+	m->desc = NULL;
 }
 
-/* Descriptor memory and slot arrays, for the device's lifetime. */
-static int proxycard_alloc_rings(struct proxycard *pc)
+static int proxycard_alloc_ring_mem(struct proxycard *pc,
+				    struct proxycard_ring_mem *m, u32 size,
+				    size_t slot)
 {
 	struct device *dev = &pc->pdev->dev;
+
+	m->size = size;
+	/* Coherent memory is page aligned: PROXYCARD_RING_ALIGN holds. */
+	m->desc = dma_alloc_coherent(dev, size * sizeof(*m->desc),
+				     &m->desc_dma, GFP_KERNEL);
+	m->buf = kcalloc(size, slot, GFP_KERNEL);
+	if (!m->desc || !m->buf ||
+	    WARN_ON(m->desc_dma & (PROXYCARD_RING_ALIGN - 1))) {
+		proxycard_free_ring_mem(pc, m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Both rings' memory, or neither. */
+static int proxycard_alloc_rings_mem(struct proxycard *pc,
+				     struct proxycard_ring_mem *t, u32 tx_size,
+				     struct proxycard_ring_mem *r, u32 rx_size)
+{
+	int err;
+
+	err = proxycard_alloc_ring_mem(pc, t, tx_size,
+				       sizeof(struct proxycard_tx_buf));
+	if (err)
+		return err;
+	err = proxycard_alloc_ring_mem(pc, r, rx_size,
+				       sizeof(struct proxycard_rx_buf));
+	if (err)
+		proxycard_free_ring_mem(pc, t);
+	return err;
+}
+
+/* The rings' memory, in and out of struct proxycard_ring_mem. */
+static void proxycard_set_rings(struct proxycard *pc,
+				struct proxycard_ring_mem *t,
+				struct proxycard_ring_mem *r)
+{
 	struct proxycard_tx_ring *tx = &pc->tx;
 	struct proxycard_rx_ring *rx = &pc->rx;
 
-	if (!PROXYCARD_RING_SIZE_OK(tx_ring_size) ||
-	    !PROXYCARD_RING_SIZE_OK(rx_ring_size)) {
-		dev_err(dev, "ring sizes %u/%u: each must be a power of two from %u to %u\n",
-			tx_ring_size, rx_ring_size, PROXYCARD_RING_MIN,
-			PROXYCARD_RING_MAX);
-		return -EINVAL;
-	}
-	tx->size = tx_ring_size;
-	rx->size = rx_ring_size;
+	tx->size = t->size;
+	tx->desc = t->desc;
+	tx->desc_dma = t->desc_dma;
+	tx->buf = t->buf;
 	/* Wake a stopped queue once a quarter of the ring is free again. */
 	tx->wake_thresh = tx->size / 4;
+	rx->size = r->size;
+	rx->desc = r->desc;
+	rx->desc_dma = r->desc_dma;
+	rx->buf = r->buf;
+}
+
+static void proxycard_free_rings(struct proxycard *pc)
+{
+	struct proxycard_ring_mem t = {
+		.size = pc->tx.size, .desc = pc->tx.desc,
+		.desc_dma = pc->tx.desc_dma, .buf = pc->tx.buf,
+	};
+	struct proxycard_ring_mem r = {
+		.size = pc->rx.size, .desc = pc->rx.desc,
+		.desc_dma = pc->rx.desc_dma, .buf = pc->rx.buf,
+	};
+
+	proxycard_free_ring_mem(pc, &r);
+	proxycard_free_ring_mem(pc, &t);
+	pc->rx.desc = NULL;
+	pc->rx.buf = NULL;
+	pc->tx.desc = NULL;
+	pc->tx.buf = NULL;
+}
+
+/* Descriptor memory and slot arrays, until ethtool -G changes the sizes. */
+static int proxycard_alloc_rings(struct proxycard *pc, u32 tx_size,
+				 u32 rx_size)
+{
+	struct proxycard_rx_ring *rx = &pc->rx;
+	struct proxycard_ring_mem t, r;
+	int err;
+
+	err = proxycard_alloc_rings_mem(pc, &t, tx_size, &r, rx_size);
+	if (err)
+		return err;
+	proxycard_set_rings(pc, &t, &r);
 	rx->order = get_order(SKB_DATA_ALIGN(PROXYCARD_RX_HEADROOM +
 					     PROXYCARD_BUS_MAX_FRAME) +
 			      PROXYCARD_RX_SHINFO);
 	rx->truesize = PAGE_SIZE << rx->order;
 	rx->buf_len = rx->truesize - PROXYCARD_RX_HEADROOM - PROXYCARD_RX_SHINFO;
-	u64_stats_init(&tx->syncp);
-	u64_stats_init(&tx->xmit_syncp);
+	u64_stats_init(&pc->tx.syncp);
+	u64_stats_init(&pc->tx.xmit_syncp);
 	u64_stats_init(&rx->syncp);
-
-	/* Coherent memory is page aligned: PROXYCARD_RING_ALIGN holds. */
-	tx->desc = dma_alloc_coherent(dev, tx->size * sizeof(*tx->desc),
-				      &tx->desc_dma, GFP_KERNEL);
-	if (!tx->desc)
-		goto err_free;
-	tx->buf = kcalloc(tx->size, sizeof(*tx->buf), GFP_KERNEL);
-	if (!tx->buf)
-		goto err_free;
-	rx->desc = dma_alloc_coherent(dev, rx->size * sizeof(*rx->desc),
-				      &rx->desc_dma, GFP_KERNEL);
-	if (!rx->desc)
-		goto err_free;
-	rx->buf = kcalloc(rx->size, sizeof(*rx->buf), GFP_KERNEL);
-	if (!rx->buf)
-		goto err_free;
-	if (WARN_ON((tx->desc_dma | rx->desc_dma) & (PROXYCARD_RING_ALIGN - 1)))
-		goto err_free;
 	return 0;
-
-err_free:
-	proxycard_free_rings(pc);
-	return -ENOMEM;
 }
 
 /* Unmap and free what the rings hold.  The card does no DMA any more. */
@@ -715,22 +855,30 @@ static void proxycard_free_bufs(struct proxycard *pc)
 		proxycard_rx_free_buf(pc, &pc->rx.buf[i]);
 }
 
-/* A buffer in every RX slot, empty TX ring; indices as the card's after
- * BUS_CONTROL.ENABLE (all 0).
+/*
+ * A buffer in every RX slot, empty TX ring; indices as the card's after
+ * BUS_CONTROL.ENABLE (all 0).  NAPI is disabled: the pool is ours alone.
  */
 static int proxycard_fill_rings(struct proxycard *pc)
 {
 	struct proxycard_tx_ring *tx = &pc->tx;
 	struct proxycard_rx_ring *rx = &pc->rx;
+	int err;
 	u32 i;
 
+	err = proxycard_rx_create_pool(pc);
+	if (err)
+		return err;
 	memset(tx->desc, 0, tx->size * sizeof(*tx->desc));
 	tx->tail = 0;
 	tx->db_tail = 0;
 	tx->clean = 0;
 	for (i = 0; i < rx->size; i++) {
-		if (proxycard_rx_alloc(pc, &rx->buf[i], GFP_KERNEL)) {
+		rx->buf[i].page = page_pool_alloc_pages(rx->pool, GFP_KERNEL |
+							__GFP_NOWARN);
+		if (!rx->buf[i].page) {
 			proxycard_free_bufs(pc);
+			proxycard_rx_destroy_pool(pc);
 			return -ENOMEM;
 		}
 		proxycard_rx_write_desc(rx, i);
@@ -787,9 +935,10 @@ static int proxycard_up(struct proxycard *pc)
 	spin_unlock_irq(&pc->irq_lock);
 	proxycard_intr_set(pc, PROXYCARD_INTR_RINGS, 0);
 	netif_tx_start_all_queues(ndev);
-	pc->up = true;
+	WRITE_ONCE(pc->up, true);
 	if (proxycard_rd(pc, PROXYCARD_REG_BUS_STATUS) & PROXYCARD_BUS_RUNNING)
 		netif_carrier_on(ndev);
+	proxycard_stats_start(pc);
 
 	/* Frames that completed while masked raised no interrupt. */
 	local_bh_disable();
@@ -802,6 +951,7 @@ err_disable:
 	proxycard_wr(pc, PROXYCARD_REG_BUS_CONTROL, 0);
 	proxycard_card_reset(pc);
 	proxycard_free_bufs(pc);
+	proxycard_rx_destroy_pool(pc);
 	return err;
 }
 
@@ -810,7 +960,7 @@ static void proxycard_down(struct proxycard *pc)
 {
 	struct net_device *ndev = pc->ndev;
 
-	pc->up = false;
+	WRITE_ONCE(pc->up, false);
 	netif_carrier_off(ndev);
 	napi_disable(&pc->napi);
 	spin_lock_irq(&pc->irq_lock);
@@ -818,16 +968,47 @@ static void proxycard_down(struct proxycard *pc)
 	spin_unlock_irq(&pc->irq_lock);
 	proxycard_intr_set(pc, 0, PROXYCARD_INTR_RINGS);
 	netif_tx_disable(ndev);
-	proxycard_wr(pc, PROXYCARD_REG_BUS_CONTROL, 0);
 	/*
-	 * BUS_CONTROL = 0 only stops the firmware at its next check: a pass
-	 * already moving a frame still writes it into our buffer.  The reset
-	 * handshake waits for that pass to end, so after it no DMA can reach
-	 * the buffers freed below.
+	 * BUS_CONTROL = 0 completes once the card has stopped touching the
+	 * rings (datasheet section 5): no DMA reaches the buffers freed below.
+	 * No card reset, so no command or statistic is lost; the read makes
+	 * sure the write has reached the card.
 	 */
-	proxycard_card_reset(pc);
+	proxycard_wr(pc, PROXYCARD_REG_BUS_CONTROL, 0);
+	proxycard_rd(pc, PROXYCARD_REG_BUS_CONTROL);
 	proxycard_free_bufs(pc);
+	proxycard_rx_destroy_pool(pc);
 	netdev_reset_queue(ndev);
+}
+
+/*
+ * ethtool -G (rtnl held): new descriptor memory first, so that a failure
+ * leaves the rings as they were; then the link goes down and up again.
+ */
+int proxycard_resize_rings(struct proxycard *pc, u32 tx_size, u32 rx_size)
+{
+	struct proxycard_ring_mem t, r;
+	bool was_up = pc->up;
+	int err;
+
+	if (tx_size == pc->tx.size && rx_size == pc->rx.size)
+		return 0;
+	err = proxycard_alloc_rings_mem(pc, &t, tx_size, &r, rx_size);
+	if (err)
+		return err;
+	if (was_up)
+		proxycard_down(pc);
+	proxycard_free_rings(pc);
+	proxycard_set_rings(pc, &t, &r);
+	if (!was_up)
+		return 0;
+	err = proxycard_up(pc);
+	if (err) {
+		netdev_err(pc->ndev, "rings of %u/%u: link failed (%d): interface stopped\n",
+			   tx_size, rx_size, err);
+		dev_close(pc->ndev);
+	}
+	return err;
 }
 
 static int proxycard_open(struct net_device *ndev)
@@ -896,6 +1077,8 @@ static void proxycard_reset_task(struct work_struct *work)
 		goto out;
 	}
 	proxycard_down(pc);
+	/* Down no longer resets the card; recovery must (a stuck command). */
+	proxycard_card_reset(pc);
 	err = proxycard_up(pc);
 	if (err) {
 		netdev_err(ndev, "recovery failed (%d): interface stopped\n",
@@ -988,7 +1171,6 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	err = pci_request_regions(pdev, PROXYCARD_DRV_NAME);
 	if (err)
 		return dev_err_probe(&pdev->dev, err, "cannot request BARs\n");
-	pci_set_master(pdev);
 	err = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (err)
 		return dev_err_probe(&pdev->dev, err, "no 64-bit DMA\n");
@@ -1010,7 +1192,18 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 				     "interface version %u.%u not supported (driver: %u.x)\n",
 				     val >> 16, val & 0xffff,
 				     PROXYCARD_VERSION_MAJOR);
+	if (!PROXYCARD_RING_SIZE_OK(tx_ring_size) ||
+	    !PROXYCARD_RING_SIZE_OK(rx_ring_size))
+		return dev_err_probe(&pdev->dev, -EINVAL,
+				     "ring sizes %u/%u: each must be a power of two from %u to %u\n",
+				     tx_ring_size, rx_ring_size,
+				     PROXYCARD_RING_MIN, PROXYCARD_RING_MAX);
+	/*
+	 * Stop whatever a previous driver (kexec, a crashed kernel) left
+	 * running, and only then let the card master the bus.
+	 */
 	writel(PROXYCARD_CONTROL_RESET, regs + PROXYCARD_REG_CONTROL);
+	pci_set_master(pdev);
 
 	ndev = alloc_etherdev(sizeof(*pc));
 	if (!ndev)
@@ -1026,24 +1219,21 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	init_completion(&pc->cmd_done);
 	INIT_WORK(&pc->reset_work, proxycard_reset_task);
 	pci_set_drvdata(pdev, pc);
+	/* Before any IRQ: a ring interrupt schedules this NAPI context. */
+	netif_napi_add(ndev, &pc->napi, proxycard_poll);
 
-	err = pci_alloc_irq_vectors(pdev, PROXYCARD_MSIX_VECTORS,
-				    PROXYCARD_MSIX_VECTORS, PCI_IRQ_MSIX);
-	if (err < 0) {
-		dev_err(&pdev->dev, "cannot enable %d MSI-X vectors: %d\n",
-			PROXYCARD_MSIX_VECTORS, err);
-		goto err_free_netdev;
-	}
-	err = proxycard_request_irqs(pc);
+	err = proxycard_alloc_vectors(pc);
 	if (err)
-		goto err_free_vectors;
+		goto err_napi_del;
 	err = proxycard_ctl_init(pc);
 	if (err)
-		goto err_free_irqs;
-	err = proxycard_alloc_rings(pc);
+		goto err_free_vectors;
+	err = proxycard_alloc_rings(pc, tx_ring_size, rx_ring_size);
 	if (err)
 		goto err_ctl_fini;
-	netif_napi_add(ndev, &pc->napi, proxycard_poll);
+	err = proxycard_request_irqs(pc);
+	if (err)
+		goto err_free_rings;
 
 	ndev->netdev_ops = &proxycard_netdev_ops;
 	ndev->ethtool_ops = &proxycard_ethtool_ops;
@@ -1057,7 +1247,7 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (mtu < ETH_MIN_MTU) {
 		dev_err(&pdev->dev, "bus MTU %u below %u\n", mtu, ETH_MIN_MTU);
 		err = -ENODEV;
-		goto err_napi_del;
+		goto err_free_irqs;
 	}
 	ndev->min_mtu = ETH_MIN_MTU;
 	ndev->max_mtu = min_t(u32, mtu, PROXYCARD_BUS_MAX_FRAME - ETH_HLEN);
@@ -1069,30 +1259,34 @@ static int proxycard_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		dev_err(&pdev->dev, "cannot register the interface: %d\n", err);
 		goto err_mask;
 	}
-	netdev_info(ndev, "proxycard %s: interface %u.%u, bus MTU %u, MAC %pM\n",
+	netdev_info(ndev, "proxycard %s: interface %u.%u, bus MTU %u, MAC %pM, %s\n",
 		    pci_name(pdev), pc->fw_version >> 16,
-		    pc->fw_version & 0xffff, mtu, ndev->dev_addr);
+		    pc->fw_version & 0xffff, mtu, ndev->dev_addr,
+		    pc->nvecs == 1 ? "INTx" : "MSI-X");
 	return 0;
 
 err_mask:
 	set_bit(PROXYCARD_F_REMOVING, &pc->flags);
 	proxycard_intr_set(pc, 0, ~0u);
+	cancel_delayed_work_sync(&pc->stats_work);
 	proxycard_card_reset(pc);
-err_napi_del:
-	netif_napi_del(&pc->napi);
+err_free_irqs:
+	set_bit(PROXYCARD_F_REMOVING, &pc->flags);	/* no more recovery */
+	proxycard_free_irqs(pc);
+	cancel_work_sync(&pc->reset_work);
+err_free_rings:
 	proxycard_free_rings(pc);
 err_ctl_fini:
 	proxycard_ctl_fini(pc);
-err_free_irqs:
-	proxycard_free_irqs(pc);
-	cancel_work_sync(&pc->reset_work);
 err_free_vectors:
 	pci_free_irq_vectors(pdev);
-err_free_netdev:
+err_napi_del:
+	netif_napi_del(&pc->napi);
 	free_netdev(ndev);
 	return err;
 }
 
+/* Probe in reverse, from unregister_netdev. */
 static void proxycard_remove(struct pci_dev *pdev)
 {
 	struct proxycard *pc = pci_get_drvdata(pdev);
@@ -1100,18 +1294,22 @@ static void proxycard_remove(struct pci_dev *pdev)
 
 	set_bit(PROXYCARD_F_REMOVING, &pc->flags);
 	unregister_netdev(ndev);		/* closes it: no ring DMA */
+	cancel_delayed_work_sync(&pc->stats_work);
 	proxycard_intr_set(pc, 0, ~0u);
 	proxycard_card_reset(pc);		/* no DMA, no interrupt */
-	netif_napi_del(&pc->napi);
-	proxycard_free_rings(pc);
-	proxycard_ctl_fini(pc);
 	proxycard_free_irqs(pc);
 	cancel_work_sync(&pc->reset_work);
+	proxycard_free_rings(pc);
+	proxycard_ctl_fini(pc);
 	pci_free_irq_vectors(pdev);
+	netif_napi_del(&pc->napi);
 	free_netdev(ndev);
 }
 
-/* Reboot or kexec: stop all DMA. */
+/*
+ * Reboot, power-off or kexec: stop all DMA and interrupts, and take bus
+ * mastering away, so that the next kernel finds a quiet card.
+ */
 static void proxycard_shutdown(struct pci_dev *pdev)
 {
 	struct proxycard *pc = pci_get_drvdata(pdev);
@@ -1122,8 +1320,11 @@ static void proxycard_shutdown(struct pci_dev *pdev)
 	if (pc->up)
 		proxycard_down(pc);
 	rtnl_unlock();
+	cancel_delayed_work_sync(&pc->stats_work);
+	cancel_work_sync(&pc->reset_work);
 	proxycard_intr_set(pc, 0, ~0u);
 	proxycard_card_reset(pc);
+	pci_clear_master(pdev);
 }
 
 static const struct pci_device_id proxycard_pci_ids[] = {

@@ -283,7 +283,6 @@ static char *read_file(const char *file, size_t *len)
 
 static int cmd_load(const char *dev, const char *file)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	char path[PATH_MAX];
 	char *text, *status;
 	size_t len, slen;
@@ -296,18 +295,27 @@ static int cmd_load(const char *dev, const char *file)
 	if (memchr(text, '\0', len))
 		die(EXIT_USAGE, "%s contains a NUL byte: not a configuration text",
 		    file);
-	/* sysfs takes one page per write, and a load is one write. */
-	if (page > 0 && len > (size_t)page)
-		die(EXIT_USAGE, "%s is %zu bytes: the sysfs interface loads at most %ld",
-		    file, len, page);
 
+	/*
+	 * The text into proxycard_config (a binary attribute: sysfs passes
+	 * it on a page at a time, so write_all() loops), then "1" into
+	 * proxycard_config_load, whose answer is the card's.
+	 */
 	attr_path(path, sizeof(path), dev, "proxycard_config");
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		die(EXIT_SYSTEM, "%s: %s%s", path, strerror(errno),
 		    errno == EACCES ? " (run as root)" : "");
+	write_all(fd, text, len, path);
+	close(fd);
+
+	attr_path(path, sizeof(path), dev, "proxycard_config_load");
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_SYSTEM, "%s: %s%s", path, strerror(errno),
+		    errno == EACCES ? " (run as root)" : "");
 	do {
-		w = write(fd, text, len);
+		w = write(fd, "1\n", 2);
 	} while (w < 0 && errno == EINTR);
 	if (w < 0) {
 		int err = errno;
@@ -324,9 +332,6 @@ static int cmd_load(const char *dev, const char *file)
 		die(EXIT_SYSTEM, "loading %s: %s", file, strerror(err));
 	}
 	close(fd);
-	if ((size_t)w != len)
-		die(EXIT_SYSTEM, "loading %s: short write (%zd of %zu bytes)",
-		    file, w, len);
 	printf("%s: configuration loaded (%zu bytes)\n", file, len);
 	free(text);
 	return EXIT_OK;

@@ -4,10 +4,12 @@
 # boot, curl, byte-exact downloads up to 10 MiB, ethtool -S counters, driver
 # unload and reload under traffic, poweroff, 200 concurrent clients from a
 # network namespace on a TAP device (nginx sees at most the card's pool),
-# Ctrl-C.  Prints TAP ("1..N", "ok N - name", "not ok N - name" with "#"
-# diagnostics and the guest's console, "# SKIP reason"); exit status 0 only
-# if nothing failed.  The card's tests skip while build/guest/initrd-card.cpio.gz
-# does not exist (it needs the driver).
+# Ctrl-C; for the card's driver: cached statistics, a 64 KiB configuration,
+# ethtool -G, INTx (a boot with pci=nomsi).  Prints TAP ("1..N", "ok N -
+# name", "not ok N - name" with "#" diagnostics and the guest's console,
+# "# SKIP reason"); exit status 0 only if nothing failed.  The card's tests
+# skip while build/guest/initrd-card.cpio.gz does not exist (it needs the
+# driver).
 #
 # Usage: tests/vm/run.sh [SUBSTRING...]  (only the tests whose name contains
 # one of them, e.g. "virtio:" or "card: 200").  Environment: BUILD (default
@@ -26,7 +28,7 @@ if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 0
 fi
 
-# A hard bound on the whole run: four TCG boots and the tests take about
+# A hard bound on the whole run: five TCG boots and the tests take about
 # 3 minutes on 2 cores (plus a 20 s KVM probe the first time).  On SIGTERM
 # the runner stops what it started (by PID) and removes its files.
 timeout -k 30 600 "$PY" tests/vm/test_vm.py "$@"

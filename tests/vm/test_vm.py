@@ -16,6 +16,12 @@ the proxycard, through the driver's pcard0), two VMs in turn:
     one per client on virtio; then SIGINT (Ctrl-C) to run-vm.sh stops QEMU and
     removes the namespace.
 
+The card's driver also gets tests of its own ("card driver: ..."): the
+proxycard_stats file and ethtool -S as an unprivileged user served from a
+cache (the misc vector's interrupts in /proc/interrupts count the card
+commands), a 64 KiB configuration through the binary attribute, ethtool -G
+with traffic after each change, and a third boot with pci=nomsi (INTx).
+
 libslirp accepts forwarded connections with a listen backlog of 1, so the
 200 clients use --tap: kernel clients in the namespace, no slirp listener.
 
@@ -157,10 +163,11 @@ class CmdChannel:
 class VM:
     """scripts/run-vm.sh with the console in a file, started by PID."""
 
-    def __init__(self, rundir, variant, tap=False):
+    def __init__(self, rundir, variant, tap=False, extra=None):
         self.dir = rundir
         self.variant = variant
         self.tap = tap
+        self.extra = list(extra or [])
         self.state = self.dir / "state"
         self.console_path = self.dir / "console.log"
         self.out_path = self.dir / "run-vm.out"
@@ -183,6 +190,8 @@ class VM:
         args += ["--tap"] if self.tap else ["--port", str(self.port)]
         if ACCEL in ("kvm", "tcg"):
             args.append("--" + ACCEL)
+        if self.extra:
+            args += ["--"] + self.extra
         out = open(self.out_path, "wb")
 
         def child_setup():
@@ -208,6 +217,8 @@ class VM:
                                   "before the guest was ready\n" + self.out_tail())
             if time.monotonic() > deadline:
                 raise TestFailure("the guest was not ready in time\n" + self.out_tail())
+            if "proxycard-guest: FAILED" in self.console_text():
+                raise TestFailure("the guest's start-up failed\n" + self.out_tail())
             time.sleep(0.2)
         self.boot_time = time.monotonic() - t0
         try:
@@ -709,13 +720,185 @@ def t_ctrl_c(env):
     check(ns not in netns_list(), f"namespace {ns} was not removed")
 
 
+# ------------------------------------------------- the card's driver ----
+
+CARD_SYSFS = "/sys/class/net/pcard0/device"
+# Interrupts of the card's misc vector so far (all CPUs).  Every control-plane
+# command the driver issues ends with one (INTR_CAUSE.CMD), so its growth
+# bounds the commands from above.
+MISC_IRQS = ("awk '/proxycard-misc/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) "
+             "s += $i; print s }' /proc/interrupts")
+UPTIME = "cut -d' ' -f1 /proc/uptime"
+
+
+def need_card_vm(env):
+    if env.variant != "card":
+        raise Skip("the card's driver only")
+    return env.need_vm()
+
+
+def commands_during(vm, cmd, timeout=120):
+    """Run cmd in the guest: (its status, misc interrupts during it, seconds)."""
+    out = vm.cmd.ok(f"a=$({MISC_IRQS}); t0=$({UPTIME}); ( {cmd} ); rc=$?; "
+                    f"t1=$({UPTIME}); b=$({MISC_IRQS}); echo \"@@ $rc $a $b $t0 $t1\"",
+                    timeout=timeout)
+    m = re.search(r"^@@ (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)$", out, re.M)
+    check(m, f"no interrupt counts (is there a proxycard-misc line in /proc/interrupts?):\n{out}")
+    return int(m[1]), int(m[3]) - int(m[2]), float(m[5]) - float(m[4])
+
+
+def t_stats_file_cached(env):
+    vm = need_card_vm(env)
+    n = 50
+    rc, irqs, took = commands_during(
+        vm, f"for i in $(seq {n}); do cat {CARD_SYSFS}/proxycard_stats >/dev/null || exit 1; done")
+    print(f"# {n} reads of proxycard_stats in {took:.2f}s: {irqs} misc interrupts "
+          "(each card command raises one)")
+    check(rc == 0, f"reading proxycard_stats failed ({rc})")
+    check(irqs <= took + 2, f"{n} reads of proxycard_stats raised {irqs} command "
+          f"interrupts in {took:.2f}s: a card command per read, not cached values "
+          "refreshed at most once a second")
+    # Cached, but fresh: what the card counted shows within a few seconds.
+    def bus_tx():
+        out = vm.cmd.ok(f"grep '^bus-tx-frames ' {CARD_SYSFS}/proxycard_stats")
+        return int(out.split()[1])
+    before = bus_tx()
+    r = curl(["-o", "/dev/null", "-w", "%{http_code}", vm.url("/f64k1.bin")], timeout=60)
+    check(r.stdout == b"200", f"download: {r.stdout!r} {r.stderr!r}")
+    deadline = time.monotonic() + 10
+    while (after := bus_tx()) == before:
+        check(time.monotonic() < deadline, "bus-tx-frames in proxycard_stats did not "
+              f"move within 10 s of a 64 KiB download (stays {before})")
+        time.sleep(0.5)
+    print(f"# bus-tx-frames {before} -> {after} after a 64 KiB download")
+
+
+def t_ethtool_unprivileged(env):
+    vm = need_card_vm(env)
+    n = 20
+    rc, irqs, took = commands_during(
+        vm, f"su -s /bin/sh -c 'for i in $(seq {n}); do ethtool -S pcard0 >/tmp/ethtool-S.out "
+        "|| exit 1; done' nobody")
+    out = vm.cmd.ok("cat /tmp/ethtool-S.out; rm -f /tmp/ethtool-S.out")
+    print(f"# {n} runs of ethtool -S as nobody in {took:.2f}s: {irqs} misc interrupts")
+    check(rc == 0, f"ethtool -S as nobody failed ({rc}):\n{out}")
+    check(re.search(r"^\s*bus-tx-frames: \d+", out, re.M),
+          f"ethtool -S as nobody shows no card counters:\n{out}")
+    check(irqs <= took + 2, f"{n} runs of ethtool -S by an unprivileged user raised "
+          f"{irqs} command interrupts in {took:.2f}s: each runs a card command (under rtnl)")
+
+
+CONFIG_PAD = "# padding: a configuration as long as the card takes (64 KiB)"
+
+
+def t_config_64k(env):
+    vm = need_card_vm(env)
+    # The boot configuration, padded with comments to the card's limit.
+    size = vm.cmd.ok(f"{{ cat /etc/proxycard.conf; yes '{CONFIG_PAD}'; }} | head -c 65535 "
+                     ">/tmp/big.conf; wc -c </tmp/big.conf").strip()
+    check(size == "65535", f"/tmp/big.conf is {size} bytes")
+    rc, out = vm.cmd.run("proxycardctl load /tmp/big.conf", timeout=60)
+    print(f"# proxycardctl load of 65535 bytes: exit {rc}: {out.strip()[:200]}")
+    check(rc == 0, f"a 65535-byte configuration did not load (exit {rc}):\n{out}")
+    status = vm.cmd.ok(f"cat {CARD_SYSFS}/proxycard_config_status").strip()
+    check(status == "ok", f"proxycard_config_status: {status!r}")
+    # An error on the last line: the card saw the whole text.
+    vm.cmd.ok(f"{{ cat /etc/proxycard.conf; yes '{CONFIG_PAD}'; }} | head -c 65000 "
+              ">/tmp/bad.conf; printf '\\nbogus directive\\n' >>/tmp/bad.conf")
+    rc, out = vm.cmd.run("proxycardctl load /tmp/bad.conf", timeout=60)
+    print(f"# an error at the end of 65017 bytes: exit {rc}: {out.strip()[:200]}")
+    check(rc == 1 and re.search(r"line (\d{3,})", out) and "bogus" in out,
+          f"the card did not refuse the last line of /tmp/bad.conf (exit {rc}):\n{out}")
+    # One byte more than the card takes: refused before it reaches the card.
+    vm.cmd.ok("head -c 65535 /tmp/big.conf >/tmp/huge.conf; echo >>/tmp/huge.conf")
+    rc, out = vm.cmd.run("proxycardctl load /tmp/huge.conf", timeout=60)
+    check(rc == 2, f"a 65536-byte configuration: exit {rc} (2 expected):\n{out}")
+    # Back to the boot configuration; the card still serves.
+    vm.cmd.ok("proxycardctl load /etc/proxycard.conf && rm -f /tmp/big.conf /tmp/bad.conf "
+              "/tmp/huge.conf", timeout=60)
+    r = curl(["-o", "/dev/null", "-w", "%{http_code}", vm.url("/")], timeout=30)
+    check(r.stdout == b"200", f"curl / after the loads: {r.stdout!r} {r.stderr!r}")
+
+
+def ring_sizes(vm):
+    out = vm.cmd.ok("ethtool -g pcard0")
+    cur = out.split("Current hardware settings:")[-1]
+    rx = re.search(r"^RX:\s+(\d+)", cur, re.M)
+    tx = re.search(r"^TX:\s+(\d+)", cur, re.M)
+    check(rx and tx, f"ethtool -g pcard0:\n{out}")
+    return int(rx[1]), int(tx[1])
+
+
+def download_ok(env, vm, names):
+    sums = www_sums()
+    out = env.run.path / "ring-dl.bin"
+    for name in names:
+        r = curl(["-o", str(out), "-w", "%{http_code}", vm.url("/" + name)], timeout=120)
+        check(r.stdout == b"200", f"{name}: status {r.stdout!r} {r.stderr!r}")
+        check(sha256_file(out) == sums[name], f"{name}: body differs")
+    out.unlink()
+
+
+def t_ringparam(env):
+    vm = need_card_vm(env)
+    orig = ring_sizes(vm)
+    try:
+        for rx, tx in ((64, 32), (1024, 8)):
+            rc, out = vm.cmd.run(f"ethtool -G pcard0 rx {rx} tx {tx}", timeout=60)
+            print(f"# ethtool -G pcard0 rx {rx} tx {tx}: exit {rc} {out.strip()[:200]}")
+            check(rc == 0, f"ethtool -G pcard0 rx {rx} tx {tx} failed ({rc}):\n{out}")
+            got = ring_sizes(vm)
+            check(got == (rx, tx), f"ethtool -g after -G rx {rx} tx {tx}: {got}")
+            download_ok(env, vm, ("f1k.bin", "f1m.bin"))
+        rc, out = vm.cmd.run("ethtool -G pcard0 rx 100", timeout=60)
+        check(rc != 0, "ethtool -G rx 100 (not a power of two) was accepted")
+        check(ring_sizes(vm) == (1024, 8), "a refused -G changed the rings")
+    finally:
+        vm.cmd.run(f"ethtool -G pcard0 rx {orig[0]} tx {orig[1]}", timeout=60)
+    check(ring_sizes(vm) == orig, f"rings not restored to {orig}")
+    download_ok(env, vm, ("f1m.bin",))
+    trouble = [l for l in vm.console_text().splitlines() if KERNEL_TROUBLE.search(l)]
+    check(not trouble, "the kernel complained:\n" + "\n".join(trouble[:20]))
+
+
+def t_intx(env):
+    if env.variant != "card":
+        raise Skip("the card's driver only")
+    vm = VM(env.run.sub("card-intx"), "card",
+            extra=["-append", "console=ttyS0 panic=-1 pci=nomsi"])
+    try:
+        try:
+            vm.start()
+        except Exception as e:
+            e.add_note(vm.console_tail(40))
+            raise
+        cmdline = vm.cmd.ok("cat /proc/cmdline")
+        check("pci=nomsi" in cmdline, f"/proc/cmdline: {cmdline}")
+        irqs = vm.cmd.ok("grep proxycard /proc/interrupts")
+        print("# " + " ".join(irqs.split()))
+        check("MSI" not in irqs and "IO-APIC" in irqs,
+              f"the card's interrupts under pci=nomsi:\n{irqs}")
+        download_ok(env, vm, ("f1k.bin", "f1m.bin"))
+        out = vm.cmd.ok("proxycardctl stats requests")
+        check(out.strip().isdigit(), f"proxycardctl stats requests: {out!r}")
+        trouble = [l for l in vm.console_text().splitlines() if KERNEL_TROUBLE.search(l)]
+        check(not trouble, "the kernel complained:\n" + "\n".join(trouble[:20]))
+    finally:
+        vm.stop()
+
+
 TESTS = [
     ("boot the guest (user networking)", t_boot),
     ("curl / through the NIC (card or virtio-net)", t_curl_index),
     ("byte-exact downloads, 0 B to 10 MiB", t_downloads),
     ("ethtool -S counters move", t_ethtool),
+    ("card driver: the stats file read 50 times, few card commands", t_stats_file_cached),
+    ("card driver: ethtool -S as an unprivileged user, cached", t_ethtool_unprivileged),
+    ("card driver: a 64 KiB configuration loads", t_config_64k),
+    ("card driver: ethtool -G changes the rings, traffic flows", t_ringparam),
     ("driver unload and reload under traffic", t_reload),
     ("poweroff in the guest ends QEMU", t_poweroff),
+    ("card driver: INTx when MSI-X is off (pci=nomsi)", t_intx),
     ("boot on a TAP in a network namespace (--tap)", t_tap_boot),
     (f"{N_CLIENTS} concurrent clients, nginx connections counted", t_many_clients),
     ("Ctrl-C (SIGINT) stops QEMU and removes the namespace", t_ctrl_c),
