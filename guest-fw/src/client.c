@@ -319,6 +319,12 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
     return pcfw_cb_leave(&cb);
 }
 
+bool pcfw_client_may_take(const struct pcfw_client *c)
+{
+    return pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer &&
+           !pcfw_mem_above(PCFW_WM_WINDOW);
+}
+
 bool pcfw_client_output_pending(const struct pcfw_client *c)
 {
     return pcfw_bq_len(&c->out) ||

@@ -937,7 +937,7 @@ static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
         return;
     }
     /* Back-pressure: acknowledge only while the client's budget allows. */
-    if (pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+    if (pcfw_client_may_take(c)) {
         pcfw_srv_ack(s, n);
     } else {
         s->held += n;
@@ -1081,7 +1081,7 @@ static void http_drained(struct pcfw_client *c)
 {
     struct pcfw_srv *s = c->srv;
 
-    if (s && s->held && pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+    if (s && s->held && pcfw_client_may_take(c)) {
         pcfw_srv_ack(s, s->held);
         s->held = 0;
     }
@@ -1096,6 +1096,7 @@ static void http_tick(struct pcfw_client *c, uint32_t now)
         pcfw_client_abort(c);           /* it reads nothing of its answer */
         return;
     }
+    http_drained(c);            /* a window the watermark held, memory back */
     switch (c->state) {
     case PCFW_CL_READING:
         if (h->phase != RQ_HEAD) {

@@ -159,7 +159,7 @@ static err_t pass_srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
             pass_abort(c);          /* card memory exhausted */
             return pcfw_cb_leave(&cb);
         }
-        if (pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+        if (pcfw_client_may_take(c)) {
             tcp_recved(pcb, p->tot_len);
         } else {
             pc->srv_held += p->tot_len;
@@ -246,15 +246,20 @@ static void pass_input(struct pcfw_client *c, bool fin)
     pass_pump(c);
 }
 
-static void pass_drained(struct pcfw_client *c)
+/* Open the server's window held back for the client, if it may take. */
+static void pass_open_srv_window(struct pcfw_client *c)
 {
     struct pcfw_pass_client *pc = &c->pd.pass;
 
-    if (pc->srv_held && pc->srv &&
-        pcfw_bq_len(&c->out) <= pcfw.cfg.conn_buffer) {
+    if (pc->srv_held && pc->srv && pcfw_client_may_take(c)) {
         pcfw_tcp_recved(pc->srv, pc->srv_held);
         pc->srv_held = 0;
     }
+}
+
+static void pass_drained(struct pcfw_client *c)
+{
+    pass_open_srv_window(c);
     pass_pump(c);
 }
 
@@ -264,6 +269,7 @@ static void pass_tick(struct pcfw_client *c, uint32_t now)
     uint32_t client_idle = now - c->last_active_ms;
     uint32_t srv_idle = now - pc->srv_active_ms;
 
+    pass_open_srv_window(c);    /* held by the watermark, memory back */
     if (!pc->srv_connected &&
         now - pc->since_ms >= pcfw.cfg.connect_timeout_ms) {
         pass_abort(c);

@@ -178,6 +178,13 @@ void pcfw_tcp_release(struct tcp_pcb *pcb);
 void pcfw_client_close(struct pcfw_client *c);
 /* Reset the connection and free the client now. */
 void pcfw_client_abort(struct pcfw_client *c);
+/*
+ * May @c's server send it more (its window open)?  Only while c->out is
+ * within the per-client budget (`buffer`) and card memory is below the
+ * window watermark (`mem-window`); otherwise the bytes are held and the
+ * window opens from the drained callback or the client's tick.
+ */
+bool pcfw_client_may_take(const struct pcfw_client *c);
 /* Bytes for the client not yet acknowledged by it (queued or in flight)? */
 bool pcfw_client_output_pending(const struct pcfw_client *c);
 /* Was the client freed (during this entry point)? */

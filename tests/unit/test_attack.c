@@ -769,6 +769,82 @@ START_TEST(test_client_costs)
 }
 END_TEST
 
+/*
+ * 10. Slow readers: 12 clients that read nothing, each sent a 2 MB
+ * response by the server as fast as the card takes it, on an 8 MiB card
+ * with 12 pooled connections.  Above `mem-window` the card holds the
+ * servers' windows too (before: only `buffer` did, and the responses ran
+ * the card out of memory).  When the readers read again each gets its
+ * whole response, and memory comes back.
+ */
+#define READERS         12
+#define READER_BYTES    2000000
+
+START_TEST(test_watermark_slow_readers)
+{
+    struct pcfw_stats st;
+    uint64_t base;
+    int r[READERS];
+    char head[128];
+
+    /* No pool recycling: its TIME_WAIT pcbs would blur the memory count. */
+    boot("pool 12\ntimeout pool-idle 60m\n");
+    base = mem_in_use();
+    peer_server_default(PEER_SILENT, NULL);
+    snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+             READER_BYTES);
+    for (int i = 0; i < READERS; i++) {
+        r[i] = peer_client_open(80);
+        peer_client_pause(r[i], true);
+        peer_client_send_str(r[i], GET("/big"));
+    }
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_requests(), READERS);
+    for (unsigned i = 0; i < READERS; i++) {
+        unsigned conn;
+
+        peer_server_request(i, NULL, &conn);
+        ck_assert_int_eq(peer_server_send(conn, head), 0);
+        ck_assert_int_eq(peer_server_stream(conn, READER_BYTES), 0);
+    }
+    peer_run(3000);
+    st = stats();
+    fprintf(stderr, "test_watermark_slow_readers: %d paused readers of %d "
+            "bytes: %llu of %llu bytes in use, %llu allocation failures\n",
+            READERS, READER_BYTES, (unsigned long long)st.mem.in_use,
+            (unsigned long long)st.mem.size,
+            (unsigned long long)st.mem.failures);
+    ck_assert_uint_eq(st.mem.failures, 0);
+    ck_assert_uint_le(st.mem.in_use, st.mem.size / 10 * 9);
+    for (int i = 0; i < READERS; i++) {
+        ck_assert(!peer_client_reset(r[i]));
+    }
+    peer_server_default(PEER_REPLY, PEER_DEFAULT_REPLY);
+
+    /* They read again: every byte arrives, memory comes back. */
+    for (int i = 0; i < READERS; i++) {
+        peer_client_pause(r[i], false);
+    }
+    peer_run(20000);
+    for (int i = 0; i < READERS; i++) {
+        size_t len;
+        const char *got = peer_client_received(r[i], &len);
+
+        ck_assert(!peer_client_reset(r[i]));
+        ck_assert_uint_eq(len, strlen(head) +
+                          strlen("Connection: keep-alive\r\n") + READER_BYTES);
+        ck_assert(got[len - 1] == 's');
+    }
+    assert_served("/after");
+    for (int i = 0; i < READERS; i++) {
+        peer_client_shutdown(r[i]);
+    }
+    peer_run(2000);
+    ck_assert_uint_le(mem_in_use() - base, 16384);
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -784,6 +860,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_time_wait_reuse);
     tcase_add_test(tc, test_watermark_uploads);
     tcase_add_test(tc, test_watermark_refuse);
+    tcase_add_test(tc, test_watermark_slow_readers);
     tcase_add_test(tc, test_client_costs);
     suite_add_tcase(s, tc);
     return s;

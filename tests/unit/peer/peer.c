@@ -646,6 +646,7 @@ struct sconn {
     struct tcp_pcb *pcb;        /* NULL once closed or reset, either side */
     struct peer_conn_info info;
     struct buf rx;              /* bytes not yet a complete request */
+    size_t stream_left;         /* peer_server_stream(): bytes still to send */
 };
 
 struct request {
@@ -880,6 +881,40 @@ static void server_err(void *arg, err_t err)
     }
 }
 
+/* Send what peer_server_stream() still owes, as far as the window allows. */
+static void sconn_stream(struct sconn *s)
+{
+    static char chunk[1460];
+    bool wrote = false;
+
+    memset(chunk, 's', sizeof(chunk));
+    while (s->pcb && s->stream_left && tcp_sndbuf(s->pcb) &&
+           tcp_sndqueuelen(s->pcb) < TCP_SND_QUEUELEN) {
+        size_t n = s->stream_left < sizeof(chunk) ? s->stream_left
+                                                  : sizeof(chunk);
+
+        if (n > tcp_sndbuf(s->pcb)) {
+            n = tcp_sndbuf(s->pcb);
+        }
+        if (tcp_write(s->pcb, chunk, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+            break;
+        }
+        s->stream_left -= n;
+        wrote = true;
+    }
+    if (wrote) {
+        tcp_output(s->pcb);
+    }
+}
+
+static err_t server_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    if (arg) {
+        sconn_stream(arg);
+    }
+    return ERR_OK;
+}
+
 static err_t server_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     struct sconn *s;
@@ -894,6 +929,7 @@ static err_t server_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     s->info.accepted_ms = vclock;
     tcp_arg(pcb, s);
     tcp_recv(pcb, server_recv);
+    tcp_sent(pcb, server_sent);
     tcp_err(pcb, server_err);
     tcp_nagle_disable(pcb);
     return ERR_OK;
@@ -998,4 +1034,21 @@ int peer_server_forget(unsigned conn)
     sconn_release(s);
     tcp_abandon(pcb, 0);        /* no RST: the card learns on its next segment */
     return 0;
+}
+
+int peer_server_stream(unsigned conn, size_t n)
+{
+    struct sconn *s = sconn_get(conn);
+
+    if (!s->pcb) {
+        return -1;
+    }
+    s->stream_left += n;
+    sconn_stream(s);
+    return 0;
+}
+
+size_t peer_server_stream_left(unsigned conn)
+{
+    return sconn_get(conn)->stream_left;
 }

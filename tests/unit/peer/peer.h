@@ -172,6 +172,15 @@ int peer_server_reset(unsigned conn);
 /* Data segments the card sent towards the server so far; *@with_psh: PSH. */
 unsigned peer_bus_data_segments(unsigned *with_psh);
 
+/*
+ * Send @n bytes ('s') on server connection @conn as fast as the card's
+ * window lets them go (the rest from the sent callback): a response body
+ * larger than any one write.  -1 if the connection is gone.
+ */
+int peer_server_stream(unsigned conn, size_t n);
+/* Bytes peer_server_stream() has yet to send on @conn. */
+size_t peer_server_stream_left(unsigned conn);
+
 /* Stop listening: connects from the card are refused (RST). */
 void peer_server_unlisten(void);
 
