@@ -117,6 +117,12 @@
 #define LWIP_WND_SCALE                  1
 #define TCP_RCV_SCALE                   2
 #define LWIP_TCP_KEEPALIVE              1
+/*
+ * SOF_REUSEADDR for the listeners (master.c): a listener removed and loaded
+ * again must bind its port while that port's client connections, or their
+ * TIME_WAIT pcbs, are still there (accepted pcbs inherit the option).
+ */
+#define SO_REUSE                        1
 #define LWIP_TCP_TIMESTAMPS             0
 #define TCP_OVERSIZE                    TCP_MSS
 #define LWIP_TCP_SACK_OUT               0

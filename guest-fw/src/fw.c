@@ -190,7 +190,7 @@ void pcfw_get_stats(struct pcfw_stats *st)
     }
 }
 
-int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
+static int reconfigure(const char *text, size_t len, char *err, size_t errlen)
 {
     struct pcfw_config cfg, old;
     int ret;
@@ -234,22 +234,39 @@ int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
                      pcfw_strerror(ret));
             return ret;
         }
+        ret = pcfw_master_prepare(&cfg);
+        if (ret != PCFW_OK) {
+            pcfw_pool_unprepare();
+            PCFW_UNGUARD();
+            snprintf(err, errlen, "not applied: %s opening its listeners (see "
+                     "the card's log); the running configuration is unchanged",
+                     pcfw_strerror(ret));
+            return ret;
+        }
+        /* From here on nothing can fail. */
         old = pcfw.cfg;
         pcfw.cfg = cfg;
         pcfw_ports_apply(&old);
-        ret = pcfw_master_apply();
+        pcfw_master_commit();
         pcfw_pool_commit(&old);
         pcfw_client_reap();
         PCFW_UNGUARD();
     }
-    if (ret != PCFW_OK) {
-        snprintf(err, errlen, "applied in part: %s (see the card's log)",
-                 pcfw_strerror(ret));
-        return ret;
-    }
     pcfw_log(PCFW_LOG_INFO, "configuration loaded: %u listeners",
              cfg.n_listeners);
     return PCFW_OK;
+}
+
+int pcfw_reconfigure(const char *text, size_t len, char *err, size_t errlen)
+{
+    int ret = reconfigure(text, len, err, errlen);
+
+    /* The host has the reason; the card's own log has it too. */
+    if (ret != PCFW_OK) {
+        pcfw_log(PCFW_LOG_ERROR, "configuration refused: %s",
+                 errlen ? err : pcfw_strerror(ret));
+    }
+    return ret;
 }
 
 const char *pcfw_fault(void)

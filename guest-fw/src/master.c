@@ -84,6 +84,10 @@ static void proxy_init(struct pcfw_proxy *p)
     pcfw_list_init(&p->pending);
 }
 
+/*
+ * Open a listening pcb for @li into @l (its callback argument is &l->li,
+ * fixed again by master_install() when the slot moves).
+ */
 static int listen_on(struct listening *l, const struct pcfw_listener *li)
 {
     struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
@@ -94,6 +98,8 @@ static int listen_on(struct listening *l, const struct pcfw_listener *li)
     }
     /* Clients come from the network port only: not the server's side. */
     tcp_bind_netif(pcb, &pcfw.netif[PCFW_PORT_NIC]);
+    /* Its own earlier clients (and their TIME_WAIT pcbs) may hold the port. */
+    ip_set_option(pcb, SOF_REUSEADDR);
     err = tcp_bind(pcb, IP4_ADDR_ANY, li->port);
     if (err != ERR_OK) {
         pcfw_log(PCFW_LOG_ERROR, "cannot bind port %u: error %d", li->port, err);
@@ -108,44 +114,87 @@ static int listen_on(struct listening *l, const struct pcfw_listener *li)
     l->li = *li;
     tcp_arg(l->pcb, &l->li);
     tcp_accept(l->pcb, master_accept);
-    if (li->port) {
-        pcfw_log(PCFW_LOG_INFO, "listening on port %u (%s proxy, server "
-                 "port %u)", li->port,
-                 li->proxy == PCFW_PROXY_HTTP ? "http" : "pass",
-                 li->server_port);
-    }
     return PCFW_OK;
+}
+
+static void listen_close(struct listening *l)
+{
+    if (l == &unmatched) {
+        tcp_set_listen_any_port(NULL);
+    }
+    tcp_close(l->pcb);
+    l->pcb = NULL;
 }
 
 /*
- * Make the listening ports those of pcfw.cfg: close the ones it lacks
- * (their clients carry on), update the ones it changes, open the new ones.
+ * Loading a configuration is two steps, so that one that cannot be applied
+ * changes nothing: master_prepare() opens the listeners @cfg adds (into
+ * staged[], not yet in service: nothing runs between the two steps) and
+ * fails whole; pcfw_master_commit() closes the ones it lacks (their clients
+ * carry on), updates the ones it changes and installs the staged ones.
  */
-/* `unmatched pass`: a catch-all listener for the ports without their own. */
-static int unmatched_apply(void)
+static struct listening staged[PCFW_MAX_LISTENERS];
+static struct listening staged_unmatched;
+
+static struct listening *listening_of(uint16_t port)
 {
-    static const struct pcfw_listener any = { .port = 0, .proxy = PCFW_PROXY_PASS };
-
-    if (pcfw.cfg.unmatched_pass && !unmatched.pcb) {
-        int err = listen_on(&unmatched, &any);     /* bound to a free port */
-
-        if (err != PCFW_OK) {
-            return err;
+    for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
+        if (listening[k].pcb && listening[k].li.port == port) {
+            return &listening[k];
         }
-        tcp_set_listen_any_port(unmatched.pcb);
-        pcfw_log(PCFW_LOG_INFO, "other ports: pass-through to the same port");
-    } else if (!pcfw.cfg.unmatched_pass && unmatched.pcb) {
-        tcp_set_listen_any_port(NULL);
-        tcp_close(unmatched.pcb);
-        unmatched.pcb = NULL;
     }
-    return PCFW_OK;
+    return NULL;
 }
 
-int pcfw_master_apply(void)
+static void master_unstage(void)
 {
-    int ret = unmatched_apply();
+    for (unsigned i = 0; i < PCFW_MAX_LISTENERS; i++) {
+        if (staged[i].pcb) {
+            listen_close(&staged[i]);
+        }
+    }
+    if (staged_unmatched.pcb) {
+        listen_close(&staged_unmatched);
+    }
+}
 
+int pcfw_master_prepare(const struct pcfw_config *cfg)
+{
+    static const struct pcfw_listener any = { .port = 0, .proxy = PCFW_PROXY_PASS };
+    int err = PCFW_OK;
+
+    memset(staged, 0, sizeof(staged));
+    memset(&staged_unmatched, 0, sizeof(staged_unmatched));
+    for (unsigned i = 0; err == PCFW_OK && i < cfg->n_listeners; i++) {
+        if (!listening_of(cfg->listeners[i].port)) {
+            err = listen_on(&staged[i], &cfg->listeners[i]);
+        }
+    }
+    if (err == PCFW_OK && cfg->unmatched_pass && !unmatched.pcb) {
+        err = listen_on(&staged_unmatched, &any);   /* bound to a free port */
+    }
+    if (err != PCFW_OK) {
+        master_unstage();
+    }
+    return err;
+}
+
+/* Put the staged listener @from in service in slot @to. */
+static void master_install(struct listening *to, struct listening *from)
+{
+    *to = *from;
+    from->pcb = NULL;
+    tcp_arg(to->pcb, &to->li);
+    if (to->li.port) {
+        pcfw_log(PCFW_LOG_INFO, "listening on port %u (%s proxy, server "
+                 "port %u)", to->li.port,
+                 to->li.proxy == PCFW_PROXY_HTTP ? "http" : "pass",
+                 to->li.server_port);
+    }
+}
+
+void pcfw_master_commit(void)
+{
     for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
         struct listening *l = &listening[k];
         bool keep = false;
@@ -156,33 +205,31 @@ int pcfw_master_apply(void)
         if (l->pcb && !keep) {
             pcfw_log(PCFW_LOG_INFO, "no longer listening on port %u",
                      l->li.port);
-            tcp_close(l->pcb);
-            l->pcb = NULL;
+            listen_close(l);
         }
     }
     for (unsigned i = 0; i < pcfw.cfg.n_listeners; i++) {
-        const struct pcfw_listener *li = &pcfw.cfg.listeners[i];
-        struct listening *free_slot = NULL, *found = NULL;
-        int err;
+        struct listening *found = listening_of(pcfw.cfg.listeners[i].port);
 
-        for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
-            if (listening[k].pcb && listening[k].li.port == li->port) {
-                found = &listening[k];
-            } else if (!listening[k].pcb && !free_slot) {
-                free_slot = &listening[k];
-            }
-        }
         if (found) {
-            found->li = *li;            /* new proxy or server port */
+            found->li = pcfw.cfg.listeners[i];  /* new proxy or server port */
             continue;
         }
         /* At most PCFW_MAX_LISTENERS, all distinct: a slot is free. */
-        err = listen_on(free_slot, li);
-        if (err != PCFW_OK) {
-            ret = err;
+        for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
+            if (!listening[k].pcb) {
+                master_install(&listening[k], &staged[i]);
+                break;
+            }
         }
     }
-    return ret;
+    if (staged_unmatched.pcb) {
+        master_install(&unmatched, &staged_unmatched);
+        tcp_set_listen_any_port(unmatched.pcb);
+        pcfw_log(PCFW_LOG_INFO, "other ports: pass-through to the same port");
+    } else if (!pcfw.cfg.unmatched_pass && unmatched.pcb) {
+        listen_close(&unmatched);
+    }
 }
 
 int pcfw_master_init(void)
@@ -193,7 +240,15 @@ int pcfw_master_init(void)
     memset(&pcfw_pstats, 0, sizeof(pcfw_pstats));
     memset(listening, 0, sizeof(listening));
     memset(&unmatched, 0, sizeof(unmatched));
-    return pcfw_master_apply();
+    {
+        int err = pcfw_master_prepare(&pcfw.cfg);
+
+        if (err != PCFW_OK) {
+            return err;
+        }
+    }
+    pcfw_master_commit();
+    return PCFW_OK;
 }
 
 void pcfw_master_shutdown(void)
@@ -202,14 +257,11 @@ void pcfw_master_shutdown(void)
 
     for (unsigned k = 0; k < PCFW_MAX_LISTENERS; k++) {
         if (listening[k].pcb) {
-            tcp_close(listening[k].pcb);
-            listening[k].pcb = NULL;
+            listen_close(&listening[k]);
         }
     }
     if (unmatched.pcb) {
-        tcp_set_listen_any_port(NULL);
-        tcp_close(unmatched.pcb);
-        unmatched.pcb = NULL;
+        listen_close(&unmatched);
     }
     pcfw_list_for_each_safe(pos, tmp, &all_clients) {
         pcfw_client_abort(pcfw_container_of(pos, struct pcfw_client, all));

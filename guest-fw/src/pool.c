@@ -406,7 +406,7 @@ static struct pcfw_pool *pool_any(uint16_t port)
 }
 
 /* Forget the pools prepare made and commit did not take. */
-static void pool_unprepare(void)
+void pcfw_pool_unprepare(void)
 {
     struct pcfw_list *pos, *tmp;
 
@@ -435,7 +435,7 @@ int pcfw_pool_prepare(const struct pcfw_config *cfg)
         }
         if (!pool || !pool->srv) {
             pcfw_arena_free(pcfw.arena, pool);
-            pool_unprepare();
+            pcfw_pool_unprepare();
             pcfw_log(PCFW_LOG_ERROR, "no card memory for the pool of server "
                      "port %u", li->server_port);
             return PCFW_ERR_NOMEM;

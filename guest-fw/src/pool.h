@@ -108,6 +108,8 @@ void pcfw_srv_keepalive_hint(struct pcfw_srv *s, uint32_t secs);
  * moved.  Commit cannot fail.
  */
 int pcfw_pool_prepare(const struct pcfw_config *cfg);
+/* Forget what a successful prepare made, when the configuration is refused. */
+void pcfw_pool_unprepare(void);
 void pcfw_pool_commit(const struct pcfw_config *old);
 int pcfw_pool_init(void);
 void pcfw_pool_shutdown(void);

@@ -148,7 +148,9 @@ struct pcfw_client {
 
 /* ---- master.c ---- */
 int pcfw_master_init(void);
-int pcfw_master_apply(void);
+/* Listeners for a new configuration: prepare (may fail, nothing changes), commit. */
+int pcfw_master_prepare(const struct pcfw_config *cfg);
+void pcfw_master_commit(void);
 void pcfw_master_shutdown(void);
 uint32_t pcfw_now(void);
 

@@ -1609,6 +1609,40 @@ START_TEST(test_request_push)
 }
 END_TEST
 
+/*
+ * Issue 9 item 2.  A listener removed and loaded again while its clients
+ * are still connected (and a card-closed one is in TIME_WAIT): the new one
+ * binds the port (SOF_REUSEADDR), the old clients carry on (before: the
+ * bind failed, the configuration was applied in part and port 80 stayed
+ * shut to new clients).
+ */
+START_TEST(test_listener_readded)
+{
+    static const char close_get[] =
+        "GET /c HTTP/1.1\r\nHost: card\r\nConnection: close\r\n\r\n";
+    char err[256];
+    int a, b, c;
+
+    boot("");
+    a = request(GET("/a"));
+    b = request(close_get);
+    peer_run(EXCHANGE_MS);
+    assert_received(a, OK_RESP);
+    ck_assert(peer_client_closed(b));   /* the card closed first */
+    ck_assert_int_eq(pcfw_reconfigure("listen 81 http 8080\n", 20, err,
+                                      sizeof(err)), PCFW_OK);
+    ck_assert_msg(pcfw_reconfigure("listen 80 http 8080\n", 20, err,
+                                   sizeof(err)) == PCFW_OK, "%s", err);
+    c = request(GET("/new"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    peer_client_send_str(a, GET("/again"));
+    peer_run(EXCHANGE_MS);
+    assert_received(a, OK_RESP OK_RESP);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1657,6 +1691,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_max_forwards);
     tcase_add_test(tc, test_pipelined_then_half_close);
     tcase_add_test(tc, test_request_push);
+    tcase_add_test(tc, test_listener_readded);
     suite_add_tcase(s, tc);
     return s;
 }
