@@ -146,6 +146,8 @@
 #define LWIP_HOOK_FILENAME              "pcfw_hooks.h"
 /* lwIP 2.1's default ISN is a counter anyone can predict (RFC 6528). */
 #define LWIP_HOOK_TCP_ISN               pcfw_tcp_isn
+#define LWIP_HOOK_IP4_ROUTE_SRC         pcfw_route_src
+#define LWIP_HOOK_IP4_INPUT             pcfw_ip4_input_hook
 
 /* ---- statistics and debugging ---- */
 #define LWIP_STATS                      0

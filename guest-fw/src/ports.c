@@ -12,6 +12,7 @@
 #include "lwip/etharp.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/prot/ip4.h"
 #include "netif/ethernet.h"
 #include "fw_internal.h"
 
@@ -28,6 +29,46 @@ static enum pcfw_port port_of(const struct netif *n)
  */
 static uint8_t frame[PCFW_MAX_MTU + SIZEOF_ETH_HDR];
 _Static_assert(sizeof(frame) >= 0xffff, "a whole pbuf chain fits");
+
+/* The strong-host hooks (pcfw_hooks.h). */
+struct netif *pcfw_route_src(const ip4_addr_t *src, const ip4_addr_t *dest)
+{
+    (void)dest;
+    if (!src || ip4_addr_isany(src)) {
+        return NULL;                    /* ip4_route() by destination */
+    }
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        struct netif *n = &pcfw.netif[port];
+
+        if (netif_is_up(n) && ip4_addr_cmp(src, netif_ip4_addr(n))) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+int pcfw_ip4_input_hook(struct pbuf *p, struct netif *inp)
+{
+    const struct ip_hdr *h = p->payload;
+    ip4_addr_t dst;
+
+    if (p->len < IP_HLEN) {
+        return 0;                       /* ip4_input() drops it */
+    }
+    ip4_addr_copy(dst, h->dest);
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        struct netif *n = &pcfw.netif[port];
+
+        if (n != inp && !ip4_addr_isany(netif_ip4_addr(n)) &&
+            ip4_addr_cmp(&dst, netif_ip4_addr(n))) {
+            /* For the other port's address: not taken on this one. */
+            pcfw.st.rx_dropped[port_of(inp)]++;
+            pbuf_free(p);
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static err_t port_linkoutput(struct netif *n, struct pbuf *p)
 {

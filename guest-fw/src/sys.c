@@ -73,10 +73,13 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+static uint32_t isn_clock;     /* the last ISN's clock part */
+
 u32_t pcfw_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
                    const ip_addr_t *remote_ip, u16_t remote_port)
 {
     uint64_t h;
+    uint32_t m;
 
     if (!pcfw.isn_key) {
         pcfw.isn_key = ((uint64_t)pcfw_rand() << 32) | pcfw_rand() | 1;
@@ -84,7 +87,17 @@ u32_t pcfw_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
     h = mix64(pcfw.isn_key ^ ip4_addr_get_u32(ip_2_ip4(local_ip)) ^
               ((uint64_t)ip4_addr_get_u32(ip_2_ip4(remote_ip)) << 32));
     h = mix64(h ^ ((uint64_t)local_port << 16 | remote_port));
-    return (u32_t)h + sys_now() * 250u;
+    /*
+     * The clock part never repeats or goes back, even for two connections
+     * in the same millisecond: a 4-tuple used again at once gets a larger
+     * ISN than before, not the same one.
+     */
+    m = sys_now() * 250u;
+    if ((int32_t)(m - isn_clock) <= 0) {
+        m = isn_clock + 1;
+    }
+    isn_clock = m;
+    return (u32_t)h + m;
 }
 
 void pcfw_log(enum pcfw_log_level level, const char *fmt, ...)

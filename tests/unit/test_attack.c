@@ -153,8 +153,13 @@ static uint32_t fold(uint32_t sum)
  * MSS option).  The card's answer goes to the gateway, whose stack drops
  * it: only a tap sees it.
  */
-static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
-                  uint32_t ack, uint8_t flags, const char *data)
+static const uint8_t card_bus_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x03, 0x0f };
+static const uint8_t peer_bus_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x03, 0x02 };
+
+/* The same on @port, to the card's address @dst there or elsewhere. */
+static void forge_on(enum pcfw_port port, uint32_t dst, uint32_t src,
+                     uint16_t sport, uint16_t dport, uint32_t seq,
+                     uint32_t ack, uint8_t flags, const char *data)
 {
     uint8_t f[14 + 20 + 24 + 512];
     uint8_t *ip = f + 14, *tcp = ip + 20;
@@ -165,8 +170,8 @@ static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
     uint32_t sum;
 
     ck_assert(len <= 512);
-    memcpy(f, card_nic_mac, 6);
-    memcpy(f + 6, peer_nic_mac, 6);
+    memcpy(f, port == PCFW_PORT_NIC ? card_nic_mac : card_bus_mac, 6);
+    memcpy(f + 6, port == PCFW_PORT_NIC ? peer_nic_mac : peer_bus_mac, 6);
     put16(f + 12, 0x0800);
     memset(ip, 0, 20);
     ip[0] = 0x45;
@@ -176,7 +181,7 @@ static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
     ip[8] = 64;
     ip[9] = 6;                          /* TCP */
     put32(ip + 12, src);
-    put32(ip + 16, CARD_NIC_IP);
+    put32(ip + 16, dst);
     put16(ip + 10, fold(sum16(0, ip, 20)));
     memset(tcp, 0, 20 + opt);
     put16(tcp, sport);
@@ -194,7 +199,14 @@ static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
     memcpy(tcp + 20 + opt, data ? data : "", len);
     sum = sum16(0, ip + 12, 8) + 6 + (uint32_t)tcplen;
     put16(tcp + 16, fold(sum16(sum, tcp, tcplen)));
-    pcfw_input(PCFW_PORT_NIC, f, 14 + 20 + tcplen);
+    pcfw_input(port, f, 14 + 20 + tcplen);
+}
+
+static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
+                  uint32_t ack, uint8_t flags, const char *data)
+{
+    forge_on(PCFW_PORT_NIC, CARD_NIC_IP, src, sport, dport, seq, ack, flags,
+             data);
 }
 
 static void forge_syn(uint32_t src, uint16_t sport, uint16_t dport)
@@ -845,6 +857,79 @@ START_TEST(test_watermark_slow_readers)
 }
 END_TEST
 
+/*
+ * 11. A 4-tuple used again within the same millisecond gets a new ISN
+ * (sys.c: the ISN's clock part never repeats); before, both SYN-ACKs
+ * carried the same sequence number.
+ */
+START_TEST(test_isn_not_repeated)
+{
+    uint32_t src = spoofed(7);
+
+    boot("pool 1\n");
+    peer_card_tap(tap);
+    forge_syn(src, 4000, 80);
+    peer_run(0);
+    ck_assert_uint_eq(n_synacks, 1);
+    forge(src, 4000, 80, 1001, 0, TH_RST, NULL);     /* gone again */
+    forge(src, 4000, 80, 90000, 0, TH_SYN, NULL);
+    peer_run(0);
+    ck_assert_uint_eq(n_synacks, 2);
+    ck_assert_uint_ne(synacks[1].seq, synacks[0].seq);
+    peer_card_tap(NULL);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * 12. The card is a strong host (pcfw_hooks.h).  A segment on the bus port
+ * from an Internet-side address gets its reset out of the bus port, with
+ * the bus address (before: out of the NIC port, with the bus address as
+ * source: found by fuzz-frames).  A segment on the NIC port addressed to
+ * the bus address is not taken at all (before: answered, and such
+ * segments reached the pool's connections).
+ */
+#define CARD_BUS_IP     IP4(10, 0, 3, 15)
+static unsigned strong_rst[PCFW_PORT_COUNT];
+static bool strong_wrong_src;
+
+static void strong_tap(enum pcfw_port port, const void *frame, size_t len)
+{
+    const uint8_t *f = frame, *ip = f + 14;
+
+    if (len < 14 + 40 || get16(f + 12) != 0x0800 || ip[9] != 6) {
+        return;
+    }
+    if (get32(ip + 12) != (port == PCFW_PORT_NIC ? CARD_NIC_IP : CARD_BUS_IP)) {
+        strong_wrong_src = true;
+    }
+    if (ip[(ip[0] & 0xf) * 4 + 13] & TH_RST) {
+        strong_rst[port]++;
+    }
+}
+
+START_TEST(test_strong_host)
+{
+    boot("pool 1\n");
+    peer_card_tap(strong_tap);
+    forge_on(PCFW_PORT_BUS, CARD_BUS_IP, IP4(10, 0, 2, 77), 5000, 4444, 1, 0,
+             TH_ACK, NULL);
+    peer_run(0);
+    ck_assert(!strong_wrong_src);
+    ck_assert_uint_eq(strong_rst[PCFW_PORT_NIC], 0);
+    ck_assert_uint_eq(strong_rst[PCFW_PORT_BUS], 1);
+
+    forge_on(PCFW_PORT_NIC, CARD_BUS_IP, IP4(198, 51, 100, 9), 5001, 4444, 1,
+             0, TH_ACK, NULL);
+    peer_run(0);
+    ck_assert_uint_eq(strong_rst[PCFW_PORT_NIC] + strong_rst[PCFW_PORT_BUS], 1);
+    ck_assert_uint_eq(stats().rx_dropped[PCFW_PORT_NIC], 1);
+    peer_card_tap(NULL);
+    assert_served("/after");
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -861,6 +946,8 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_watermark_uploads);
     tcase_add_test(tc, test_watermark_refuse);
     tcase_add_test(tc, test_watermark_slow_readers);
+    tcase_add_test(tc, test_isn_not_repeated);
+    tcase_add_test(tc, test_strong_host);
     tcase_add_test(tc, test_client_costs);
     suite_add_tcase(s, tc);
     return s;
