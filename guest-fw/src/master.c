@@ -100,6 +100,11 @@ static int listen_on(struct listening *l, const struct pcfw_listener *li)
     tcp_bind_netif(pcb, &pcfw.netif[PCFW_PORT_NIC]);
     /* Its own earlier clients (and their TIME_WAIT pcbs) may hold the port. */
     ip_set_option(pcb, SOF_REUSEADDR);
+    /*
+     * Accepted pcbs take the listener's priority: the lowest, so that a new
+     * client can never make lwIP abort another pcb to get one (pool.c).
+     */
+    tcp_setprio(pcb, TCP_PRIO_MIN);
     err = tcp_bind(pcb, IP4_ADDR_ANY, li->port);
     if (err != ERR_OK) {
         pcfw_log(PCFW_LOG_ERROR, "cannot bind port %u: error %d", li->port, err);

@@ -325,6 +325,14 @@ static void srv_connect(struct pcfw_srv *s)
         srv_schedule(s, RECONNECT_MAX_MS);      /* card memory is short */
         return;
     }
+    /*
+     * When no pcb can be allocated, lwIP aborts the most idle pcb of a
+     * lower priority than the new one's (tcp_kill_prio).  Client pcbs have
+     * the lowest (master.c): a pooled connection being reopened (created at
+     * TCP_PRIO_NORMAL) may take an idle client's place, and once open no
+     * other allocation can take its own.
+     */
+    tcp_setprio(pcb, TCP_PRIO_MAX);
     tcp_arg(pcb, s);
     tcp_err(pcb, srv_err);
     tcp_recv(pcb, srv_recv);

@@ -930,6 +930,58 @@ START_TEST(test_strong_host)
 }
 END_TEST
 
+/*
+ * 13. A flood of 10,000 completed connections from spoofed sources above
+ * `max-clients` (100): those beyond it are reset at accept, the card holds
+ * only the admitted ones, nothing faults, and once the admitted ones idle
+ * out (`timeout idle`) a probe is served and card memory is back at its
+ * baseline.
+ */
+#define CONN_FLOOD      10000
+
+START_TEST(test_connection_flood)
+{
+    uint64_t base, peak = 0;
+    unsigned rst = 0, room;
+
+    boot("pool 1\nmax-clients 100\ntimeout idle 5s\ntimeout pool-idle 60m\n");
+    assert_served("/before");           /* its connection stays open */
+    room = 100 - (unsigned)pstats().clients_active;
+    base = mem_in_use();
+    peer_card_tap(tap);
+    for (unsigned i = 0; i < CONN_FLOOD; i++) {
+        uint16_t sport = (uint16_t)(10000 + i);
+
+        forge_syn(spoofed(i), sport, 80);
+        peer_run(0);
+        forge(spoofed(i), sport, 80, 1001, track[sport].isn + 1, TH_ACK, NULL);
+        peer_run(0);
+        if (mem_in_use() > peak) {
+            peak = mem_in_use();
+        }
+    }
+    for (unsigned i = 0; i < CONN_FLOOD; i++) {
+        rst += track[10000 + i].rst;
+    }
+    fprintf(stderr, "test_connection_flood: %d connections, max-clients 100: "
+            "%u reset, %llu bytes held at most\n", CONN_FLOOD, rst,
+            (unsigned long long)(peak - base));
+    ck_assert_uint_eq(pstats().clients_refused, CONN_FLOOD - room);
+    ck_assert_uint_eq(rst, CONN_FLOOD - room);
+    ck_assert_uint_eq(pstats().clients_active, 100);
+    ck_assert_uint_lt(peak - base, 100 * 4096);
+    assert_healthy();
+
+    /* The admitted ones idle out; their FINs are never answered. */
+    peer_run(20 * 60 * 1000);
+    peer_card_tap(NULL);
+    ck_assert_uint_eq(pstats().clients_active, 0);
+    assert_served("/after");
+    ck_assert_uint_le(mem_in_use() - base, 16384);
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -948,6 +1000,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_watermark_slow_readers);
     tcase_add_test(tc, test_isn_not_repeated);
     tcase_add_test(tc, test_strong_host);
+    tcase_add_test(tc, test_connection_flood);
     tcase_add_test(tc, test_client_costs);
     suite_add_tcase(s, tc);
     return s;
