@@ -76,6 +76,8 @@ def main(argv):
                     failed += 1
                 print(f"not ok {i} - {name}{todo}")
                 print(f"#   {r.describe()}")
+                if card.alive():
+                    print(f"#   card: {card.proxy_stats()}")
             sys.stdout.flush()
     finally:
         if card:

@@ -13,6 +13,7 @@ probe).  Used by test_vectors.py (the card, in make check) and by
 scripts/compare-proxies.py (the card, nginx, HAProxy side by side).
 """
 
+import random
 import re
 import socket
 import sys
@@ -135,7 +136,8 @@ class NeedMore(Exception):
 def parse_strict(buf):
     """One request from the front of buf, strictly (RFC 9112 with none of
     its leniencies: CRLF only, one Host, framing by exactly one
-    Content-Length or a lone 'chunked').  Returns (request dict, bytes
+    Content-Length or a lone 'chunked', chunk sizes of bare hex digits, no
+    obs-fold even in trailers).  Returns (request dict, bytes
     used); raises NeedMore or Bad."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
@@ -167,7 +169,7 @@ def parse_strict(buf):
     tes = [v for k, v in fields if k == "transfer-encoding"]
     if len(cls) > 1 or (cls and not cls[0].isdigit()):
         raise Bad(f"Content-Length {cls}")
-    if tes and (cls or tes != ["chunked"] or minor == 0):
+    if tes and (cls or [t.lower() for t in tes] != ["chunked"] or minor == 0):
         raise Bad(f"Transfer-Encoding {tes} with Content-Length {cls}")
     pos = end + 4
     if cls:
@@ -188,12 +190,19 @@ def parse_strict(buf):
             n = int(size, 16)
             pos = e + 2
             if n == 0:
-                if buf[pos:pos + 2] == b"\r\n":
-                    pos += 2
-                    break
-                if len(buf) < pos + 2:
-                    raise NeedMore()
-                raise Bad("trailer fields upstream")
+                # The trailer section: field lines, strictly, then CRLF.
+                while True:
+                    e = buf.find(b"\r\n", pos)
+                    if e < 0:
+                        raise NeedMore()
+                    line = bytes(buf[pos:e])
+                    pos = e + 2
+                    if not line:
+                        break
+                    fm = FIELD.match(line)
+                    if not fm or not VALUE_OK.match(fm[2]):
+                        raise Bad(f"trailer line {line[:80]!r}")
+                break
             if len(buf) < pos + n + 2:
                 raise NeedMore()
             body += buf[pos:pos + n]
@@ -420,12 +429,36 @@ def _parse_responses(buf, methods):
     return out, buf[pos:], False
 
 
+_next_port = [random.randrange(40000, 60000)]
+
+
+def fresh_socket(port):
+    """A client connection to port from a local port this process has not
+    used before.  The kernel may hand out an ephemeral port again soon
+    after it was used, and the card (lwIP) drops a SYN that hits one of its
+    TIME_WAIT connections instead of starting a new one (RFC 1122
+    §4.2.2.13 lets it accept one), so a reused port can stall a connect
+    until TIME_WAIT ends: that is not what the vectors test."""
+    for _ in range(2000):
+        lport = _next_port[0]
+        _next_port[0] = 40000 + (lport - 40000 + 1) % 20000
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((LOCAL, lport))
+            s.settimeout(2)
+            s.connect((LOCAL, port))
+            return s
+        except OSError:
+            s.close()
+    raise OSError("no free local port")
+
+
 def client_exchange(port, segments, nresp, methods, timeout=2.0, linger=0.15):
     """Send segments (with pauses) on a fresh connection, read until nresp
     complete responses came and `linger` passed with nothing more, or the
     connection ended, or `timeout`."""
     res = ClientRead()
-    s = socket.create_connection((LOCAL, port), timeout=2)
+    s = fresh_socket(port)
     buf = bytearray()
     try:
         try:
