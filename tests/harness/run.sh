@@ -1,11 +1,14 @@
 #!/bin/bash
 # proxycard end-to-end tests: build/proxycard-sim between real clients
-# (curl, raw sockets) and nginx on 127.0.0.1.  Prints TAP ("1..N", "ok N -
-# name", "not ok N - name" with "#" diagnostics, "# SKIP reason"); exit
-# status 0 only if nothing failed.
+# (curl, raw sockets) and nginx on 127.0.0.1 (test_proxy.py), then the HTTP
+# vector corpus of tests/http-vectors/ against a strict recording origin
+# (test_vectors.py, one line per vector).  Each prints TAP ("1..N", "ok N -
+# name", "not ok N - name" with "#" diagnostics, "# SKIP reason", "# TODO
+# reason" for a vector where the card is known wrong); exit status 0 only
+# if nothing failed.
 #
-# Usage: tests/harness/run.sh [SUBSTRING...]  (only the tests whose name
-# contains one of them).  Environment: BUILD (default build), PYTHON
+# Usage: tests/harness/run.sh [SUBSTRING...]  (only the tests and vectors
+# whose name contains one of them).  Environment: BUILD (default build), PYTHON
 # (default python3), PCTEST_KEEP=1 keeps the run directory with the logs.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -27,4 +30,11 @@ rc=$?
 if [ "$rc" -eq 124 ]; then
     echo "# the suite did not finish within 420 s"
 fi
-exit "$rc"
+# The vectors take about 30 s.
+timeout -k 15 120 "$PY" tests/harness/test_vectors.py "$@"
+vrc=$?
+if [ "$vrc" -eq 124 ]; then
+    echo "# the vectors did not finish within 120 s"
+fi
+[ "$rc" -ne 0 ] && exit "$rc"
+exit "$vrc"
