@@ -139,8 +139,10 @@ struct pcfw_srv *pcfw_pool_take(struct pcfw_pool *pool,
     pcfw_list_for_each_safe(pos, tmp, &pool->idle) {
         struct pcfw_srv *s = pcfw_container_of(pos, struct pcfw_srv, link);
 
-        if (s->pcb->state != ESTABLISHED) {
-            pcfw_srv_drop(s, false);    /* its FIN is in: not for a request */
+        if (s->pcb->state != ESTABLISHED ||
+            pcfw_now() - s->since_ms >= srv_idle_limit(s)) {
+            /* Its FIN is in, or the server may be closing it as idle. */
+            pcfw_srv_drop(s, false);
             continue;
         }
         if (fresh && s->uses) {
@@ -206,8 +208,15 @@ static void srv_failed(struct pcfw_srv *s, bool refused)
         pool->backoff_ms *= 2;
     }
     if (refused && pool->connected == 0) {
-        /* Nothing listens there: waiting requests learn it now. */
-        pcfw_http_srv_refused(pool);
+        bool connecting = false;
+
+        for (unsigned k = 0; k < pool->size; k++) {
+            connecting |= pool->srv[k].state == SRV_CONNECTING;
+        }
+        /* Nothing listens there (no sibling connect still pending): now. */
+        if (!connecting) {
+            pcfw_http_srv_refused(pool);
+        }
     }
 }
 

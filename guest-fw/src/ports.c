@@ -56,6 +56,9 @@ int pcfw_ip4_input_hook(struct pbuf *p, struct netif *inp)
         return 0;                       /* ip4_input() drops it */
     }
     ip4_addr_copy(dst, h->dest);
+    if (ip4_addr_cmp(&dst, netif_ip4_addr(inp))) {
+        return 0;                       /* its own address (ports may share one) */
+    }
     for (int port = 0; port < PCFW_PORT_COUNT; port++) {
         struct netif *n = &pcfw.netif[port];
 

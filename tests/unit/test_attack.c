@@ -982,6 +982,25 @@ START_TEST(test_connection_flood)
 }
 END_TEST
 
+/*
+ * Review finding: ports sharing one address (a static configuration, or a
+ * DHCP lease on the NIC port that repeats the bus address) still take
+ * their own traffic (before: the strong-host hook dropped every packet on
+ * both ports, since each was also "the other port's address").
+ */
+START_TEST(test_strong_host_shared_address)
+{
+    int c;
+
+    boot("pool 1\nbus address 10.0.2.15/24 gateway 10.0.2.2\n");
+    c = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    ck_assert(peer_client_connected(c));
+    ck_assert_uint_eq(stats().rx_dropped[PCFW_PORT_NIC], 0);
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -1000,6 +1019,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_watermark_slow_readers);
     tcase_add_test(tc, test_isn_not_repeated);
     tcase_add_test(tc, test_strong_host);
+    tcase_add_test(tc, test_strong_host_shared_address);
     tcase_add_test(tc, test_connection_flood);
     tcase_add_test(tc, test_client_costs);
     suite_add_tcase(s, tc);

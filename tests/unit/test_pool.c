@@ -1643,6 +1643,31 @@ START_TEST(test_listener_readded)
 }
 END_TEST
 
+/*
+ * Review finding: a connection past its idle limit is never handed out,
+ * even between two pool ticks: after `Keep-Alive: timeout=0` the next
+ * request goes to a new connection (before: to the one the server closes).
+ */
+START_TEST(test_keepalive_zero_not_reused)
+{
+    int c;
+    unsigned first, second;
+
+    boot("pool 1\n");
+    peer_server_script(PEER_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                       "Keep-Alive: timeout=0\r\n\r\nok");
+    c = request(GET("/a") GET("/b"));
+    peer_run(REOPEN_MS);
+    ck_assert_uint_eq(peer_server_requests(), 2);
+    peer_server_request(0, NULL, &first);
+    peer_server_request(1, NULL, &second);
+    ck_assert_uint_ne(first, second);
+    ck_assert_uint_eq(pstats().errors, 0);
+    (void)c;
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1692,6 +1717,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_pipelined_then_half_close);
     tcase_add_test(tc, test_request_push);
     tcase_add_test(tc, test_listener_readded);
+    tcase_add_test(tc, test_keepalive_zero_not_reused);
     suite_add_tcase(s, tc);
     return s;
 }
