@@ -73,13 +73,14 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static uint32_t isn_clock;     /* the last ISN's clock part */
+static uint32_t isn_clock;      /* the last ISN's clock part */
+static uint32_t isn_clock_ms;   /* sys_now() when it was taken */
 
 u32_t pcfw_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
                    const ip_addr_t *remote_ip, u16_t remote_port)
 {
     uint64_t h;
-    uint32_t m;
+    uint32_t now = sys_now(), m;
 
     if (!pcfw.isn_key) {
         pcfw.isn_key = ((uint64_t)pcfw_rand() << 32) | pcfw_rand() | 1;
@@ -88,15 +89,20 @@ u32_t pcfw_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
               ((uint64_t)ip4_addr_get_u32(ip_2_ip4(remote_ip)) << 32));
     h = mix64(h ^ ((uint64_t)local_port << 16 | remote_port));
     /*
-     * The clock part never repeats or goes back, even for two connections
-     * in the same millisecond: a 4-tuple used again at once gets a larger
-     * ISN than before, not the same one.
+     * The clock part advances by the time since the last ISN (250 ticks a
+     * millisecond, modulo 2^32 like the RFC's 4.55 h cycle), and by at least
+     * one: a 4-tuple used again in the same millisecond gets a larger ISN,
+     * not the same one.  It is advanced by elapsed milliseconds rather than
+     * compared with sys_now() * 250: that product laps the last value after
+     * 2.4 h without connections, which froze the clock (every ISN was then
+     * the last one plus one) for the next 2.4 h.
      */
-    m = sys_now() * 250u;
-    if ((int32_t)(m - isn_clock) <= 0) {
-        m = isn_clock + 1;
+    m = isn_clock + (now - isn_clock_ms) * 250u;
+    if (m == isn_clock) {
+        m++;
     }
     isn_clock = m;
+    isn_clock_ms = now;
     return (u32_t)h + m;
 }
 

@@ -882,6 +882,41 @@ START_TEST(test_isn_not_repeated)
 END_TEST
 
 /*
+ * Review finding: the ISN clock keeps running after 2.4 h without a
+ * connection.  The same 4-tuple 1 s apart gets ISNs 250,000 apart (RFC 6528:
+ * 4 us ticks); before, after 3 h idle they were 1 apart, because the clock
+ * part (sys_now() * 250) was compared with the last one and seemed to have
+ * gone back.
+ */
+START_TEST(test_isn_clock_after_idle)
+{
+    uint32_t src = spoofed(8), delta;
+
+    /* No pooled connection is reopened in between (each takes an ISN). */
+    boot("pool 1\ntimeout pool-idle 300m\n");
+    peer_card_tap(tap);
+    forge_syn(src, 4001, 80);
+    peer_run(0);
+    forge(src, 4001, 80, 1001, 0, TH_RST, NULL);
+    peer_run(3 * 3600 * 1000);
+    forge(src, 4001, 80, 50000, 0, TH_SYN, NULL);
+    peer_run(0);
+    forge(src, 4001, 80, 50001, 0, TH_RST, NULL);
+    peer_run(1000);
+    forge(src, 4001, 80, 90000, 0, TH_SYN, NULL);
+    peer_run(0);
+    ck_assert_uint_eq(n_synacks, 3);
+    delta = synacks[2].seq - synacks[1].seq;
+    fprintf(stderr, "test_isn_clock_after_idle: ISNs 1 s apart differ by %u\n",
+            delta);
+    ck_assert_uint_ge(delta, 250000 - 250 * 100);
+    ck_assert_uint_le(delta, 250000 + 250 * 100);
+    peer_card_tap(NULL);
+    assert_healthy();
+}
+END_TEST
+
+/*
  * 12. The card is a strong host (pcfw_hooks.h).  A segment on the bus port
  * from an Internet-side address gets its reset out of the bus port, with
  * the bus address (before: out of the NIC port, with the bus address as
@@ -1018,6 +1053,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_watermark_refuse);
     tcase_add_test(tc, test_watermark_slow_readers);
     tcase_add_test(tc, test_isn_not_repeated);
+    tcase_add_test(tc, test_isn_clock_after_idle);
     tcase_add_test(tc, test_strong_host);
     tcase_add_test(tc, test_strong_host_shared_address);
     tcase_add_test(tc, test_connection_flood);
