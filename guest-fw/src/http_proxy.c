@@ -940,7 +940,7 @@ static void http_response_input(struct pcfw_client *c, struct pcfw_srv *s,
     if (pcfw_client_may_take(c)) {
         pcfw_srv_ack(s, n);
     } else {
-        s->held += n;
+        pcfw_srv_hold(s, n);
     }
     pcfw_client_flush(c);       /* a PENDING client is never freed here */
     if (h->rphase == RS_DONE) {
@@ -1082,8 +1082,7 @@ static void http_drained(struct pcfw_client *c)
     struct pcfw_srv *s = c->srv;
 
     if (s && s->held && pcfw_client_may_take(c)) {
-        pcfw_srv_ack(s, s->held);
-        s->held = 0;
+        pcfw_srv_unhold(s);
     }
 }
 

@@ -66,6 +66,23 @@ void pcfw_srv_ack(struct pcfw_srv *s, uint32_t n)
     }
 }
 
+void pcfw_srv_hold(struct pcfw_srv *s, uint32_t n)
+{
+    if (!s->held) {
+        s->hold_start_ms = pcfw_now();
+    }
+    s->held += n;
+}
+
+void pcfw_srv_unhold(struct pcfw_srv *s)
+{
+    if (s->held) {
+        pcfw_srv_ack(s, s->held);
+        s->held = 0;
+        s->held_for_ms += pcfw_now() - s->hold_start_ms;
+    }
+}
+
 static void srv_schedule(struct pcfw_srv *s, uint32_t delay_ms)
 {
     s->retry_at_ms = pcfw_now() + delay_ms;
@@ -102,8 +119,7 @@ void pcfw_srv_drop(struct pcfw_srv *s, bool reset)
 
 void pcfw_srv_release(struct pcfw_srv *s, bool keep)
 {
-    pcfw_srv_ack(s, s->held);
-    s->held = 0;
+    pcfw_srv_unhold(s);
     s->owner = NULL;
     if (!keep || !s->reusable || !s->pool->live ||
         s->pcb->state != ESTABLISHED) {
@@ -112,7 +128,8 @@ void pcfw_srv_release(struct pcfw_srv *s, bool keep)
         return;
     }
     s->state = SRV_IDLE;
-    s->since_ms = pcfw_now();
+    /* Idle, as the server may see it, since before its window was held. */
+    s->since_ms = pcfw_now() - s->held_for_ms;
     pcfw_list_push_head(&s->pool->idle, &s->link);  /* most recent first */
 }
 
@@ -152,6 +169,7 @@ struct pcfw_srv *pcfw_pool_take(struct pcfw_pool *pool,
         s->state = SRV_BUSY;
         s->owner = owner;
         s->uses++;
+        s->held_for_ms = 0;
         s->since_ms = pcfw_now();
         return s;
     }

@@ -47,6 +47,8 @@ struct pcfw_srv {
     uint32_t retry_at_ms;       /* DOWN: reconnect from then on */
     uint32_t idle_limit_ms;     /* IDLE longer than this: reopen it */
     uint32_t held;              /* response bytes not acknowledged */
+    uint32_t hold_start_ms;     /* held != 0: since when */
+    uint32_t held_for_ms;       /* BUSY: time its window was held, so far */
 };
 
 struct pcfw_pool {
@@ -95,6 +97,16 @@ void pcfw_srv_drop(struct pcfw_srv *s, bool reset);
 
 /* Acknowledge @n response bytes to the server (opens its window). */
 void pcfw_srv_ack(struct pcfw_srv *s, uint32_t n);
+
+/*
+ * Hold @n response bytes unacknowledged (back-pressure: the server's window
+ * shrinks), or acknowledge every held byte.  The time the window was held
+ * counts towards the connection's idle time once the exchange ends: the
+ * server may have finished writing, and started its keep-alive clock, long
+ * before the card read the last of its bytes.
+ */
+void pcfw_srv_hold(struct pcfw_srv *s, uint32_t n);
+void pcfw_srv_unhold(struct pcfw_srv *s);
 
 /* The server announced `Keep-Alive: timeout=@secs` on @s. */
 void pcfw_srv_keepalive_hint(struct pcfw_srv *s, uint32_t secs);

@@ -917,6 +917,70 @@ START_TEST(test_isn_clock_after_idle)
 END_TEST
 
 /*
+ * Review finding: a pooled connection's idle time counts the time the card
+ * held its window.  The server finished writing (and started its
+ * keep-alive clock) while the card held the last of the response; the card
+ * must not reuse the connection once the server's timeout, less the margin,
+ * has passed since then.  Before, the card counted from when it read the
+ * last byte, 3 s later, and sent the next request on the old connection.
+ */
+/* Fits the server's send buffer once the card holds its window. */
+#define HELD_BODY       (180 * 1000)
+
+START_TEST(test_pool_idle_counts_held_window)
+{
+    char head[160];
+    unsigned conn, conn2;
+    uint32_t written_ms, waited = 0;
+    size_t len;
+    int c;
+
+    boot("pool 1\nbuffer 16k\ntimeout pool-idle 60m\n");
+    peer_server_default(PEER_SILENT, NULL);
+    c = peer_client_open(80);
+    peer_client_pause(c, true);
+    peer_client_send_str(c, GET("/big"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    peer_server_request(0, NULL, &conn);
+    snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+             "Keep-Alive: timeout=5\r\n\r\n", HELD_BODY);
+    ck_assert_int_eq(peer_server_send(conn, head), 0);
+    ck_assert_int_eq(peer_server_stream(conn, HELD_BODY), 0);
+    while (peer_server_stream_left(conn) && waited < 2000) {
+        peer_run(10);
+        waited += 10;
+    }
+    ck_assert_uint_eq(peer_server_stream_left(conn), 0);
+    written_ms = peer_now();
+
+    /* The card holds the rest for 3 s, then the client reads it all. */
+    peer_run(3000);
+    peer_client_received(c, &len);
+    ck_assert_uint_lt(len, HELD_BODY);
+    peer_client_pause(c, false);
+    peer_run(500);
+    peer_client_received(c, &len);
+    ck_assert_uint_gt(len, HELD_BODY);
+    peer_server_default(PEER_REPLY, PEER_DEFAULT_REPLY);
+
+    /* 4.2 s after the server's last write: past 5 s less the 1 s margin. */
+    peer_run(written_ms + 4200 - peer_now());
+    peer_client_send_str(c, GET("/next"));
+    peer_run(200);
+    ck_assert_uint_eq(peer_server_requests(), 2);
+    peer_server_request(1, NULL, &conn2);
+    fprintf(stderr, "test_pool_idle_counts_held_window: server done writing "
+            "at %u ms, next request on connection %u (first on %u)\n",
+            written_ms, conn2, conn);
+    ck_assert_uint_ne(conn2, conn);
+    peer_client_shutdown(c);
+    peer_run(500);
+    assert_healthy();
+}
+END_TEST
+
+/*
  * 12. The card is a strong host (pcfw_hooks.h).  A segment on the bus port
  * from an Internet-side address gets its reset out of the bus port, with
  * the bus address (before: out of the NIC port, with the bus address as
@@ -1054,6 +1118,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_watermark_slow_readers);
     tcase_add_test(tc, test_isn_not_repeated);
     tcase_add_test(tc, test_isn_clock_after_idle);
+    tcase_add_test(tc, test_pool_idle_counts_held_window);
     tcase_add_test(tc, test_strong_host);
     tcase_add_test(tc, test_strong_host_shared_address);
     tcase_add_test(tc, test_connection_flood);
