@@ -10,13 +10,18 @@
 
 struct pcfw_cb *pcfw_cb_top;
 
-void pcfw_tcp_abort(struct tcp_pcb *pcb)
+void pcfw_cb_pcb_gone(struct tcp_pcb *pcb)
 {
     for (struct pcfw_cb *cb = pcfw_cb_top; cb; cb = cb->outer) {
         if (cb->pcb == pcb) {
             cb->aborted = true;
         }
     }
+}
+
+void pcfw_tcp_abort(struct tcp_pcb *pcb)
+{
+    pcfw_cb_pcb_gone(pcb);
     tcp_arg(pcb, NULL);
     tcp_recv(pcb, NULL);
     tcp_sent(pcb, NULL);

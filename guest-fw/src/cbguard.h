@@ -45,4 +45,11 @@ static inline err_t pcfw_cb_leave(struct pcfw_cb *cb)
 /* Clear @pcb's callbacks and reset it; marks the callbacks running for it. */
 void pcfw_tcp_abort(struct tcp_pcb *pcb);
 
+/*
+ * From an error callback: lwIP freed @pcb (a reset, a timeout, or an abort
+ * lwIP decided itself, such as tcp_kill_prio making room for a new pcb
+ * while another callback runs); mark the callbacks running for it.
+ */
+void pcfw_cb_pcb_gone(struct tcp_pcb *pcb);
+
 #endif /* PCFW_CBGUARD_H */

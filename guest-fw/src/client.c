@@ -385,6 +385,7 @@ static void client_err(void *arg, err_t err)
 
     /* lwIP has freed the pcb already: never touch it. */
     if (c) {
+        pcfw_cb_pcb_gone(c->pcb);
         c->pcb = NULL;
         client_free(c);
     }

@@ -40,6 +40,17 @@ struct pcfw_state pcfw;
 #define PCFW_UNGUARD() (pcfw.fault_jmp = NULL)
 
 /*
+ * What an entry point leaves to its end, when no lwIP callback runs and no
+ * loop holds a client: the pool's connects (they may make lwIP abort an
+ * idle client, pool.h), then the clients freed meanwhile.
+ */
+static void entry_done(void)
+{
+    pcfw_pool_dial();
+    pcfw_client_reap();
+}
+
+/*
  * The arena's reserve for lwIP's own state (arena.h, enum pcfw_mem_class):
  * 1/32 of card memory, at least 64 KiB, at most 2 MiB (256 KiB on an
  * 8 MiB card, 2 MiB on the default 64 MiB one: ~7000 pcbs).
@@ -145,7 +156,7 @@ int pcfw_init(const struct pcfw_platform *platform,
         if (err == PCFW_OK) {
             err = pcfw_pool_init();
         }
-        pcfw_client_reap();
+        entry_done();
         PCFW_UNGUARD();
     }
     if (err != PCFW_OK) {
@@ -160,7 +171,7 @@ void pcfw_input(enum pcfw_port port, const void *frame, size_t len)
 {
     PCFW_GUARD();
     pcfw_ports_input(port, frame, len);
-    pcfw_client_reap();
+    entry_done();
     PCFW_UNGUARD();
 }
 
@@ -170,7 +181,7 @@ uint32_t pcfw_poll(void)
 
     PCFW_GUARD(UINT32_MAX);
     sys_check_timeouts();
-    pcfw_client_reap();
+    entry_done();
     next = sys_timeouts_sleeptime();
     PCFW_UNGUARD();
     return next;
@@ -249,7 +260,7 @@ static int reconfigure(const char *text, size_t len, char *err, size_t errlen)
         pcfw_ports_apply(&old);
         pcfw_master_commit();
         pcfw_pool_commit(&old);
-        pcfw_client_reap();
+        entry_done();
         PCFW_UNGUARD();
     }
     pcfw_log(PCFW_LOG_INFO, "configuration loaded: %u listeners",

@@ -192,6 +192,7 @@ static void pass_srv_err(void *arg, err_t err)
         if (!c->pd.pass.srv_connected) {
             pcfw_pstats.srv_connect_failures++;
         }
+        pcfw_cb_pcb_gone(c->pd.pass.srv);
         c->pd.pass.srv = NULL;
         pcfw_client_abort(c);
     }
@@ -218,7 +219,7 @@ static bool pass_accept(struct pcfw_client *c)
     c->state = PCFW_CL_STREAM;
     pc->since_ms = pc->srv_active_ms = pcfw_now();
     pcfw_list_push_tail(&pcfw_pass_proxy.clients, &c->link);
-    pc->srv = tcp_new_ip_type(IPADDR_TYPE_V4);
+    pc->srv = pcfw_tcp_new_beside(c->pcb);
     if (!pc->srv) {
         pcfw_client_abort(c);
         return false;

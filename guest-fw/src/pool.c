@@ -33,6 +33,7 @@
 
 static struct pcfw_list pools;      /* struct pcfw_pool.link */
 static bool pool_ticking;
+static bool dial_due;               /* some pcfw_srv is in SRV_DIAL */
 
 static void srv_connect(struct pcfw_srv *s);
 
@@ -86,6 +87,19 @@ void pcfw_srv_unhold(struct pcfw_srv *s)
 static void srv_schedule(struct pcfw_srv *s, uint32_t delay_ms)
 {
     s->retry_at_ms = pcfw_now() + delay_ms;
+}
+
+/* Have @s connect as soon as the running entry point is done (pool.h). */
+static void srv_dial(struct pcfw_srv *s)
+{
+    s->state = SRV_DIAL;
+    s->since_ms = pcfw_now();
+    dial_due = true;
+}
+
+static bool srv_connecting(const struct pcfw_srv *s)
+{
+    return s->state == SRV_CONNECTING || s->state == SRV_DIAL;
 }
 
 void pcfw_srv_drop(struct pcfw_srv *s, bool reset)
@@ -187,7 +201,7 @@ void pcfw_pool_want(struct pcfw_pool *pool, bool fresh)
     for (unsigned k = 0; k < pool->size; k++) {
         struct pcfw_srv *s = &pool->srv[k];
 
-        connecting |= s->state == SRV_CONNECTING;
+        connecting |= srv_connecting(s);
         if (s->state == SRV_DOWN && !down) {
             down = s;
         } else if (s->state == SRV_IDLE) {
@@ -199,11 +213,11 @@ void pcfw_pool_want(struct pcfw_pool *pool, bool fresh)
         return;         /* one is on its way, or will be released */
     }
     if (down) {
-        srv_connect(down);
+        srv_dial(down);
     } else if (fresh && reused) {
         /* All up and used: replace one idle connection with a new one. */
         pcfw_srv_drop(reused, false);
-        srv_connect(reused);
+        srv_dial(reused);
     }
 }
 
@@ -229,7 +243,7 @@ static void srv_failed(struct pcfw_srv *s, bool refused)
         bool connecting = false;
 
         for (unsigned k = 0; k < pool->size; k++) {
-            connecting |= pool->srv[k].state == SRV_CONNECTING;
+            connecting |= srv_connecting(&pool->srv[k]);
         }
         /* Nothing listens there (no sibling connect still pending): now. */
         if (!connecting) {
@@ -331,6 +345,7 @@ static void srv_err(void *arg, err_t err)
     if (!s) {
         return;
     }
+    pcfw_cb_pcb_gone(s->pcb);
     s->pcb = NULL;      /* freed by lwIP */
     if (s->state == SRV_CONNECTING) {
         srv_failed(s, err == ERR_RST);
@@ -345,10 +360,13 @@ static void srv_err(void *arg, err_t err)
 
 static void srv_connect(struct pcfw_srv *s)
 {
-    struct tcp_pcb *pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    struct tcp_pcb *pcb;
     ip_addr_t dst;
 
+    LWIP_ASSERT("pool connects start between callbacks", !pcfw_cb_top);
+    pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
     if (!pcb) {
+        s->state = SRV_DOWN;
         srv_schedule(s, RECONNECT_MAX_MS);      /* card memory is short */
         return;
     }
@@ -398,7 +416,7 @@ static void pool_tick(void *arg)
 
             if (s->state == SRV_DOWN && pool->live &&
                 (int32_t)(now - s->retry_at_ms) >= 0) {
-                srv_connect(s);
+                srv_dial(s);
             } else if (s->state == SRV_IDLE &&
                        now - s->since_ms >= srv_idle_limit(s)) {
                 pcfw_srv_drop(s, false);    /* before the server closes it */
@@ -527,7 +545,7 @@ void pcfw_pool_commit(const struct pcfw_config *old)
         if (!pool->armed) {
             pool->armed = true;
             for (unsigned k = 0; k < pool->size; k++) {
-                srv_connect(&pool->srv[k]);
+                srv_dial(&pool->srv[k]);
             }
         }
     }
@@ -543,11 +561,42 @@ int pcfw_pool_init(void)
 
     pcfw_list_init(&pools);
     pool_ticking = false;
+    dial_due = false;
     err = pcfw_pool_prepare(&pcfw.cfg);
     if (err == PCFW_OK) {
         pcfw_pool_commit(NULL);
     }
     return err;
+}
+
+void pcfw_pool_dial(void)
+{
+    /*
+     * A connect may abort an idle client (tcp_kill_prio), and freeing it
+     * may decide another connect: go round until none is due.
+     */
+    while (dial_due) {
+        struct pcfw_list *pos, *tmp;
+
+        dial_due = false;
+        pcfw_list_for_each_safe(pos, tmp, &pools) {
+            struct pcfw_pool *pool = pcfw_container_of(pos, struct pcfw_pool,
+                                                       link);
+
+            for (unsigned k = 0; k < pool->size; k++) {
+                struct pcfw_srv *s = &pool->srv[k];
+
+                if (s->state != SRV_DIAL) {
+                    continue;
+                }
+                if (pool->live) {
+                    srv_connect(s);
+                } else {
+                    s->state = SRV_DOWN;    /* retired meanwhile */
+                }
+            }
+        }
+    }
 }
 
 void pcfw_pool_shutdown(void)
@@ -571,6 +620,7 @@ void pcfw_pool_shutdown(void)
         sys_untimeout(pool_tick, NULL);
         pool_ticking = false;
     }
+    dial_due = false;
 }
 
 void pcfw_pool_stats(uint64_t *in_use, uint64_t *idle)

@@ -31,7 +31,16 @@
 
 #include "proxy.h"
 
-enum pcfw_srv_state { SRV_DOWN, SRV_CONNECTING, SRV_IDLE, SRV_BUSY };
+/*
+ * SRV_DIAL: its connect starts when the firmware entry point that decided
+ * it is about to return (pcfw_pool_dial()), never inside an lwIP callback.
+ * Allocating the pcb may make lwIP abort the most idle client to make room
+ * (tcp_kill_prio), and a client aborted under a running callback, or under
+ * a loop over the clients, is a pcb used after it was freed.
+ */
+enum pcfw_srv_state {
+    SRV_DOWN, SRV_CONNECTING, SRV_IDLE, SRV_BUSY, SRV_DIAL,
+};
 
 struct pcfw_pool;
 
@@ -124,6 +133,9 @@ int pcfw_pool_prepare(const struct pcfw_config *cfg);
 void pcfw_pool_unprepare(void);
 void pcfw_pool_commit(const struct pcfw_config *old);
 int pcfw_pool_init(void);
+/* Start the connects decided since the last call (SRV_DIAL).  Only at the
+ * end of a firmware entry point: no lwIP callback may be running. */
+void pcfw_pool_dial(void);
 void pcfw_pool_shutdown(void);
 void pcfw_pool_stats(uint64_t *in_use, uint64_t *idle);
 

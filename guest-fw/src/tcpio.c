@@ -40,3 +40,15 @@ void pcfw_tcp_recved(struct tcp_pcb *pcb, uint64_t n)
         n -= step;
     }
 }
+
+struct tcp_pcb *pcfw_tcp_new_beside(struct tcp_pcb *keep)
+{
+    u8_t prio = keep->prio;
+    struct tcp_pcb *pcb;
+
+    /* tcp_alloc() considers only pcbs below the new one's priority. */
+    tcp_setprio(keep, TCP_PRIO_NORMAL);
+    pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    tcp_setprio(keep, prio);
+    return pcb;
+}

@@ -23,6 +23,14 @@
 size_t pcfw_tcp_send(struct tcp_pcb *pcb, const void *p, size_t len,
                      bool more);
 
+/*
+ * A new pcb for a connection the card opens on behalf of the client on
+ * @keep.  When card memory is short lwIP aborts the most idle pcb of a
+ * lower priority to make room (tcp_kill_prio), clients being the lowest:
+ * never @keep, whose callers would go on with a freed pcb.
+ */
+struct tcp_pcb *pcfw_tcp_new_beside(struct tcp_pcb *keep);
+
 /* Open @pcb's receive window by @n bytes (tcp_recved takes 16 bits). */
 void pcfw_tcp_recved(struct tcp_pcb *pcb, uint64_t n);
 
