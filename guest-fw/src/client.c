@@ -35,9 +35,22 @@
 
 #define PCFW_LINGER_MS      5000
 #define PCFW_POLL_INTERVAL  2       /* tcp_poll units of 500 ms */
+/*
+ * Longest a client's data waits for its ACK (docs/firmware.md, "ACK
+ * timing"): Linux's own delayed-ACK minimum, well under the 200 ms minimum
+ * RTO of a Linux client, where lwIP's fast timer alone took up to 250 ms.
+ */
+#define PCFW_DELACK_MS      40
 
 /* Freed clients, kept until the entry point returns (pcfw_client_reap). */
 static struct pcfw_list zombies = { &zombies, &zombies };
+
+/*
+ * Clients whose last data lwIP has not acknowledged yet, in the order it
+ * came: all wait the same PCFW_DELACK_MS, so the list is sorted by
+ * ack_due_ms and only its head is ever due first.
+ */
+static struct pcfw_list delack = { &delack, &delack };
 
 /*
  * Drop the client: off every queue, its memory back to the arena, except
@@ -54,6 +67,7 @@ static void client_free(struct pcfw_client *c)
     c->proxy->ops->detach(c);
     pcfw_list_remove(&c->link);
     pcfw_list_remove(&c->all);
+    pcfw_list_remove(&c->delack);
     pcfw_bq_clear(&c->in);
     pcfw_bq_clear(&c->out);
     pcfw_pstats.clients_active--;
@@ -253,6 +267,65 @@ bool pcfw_client_gone(const struct pcfw_client *c)
     return c->dead;
 }
 
+/* ---- ACK timing ---- */
+
+/*
+ * After the proxy took the client's data (from client_recv, so lwIP's
+ * tcp_input() sends whatever is flagged here once we return): lwIP has
+ * left the ACK for its fast timer (TF_ACK_DELAY, up to TCP_TMR_INTERVAL,
+ * 250 ms) unless this was the second unacknowledged full segment, or
+ * something we sent carried it already.
+ *
+ * - A short segment while the request is still incomplete: the client
+ *   has nothing more in flight (a slow client writing its request in
+ *   pieces) and the card sends nothing until it does, so waiting gains
+ *   nothing and only risks the client's retransmission: ACK at once.
+ * - Anything else (full segments of an upload, a complete request the
+ *   server is about to answer): the ACK may still ride on the next full
+ *   segment or on the response, so it waits, but PCFW_DELACK_MS at most.
+ *   An upload so keeps lwIP's ACK for every second full segment.
+ */
+static void client_ack_timing(struct pcfw_client *c, size_t len)
+{
+    struct tcp_pcb *pcb = c->pcb;
+
+    if (c->dead || !pcb || (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW)) !=
+                           TF_ACK_DELAY) {
+        return;
+    }
+    if (c->state == PCFW_CL_READING && len < tcp_mss(pcb)) {
+        tcp_set_flags(pcb, TF_ACK_NOW);
+        return;
+    }
+    /* A client already on the list keeps the older data's deadline. */
+    if (!pcfw_list_linked(&c->delack)) {
+        c->ack_due_ms = pcfw_now() + PCFW_DELACK_MS;
+        pcfw_list_push_tail(&delack, &c->delack);
+    }
+}
+
+uint32_t pcfw_client_delack_run(void)
+{
+    uint32_t now = pcfw_now();
+    struct pcfw_list *e;
+
+    while ((e = delack.next) != &delack) {
+        struct pcfw_client *c = pcfw_container_of(e, struct pcfw_client, delack);
+        int32_t left = (int32_t)(c->ack_due_ms - now);
+
+        if (left > 0) {
+            return (uint32_t)left;
+        }
+        pcfw_list_remove(e);
+        /* Not sent since (no data went out to carry it): send it now. */
+        if (c->pcb && (c->pcb->flags & TF_ACK_DELAY)) {
+            tcp_set_flags(c->pcb, TF_ACK_NOW);
+            tcp_output(c->pcb);     /* no memory: lwIP's fast timer retries */
+        }
+    }
+    return UINT32_MAX;
+}
+
 /* ---- lwIP callbacks ---- */
 
 static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
@@ -313,6 +386,7 @@ static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
             pcfw_client_abort(c);
         } else {
             c->proxy->ops->input(c, false);
+            client_ack_timing(c, total);
         }
     }
 
@@ -397,6 +471,7 @@ void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb)
     c->state = PCFW_CL_READING;
     c->last_active_ms = c->sent_ms = pcfw_now();
     pcfw_list_init(&c->link);
+    pcfw_list_init(&c->delack);
     pcfw_bq_init(&c->in, pcfw.arena, 4096);
     pcfw_bq_init(&c->out, pcfw.arena, 16384);
     tcp_arg(pcb, c);

@@ -177,12 +177,21 @@ void pcfw_input(enum pcfw_port port, const void *frame, size_t len)
 
 uint32_t pcfw_poll(void)
 {
-    uint32_t next;
+    uint32_t next, ack;
 
     PCFW_GUARD(UINT32_MAX);
     sys_check_timeouts();
+    /*
+     * The clients' delayed ACKs run here, not as an lwIP timeout: nothing
+     * is allocated for them (sys_timeout() asserts when its allocation
+     * fails) and an idle card has no deadline for them at all.
+     */
+    ack = pcfw_client_delack_run();
     entry_done();
     next = sys_timeouts_sleeptime();
+    if (ack < next) {
+        next = ack;
+    }
     PCFW_UNGUARD();
     return next;
 }

@@ -133,6 +133,8 @@ struct pcfw_client {
     struct pcfw_bq out;         /* output queue 414 */
     struct pcfw_list link;      /* on one of the proxy's queues */
     struct pcfw_list all;       /* on the master's list of clients */
+    struct pcfw_list delack;    /* on client.c's delayed-ACK list */
+    uint32_t ack_due_ms;        /* on it: acknowledge by then (ACK timing) */
     uint32_t in_held;           /* received, not yet acknowledged to TCP */
     uint32_t win_owed;          /* acknowledged, window held (watermark) */
     uint32_t last_active_ms;
@@ -156,6 +158,12 @@ uint32_t pcfw_now(void);
 
 /* ---- client.c ---- */
 void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb);
+/*
+ * Send the clients' delayed ACKs that are due (docs/firmware.md, "ACK
+ * timing"); returns the milliseconds until the next one is, or UINT32_MAX
+ * when none is pending.  From pcfw_poll().
+ */
+uint32_t pcfw_client_delack_run(void);
 /* Move c->out to the client as far as its send window allows. */
 void pcfw_client_flush(struct pcfw_client *c);
 /*

@@ -1668,6 +1668,186 @@ START_TEST(test_keepalive_zero_not_reused)
 }
 END_TEST
 
+/* ---- ACK timing (issue 14 item 1, docs/firmware.md "ACK timing") ---- */
+
+/*
+ * The card's segments to clients, as the tap sees them: when the ACK
+ * number first covered each new byte, and how many were bare ACKs (no
+ * data, SYN, FIN or RST).
+ */
+#define ACKS_MAX        256
+
+static struct { uint32_t ack, ms; } acks[ACKS_MAX];
+static unsigned n_acks, n_bare_acks;
+
+static uint32_t be16(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return be16(p) << 16 | be16(p + 2);
+}
+
+static void ack_tap(enum pcfw_port port, const void *frame, size_t len)
+{
+    const uint8_t *f = frame, *ip = f + 14, *tcp;
+    uint32_t ack, data;
+
+    if (port != PCFW_PORT_NIC || len < 14 + 20 + 20 || be16(f + 12) != 0x0800 ||
+        ip[9] != 6) {
+        return;
+    }
+    tcp = ip + (ip[0] & 0xf) * 4;
+    if (!(tcp[13] & 0x10)) {
+        return;                         /* no ACK (a RST) */
+    }
+    ack = be32(tcp + 8);
+    data = be16(ip + 2) - (uint32_t)(ip[0] & 0xf) * 4 - (tcp[12] >> 4) * 4u;
+    if (!data && !(tcp[13] & 0x07)) {
+        n_bare_acks++;
+    }
+    if (n_acks < ACKS_MAX &&
+        (!n_acks || (int32_t)(ack - acks[n_acks - 1].ack) > 0)) {
+        acks[n_acks].ack = ack;
+        acks[n_acks].ms = peer_now();
+        n_acks++;
+    }
+}
+
+/* The card's highest ACK number to the client so far. */
+static uint32_t ack_hi(void)
+{
+    ck_assert_uint_gt(n_acks, 0);
+    return acks[n_acks - 1].ack;
+}
+
+/* Milliseconds from @since until the card first acknowledged @from + @n. */
+static uint32_t ack_delay(uint32_t from, size_t n, uint32_t since)
+{
+    for (unsigned i = 0; i < n_acks; i++) {
+        if ((int32_t)(acks[i].ack - (from + (uint32_t)n)) >= 0) {
+            return acks[i].ms - since;
+        }
+    }
+    return UINT32_MAX;
+}
+
+#define ACK_MAX_MS      40      /* client.c, PCFW_DELACK_MS */
+
+/*
+ * A slow client writes its request in pieces, 90 ms apart: the card
+ * acknowledges every piece at once, since it sends nothing before the rest
+ * comes (before: at its next 250 ms fast tick, 0-250 ms later, past a Linux
+ * client's 200 ms minimum RTO, so the client retransmitted).
+ */
+START_TEST(test_ack_request_pieces)
+{
+    static const char *const piece[] = {
+        "GET /slow HTTP/1.1\r\n", "Host: ca", "rd\r\n", "User-Agent: t\r\n",
+        "Accept: */*\r\n", "\r\n",
+    };
+    enum { N = sizeof(piece) / sizeof(piece[0]) };
+    uint32_t from[N], t0[N], worst = 0;
+    char seen[160] = "";
+    int c;
+
+    boot("");
+    peer_card_tap(ack_tap);
+    c = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    for (unsigned i = 0; i < N; i++) {
+        from[i] = ack_hi();
+        t0[i] = peer_now();
+        peer_client_send_str(c, piece[i]);
+        peer_run(90);
+    }
+    peer_run(300);
+    /* Every delay first, so that a failure shows them all. */
+    for (unsigned i = 0; i < N; i++) {
+        uint32_t d = ack_delay(from[i], strlen(piece[i]), t0[i]);
+
+        snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), " %d",
+                 d == UINT32_MAX ? -1 : (int)d);
+        worst = d > worst ? d : worst;
+    }
+    fprintf(stderr, "test_ack_request_pieces: ACK delays (ms):%s\n", seen);
+    ck_assert_msg(worst <= ACK_MAX_MS, "ACK delays (ms):%s", seen);
+    assert_received(c, OK_RESP);
+    /* The pieces but the last (its ACK rides on the response). */
+    ck_assert_uint_eq(n_bare_acks, N - 1);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * A complete request the server is slow to answer: its ACK waits for the
+ * response no longer than PCFW_DELACK_MS.  One answered at once carries
+ * the ACK itself: no bare ACK at all.
+ */
+START_TEST(test_ack_request_complete)
+{
+    uint32_t from, t0, d;
+    int c;
+
+    boot("");
+    peer_card_tap(ack_tap);
+    c = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    from = ack_hi();
+    t0 = peer_now();
+    n_bare_acks = 0;
+    peer_client_send_str(c, GET("/fast"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert_uint_eq(ack_delay(from, strlen(GET("/fast")), t0), 0);
+    ck_assert_uint_eq(n_bare_acks, 0);
+
+    peer_server_script(PEER_SILENT, NULL);
+    from = ack_hi();
+    t0 = peer_now();
+    peer_client_send_str(c, GET("/slow"));
+    peer_run(300);
+    d = ack_delay(from, strlen(GET("/slow")), t0);
+    ck_assert_msg(d <= ACK_MAX_MS, "acknowledged after %u ms", (unsigned)d);
+    ck_assert_uint_eq(n_bare_acks, 1);
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * An upload of UPLOAD_SEGS full segments keeps lwIP's ACK for every second
+ * one (RFC 5681 §4.2): no ACK per segment.
+ */
+#define UPLOAD_SEGS     40
+#define CLIENT_MSS      1460    /* tests/unit/peer/lwipopts.h, TCP_MSS */
+
+START_TEST(test_ack_upload)
+{
+    static char req[UPLOAD_SEGS * CLIENT_MSS + 1];
+    int head, c;
+
+    boot("");
+    peer_card_tap(ack_tap);
+    c = peer_client_open(80);
+    peer_run(EXCHANGE_MS);
+    head = snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: card\r\n"
+                    "Content-Length: %06d\r\n\r\n",
+                    UPLOAD_SEGS * CLIENT_MSS - 57);
+    ck_assert_int_eq(head, 57);          /* the %06d keeps it so */
+    memset(req + head, 'u', sizeof(req) - 1 - (size_t)head);
+    n_bare_acks = 0;
+    peer_client_send(c, req, sizeof(req) - 1);
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    fprintf(stderr, "test_ack_upload: %d full segments, %u bare ACKs\n",
+            UPLOAD_SEGS, n_bare_acks);
+    ck_assert_uint_le(n_bare_acks, UPLOAD_SEGS / 2);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1718,6 +1898,13 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_request_push);
     tcase_add_test(tc, test_listener_readded);
     tcase_add_test(tc, test_keepalive_zero_not_reused);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ack");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_ack_request_pieces);
+    tcase_add_test(tc, test_ack_request_complete);
+    tcase_add_test(tc, test_ack_upload);
     suite_add_tcase(s, tc);
     return s;
 }
