@@ -278,6 +278,24 @@ static err_t srv_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     return pcfw_cb_leave(&cb);
 }
 
+/*
+ * A short segment from the server is the end of what it wrote for now
+ * (often the end of a response), and the card sends nothing back that the
+ * ACK could ride on: acknowledge it at once, not at lwIP's next fast tick
+ * (up to 250 ms, past a Linux server's 200 ms minimum RTO: it would resend
+ * the response's tail).  Full segments keep lwIP's ACK for every second
+ * one.  Only while @pcb is still the connection's (the input may have
+ * ended it).
+ */
+static void srv_ack_timing(struct pcfw_srv *s, struct tcp_pcb *pcb,
+                           u16_t len, bool aborted)
+{
+    if (!aborted && s->pcb == pcb && len < tcp_mss(pcb) &&
+        (pcb->flags & (TF_ACK_DELAY | TF_ACK_NOW)) == TF_ACK_DELAY) {
+        tcp_set_flags(pcb, TF_ACK_NOW);
+    }
+}
+
 static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct pcfw_srv *s = arg;
@@ -306,8 +324,11 @@ static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
             pcfw_http_srv_failed(c);
         }
     } else {
-        pcfw_pstats.bytes_from_server += p->tot_len;
+        u16_t len = p->tot_len;
+
+        pcfw_pstats.bytes_from_server += len;
         pcfw_http_srv_input(c, s, p);
+        srv_ack_timing(s, pcb, len, cb.aborted);
     }
     return pcfw_cb_leave(&cb);
 }

@@ -1679,6 +1679,7 @@ END_TEST
 
 static struct { uint32_t ack, ms; } acks[ACKS_MAX];
 static unsigned n_acks, n_bare_acks;
+static enum pcfw_port ack_port = PCFW_PORT_NIC;    /* whose ACKs ack_tap keeps */
 
 static uint32_t be16(const uint8_t *p)
 {
@@ -1695,7 +1696,7 @@ static void ack_tap(enum pcfw_port port, const void *frame, size_t len)
     const uint8_t *f = frame, *ip = f + 14, *tcp;
     uint32_t ack, data;
 
-    if (port != PCFW_PORT_NIC || len < 14 + 20 + 20 || be16(f + 12) != 0x0800 ||
+    if (port != ack_port || len < 14 + 20 + 20 || be16(f + 12) != 0x0800 ||
         ip[9] != 6) {
         return;
     }
@@ -1848,6 +1849,35 @@ START_TEST(test_ack_upload)
 }
 END_TEST
 
+/*
+ * The server's response, one short segment, is acknowledged at once: the
+ * card has nothing to send back that the ACK could ride on (before: at the
+ * next 250 ms fast tick, past a Linux server's 200 ms minimum RTO).
+ */
+START_TEST(test_ack_server_response)
+{
+    uint32_t from, t0, d;
+    int c;
+
+    boot("pool 1\n");
+    ack_port = PCFW_PORT_BUS;
+    peer_card_tap(ack_tap);
+    c = peer_client_open(80);
+    peer_client_send_str(c, GET("/warm"));
+    peer_run(300);
+    assert_received(c, OK_RESP);
+    from = ack_hi();
+    t0 = peer_now();
+    peer_client_send_str(c, GET("/fast"));
+    peer_run(300);
+    d = ack_delay(from, strlen(PEER_DEFAULT_REPLY), t0);
+    fprintf(stderr, "test_ack_server_response: response acknowledged after "
+            "%u ms\n", (unsigned)d);
+    ck_assert_msg(d <= 1, "acknowledged after %u ms", (unsigned)d);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1905,6 +1935,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_ack_request_pieces);
     tcase_add_test(tc, test_ack_request_complete);
     tcase_add_test(tc, test_ack_upload);
+    tcase_add_test(tc, test_ack_server_response);
     suite_add_tcase(s, tc);
     return s;
 }
