@@ -397,7 +397,10 @@ sysctl -q -w net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 \
 ulimit -n 65536
 ip link set lo up
 
-/sbin/net-up || fail "network set-up"
+# The interface first (nginx binds its address), the card's listeners last:
+# loaded before nginx is up, the card's pool would dial a closed port and
+# count connect failures for a server that is merely starting (issue 14).
+/sbin/net-up --no-config || fail "network set-up"
 
 mkdir -p /var/lib/nginx /var/log/nginx
 nginx 2>/run/nginx.stderr || fail "nginx did not start: $(cat /run/nginx.stderr; tail -n 3 /var/log/nginx/error.log 2>/dev/null)"
@@ -407,6 +410,9 @@ until wget -q -O /dev/null "$URL" 2>/dev/null; do
     [ $i -lt 100 ] || fail "nginx does not answer at $URL"
     sleep 0.1
 done
+if [ "$VARIANT" = card ]; then
+    proxycardctl load /etc/proxycard.conf || fail "proxycardctl load failed"
+fi
 say "READY variant=$VARIANT iface=$IFACE addr=$ADDR server=$URL uptime=$(cut -d' ' -f1 /proc/uptime)s"
 EOF
 

@@ -494,6 +494,17 @@ def t_boot(env):
     m = re.search(r"READY .*uptime=([\d.]+)s", env.vm.console_text())
     print(f"# {env.variant} guest READY {env.vm.boot_time:.1f}s after run-vm.sh started "
           f"(guest uptime {m[1] if m else '?'}s)")
+    if env.variant == "card":
+        # The guest loads the card's listeners once nginx answers: the boot
+        # counts no connect failure and drops no frame (issue 14 item 3).
+        st = env.vm.qmp_stats()
+        print(f"# after boot: server-connect-failures {st.get('server-connect-failures')}, "
+              f"server-connects {st.get('server-connects')}, "
+              f"bus-tx-dropped {st.get('bus-tx-dropped')}")
+        check(st.get("server-connect-failures") == 0,
+              f"the boot counted {st.get('server-connect-failures')} server connect failures")
+        check(st.get("bus-tx-dropped") == 0,
+              f"the boot dropped {st.get('bus-tx-dropped')} frames towards the guest")
 
 
 def t_curl_index(env):
