@@ -283,8 +283,13 @@ static bool list_next(const uint8_t *b, size_t *pos, size_t end, size_t *off,
     return false;
 }
 
-/* "HTTP/" DIGIT "." DIGIT: 0 for 1.0 and 1.1, E_VERSION for another such
- * version, E_BAD for anything else (the name is case-sensitive). */
+/*
+ * "HTTP/" DIGIT "." DIGIT: 0 for major 1, E_VERSION for another major,
+ * E_BAD for anything else (the name is case-sensitive).  A minor above 1
+ * is reported as 1: RFC 9110 §2.5 says to process a higher minor of a
+ * major we implement as the highest minor we conform to, and the card
+ * writes its own "HTTP/1.1" on whatever it forwards either way.
+ */
 static int parse_version(const uint8_t *p, size_t n, uint8_t *major,
                          uint8_t *minor)
 {
@@ -294,8 +299,11 @@ static int parse_version(const uint8_t *p, size_t n, uint8_t *major,
     }
     *major = (uint8_t)(p[5] - '0');
     *minor = (uint8_t)(p[7] - '0');
-    if (*major != 1 || *minor > 1) {
+    if (*major != 1) {
         return PCFW_HTTP_E_VERSION;
+    }
+    if (*minor > 1) {
+        *minor = 1;
     }
     return 0;
 }

@@ -153,7 +153,8 @@ struct pcfw_http_request {
     } target_form;
     uint16_t authority_off, authority_len;
     uint16_t path_off, path_len;
-    uint8_t version_major, version_minor;   /* 1.0 or 1.1 */
+    /* 1.0 or 1.1; 1.2 to 1.9 read as 1.1 (RFC 9110 §2.5) */
+    uint8_t version_major, version_minor;
     uint16_t nfields;
     struct pcfw_http_field fields[PCFW_HTTP_MAX_FIELDS];
     int64_t content_length;     /* -1 if none */
@@ -187,7 +188,7 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
 
 struct pcfw_http_response {
     uint16_t status;            /* 100..999 */
-    uint8_t version_major, version_minor;   /* 1.0 or 1.1 */
+    uint8_t version_major, version_minor;   /* as for requests */
     uint16_t reason_off, reason_len;
     uint16_t nfields;
     struct pcfw_http_field fields[PCFW_HTTP_MAX_RESP_FIELDS];

@@ -696,7 +696,7 @@ START_TEST(test_req_version)
         { "HTTP/1.1", 0 }, { "HTTP/1.0", 0 },
         { "HTTP/2.0", PCFW_HTTP_E_VERSION },
         { "HTTP/0.9", PCFW_HTTP_E_VERSION },
-        { "HTTP/1.2", PCFW_HTTP_E_VERSION },
+        { "HTTP/1.2", 0 }, { "HTTP/1.9", 0 },
         { "HTTP/9.9", PCFW_HTTP_E_VERSION },
         { "HTTP/3.0", PCFW_HTTP_E_VERSION }, { "HTTP/2", PCFW_HTTP_E_BAD },
         { "HTTP/2.00", PCFW_HTTP_E_BAD }, { "HTTP/1.1.1", PCFW_HTTP_E_BAD },
@@ -712,6 +712,17 @@ START_TEST(test_req_version)
     ck_assert_int_eq(parse_req("GET / HTTP/1.0\r\nHost: h\r\n\r\n", &r), 0);
     ck_assert_uint_eq(r.version_major, 1);
     ck_assert_uint_eq(r.version_minor, 0);
+    /*
+     * RFC 9110 §2.5: a higher minor of major 1 is processed as 1.1, the
+     * highest we conform to, so 1.1's rules apply (Host required,
+     * persistent by default).
+     */
+    ck_assert_int_eq(parse_req("GET / HTTP/1.2\r\nHost: h\r\n\r\n", &r), 0);
+    ck_assert_uint_eq(r.version_major, 1);
+    ck_assert_uint_eq(r.version_minor, 1);
+    ck_assert(r.keep_alive);
+    ck_assert_int_eq(parse_req("GET / HTTP/1.7\r\n\r\n", &r),
+                     PCFW_HTTP_E_BAD);
 }
 END_TEST
 
@@ -1071,6 +1082,11 @@ START_TEST(test_resp_framing_table)
         { "HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n"
           "Connection: close\r\n\r\n", PCFW_HTTP_M_POST,
           PCFW_HTTP_BODY_CHUNKED, 0, 0, 0, 1, -1 },
+        /* RFC 9110 §2.5: 1.2 is read as 1.1 (persistent, TE allowed). */
+        { "HTTP/1.2 200 OK\r\nContent-Length: 5\r\n\r\n", PCFW_HTTP_M_GET,
+          PCFW_HTTP_BODY_LENGTH, 1, 0, 0, 0, 5 },
+        { "HTTP/1.2 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+          PCFW_HTTP_M_GET, PCFW_HTTP_BODY_CHUNKED, 1, 0, 0, 1, -1 },
 #undef R11
     };
     struct pcfw_http_response r;
@@ -1115,6 +1131,7 @@ START_TEST(test_resp_rejects)
         { "ICY 200 OK\r\n\r\n", PCFW_HTTP_E_BAD },
         { "HTTP/2.0 200 OK\r\n\r\n", PCFW_HTTP_E_VERSION },
         { "HTTP/0.9 200 OK\r\n\r\n", PCFW_HTTP_E_VERSION },
+        { "HTTP/3.1 200 OK\r\n\r\n", PCFW_HTTP_E_VERSION },
         { "HTTP/1.1 200 O\x01K\r\n\r\n", PCFW_HTTP_E_BAD },
         { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
           "Transfer-Encoding: chunked\r\n\r\n", PCFW_HTTP_E_BAD },
