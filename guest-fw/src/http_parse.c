@@ -313,6 +313,7 @@ struct hdr_sum {
     int64_t content_length;     /* -1 if none */
     unsigned te_lines;          /* Transfer-Encoding field lines */
     unsigned te_codings;        /* codings over all of them */
+    unsigned te_chunked;        /* how many of them are "chunked" */
     bool te_last_chunked;       /* the last coding is "chunked" */
     bool conn_close, conn_keepalive, conn_upgrade;
     /*
@@ -326,6 +327,36 @@ struct hdr_sum {
     unsigned expect_lines;
     bool expect_other;          /* an expectation other than 100-continue */
 };
+
+/* What the transfer codings make of the body, for both kinds. */
+enum {
+    TE_NONE,            /* no Transfer-Encoding */
+    TE_CHUNKED,         /* chunked once, as the final coding */
+    TE_UNCHUNKED,       /* codings without chunked */
+    TE_INVALID,         /* chunked twice, or not the final coding */
+};
+
+/*
+ * RFC 9112 §6.1: chunked MUST NOT be applied more than once, and a
+ * message with a coding after it cannot be delimited by it.  The card
+ * forwards a response's Transfer-Encoding as it came, so a downstream
+ * reader would decode "chunked, chunked" twice where the card decodes
+ * once; the one rule here serves requests and responses, so that the
+ * two cannot drift apart.
+ */
+static int te_verdict(const struct hdr_sum *sum)
+{
+    if (sum->te_lines == 0) {
+        return TE_NONE;
+    }
+    if (sum->te_chunked == 0) {
+        return TE_UNCHUNKED;
+    }
+    if (sum->te_chunked > 1 || !sum->te_last_chunked) {
+        return TE_INVALID;
+    }
+    return TE_CHUNKED;
+}
 
 /* Content-Length = 1*DIGIT, at most INT64_MAX (RFC 9110 §8.6). */
 static int parse_content_length(const uint8_t *b, size_t n, int64_t *out)
@@ -433,6 +464,7 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
         while (list_next(b, &pos, vend, &eo, &en)) {
             sum->te_codings++;
             sum->te_last_chunked = eq_lower(b + eo, en, "chunked");
+            sum->te_chunked += sum->te_last_chunked;
         }
     } else if (pcfw_http_field_is(b, f, "connection")) {
         while (list_next(b, &pos, vend, &eo, &en)) {
@@ -800,7 +832,12 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
         if (!v11 || sum.content_length >= 0) {
             return PCFW_HTTP_E_BAD;
         }
-        if (sum.te_codings != 1 || !sum.te_last_chunked) {
+        /*
+         * Only "chunked" alone: another coding we cannot decode, and an
+         * invalid list (te_verdict) is refused with it, 501 as nginx
+         * answers (RFC 9112 §6.1's SHOULD for a coding not understood).
+         */
+        if (te_verdict(&sum) != TE_CHUNKED || sum.te_codings != 1) {
             return PCFW_HTTP_E_NOT_IMPLEMENTED;
         }
         req->chunked = true;
@@ -927,8 +964,12 @@ int pcfw_http_parse_response(const uint8_t *head, size_t len,
     if (sum.te_lines && (!v11 || sum.content_length >= 0)) {
         return PCFW_HTTP_E_BAD;
     }
+    /* Likewise whatever the status: the field goes on to the client. */
+    if (te_verdict(&sum) == TE_INVALID) {
+        return PCFW_HTTP_E_BAD;
+    }
     resp->content_length = sum.content_length;
-    resp->chunked = sum.te_codings > 0 && sum.te_last_chunked;
+    resp->chunked = te_verdict(&sum) == TE_CHUNKED;
     resp->conn_close = sum.conn_close;
     resp->conn_keepalive = sum.conn_keepalive;
     resp->conn_upgrade = sum.conn_upgrade;

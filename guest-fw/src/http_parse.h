@@ -193,7 +193,7 @@ struct pcfw_http_response {
     uint16_t nfields;
     struct pcfw_http_field fields[PCFW_HTTP_MAX_RESP_FIELDS];
     int64_t content_length;     /* -1 if none (kept even when unused) */
-    bool chunked;               /* the last transfer coding is chunked */
+    bool chunked;               /* chunked once, the last transfer coding */
     bool conn_close;
     bool conn_keepalive;
     bool conn_upgrade;
@@ -212,14 +212,16 @@ struct pcfw_http_response {
  *   101, or 2xx to CONNECT             CLOSE, tunnel, keep_alive false
  *   HEAD request, 1xx, 204, 304         NONE
  *   Transfer-Encoding ending in chunked CHUNKED
- *   any other Transfer-Encoding         CLOSE (RFC 9112 §6.3 point 4)
+ *   a Transfer-Encoding without chunked CLOSE (RFC 9112 §6.3 point 4)
  *   Content-Length                      LENGTH (0 included)
  *   otherwise                           CLOSE
  * CLOSE always clears keep_alive.  Returns 0 or a negative PCFW_HTTP_E_*
  * (the proxy answers 502 whichever it is): besides syntax, Content-Length
- * with Transfer-Encoding, a second Content-Length, and any
- * Transfer-Encoding in an HTTP/1.0 response (faulty framing, RFC 9112 §6.1)
- * are PCFW_HTTP_E_BAD whatever the status.
+ * with Transfer-Encoding, a second Content-Length, any
+ * Transfer-Encoding in an HTTP/1.0 response (faulty framing, RFC 9112 §6.1),
+ * and chunked applied twice or followed by another coding (RFC 9112 §6.1;
+ * the field is forwarded, so the client would read it differently) are
+ * PCFW_HTTP_E_BAD whatever the status.
  */
 int pcfw_http_parse_response(const uint8_t *head, size_t len,
                              int request_method,
