@@ -90,6 +90,7 @@ int pcfw_http_error_status(int err)
     switch (err) {
     case PCFW_HTTP_E_BAD:               return 400;
     case PCFW_HTTP_E_HEAD_TOO_LARGE:    return 431;
+    case PCFW_HTTP_E_URI_TOO_LONG:      return 414;
     case PCFW_HTTP_E_BODY_TOO_LARGE:    return 413;
     case PCFW_HTTP_E_NOT_IMPLEMENTED:   return 501;
     case PCFW_HTTP_E_VERSION:           return 505;
@@ -108,6 +109,7 @@ const char *pcfw_http_reason(int status)
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";       /* RFC 9110 §15.5.14 */
+    case 414: return "URI Too Long";            /* RFC 9110 §15.5.15 */
     case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
@@ -125,6 +127,8 @@ const char *pcfw_http_reason(int status)
 enum {
     HS_START = 0,       /* at a line start, no non-empty line yet */
     HS_START_CR,        /* CR of a leading empty line: LF must follow */
+    HS_FIRST,           /* inside the start line */
+    HS_FIRST_CR,        /* CR inside the start line: LF must follow */
     HS_LINE,            /* inside a non-empty line */
     HS_LINE_CR,         /* CR inside a line: LF must follow */
     HS_LINE_START,      /* at a line start after a non-empty line */
@@ -164,9 +168,16 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
     for (i = 0; i < len; i++) {
         uint8_t ch = p[i];
 
-        /* Invariant: s->total counts the head bytes before p[i]. */
+        /*
+         * Invariant: s->total counts the head bytes before p[i].  Over
+         * the limit inside the start line, it is the request-target
+         * that does not fit (the method and version are short): 414 as
+         * RFC 9112 §3 asks and nginx answers, not 431.  (A response's
+         * status line: any error is a 502 there.)
+         */
         if (s->total >= max_head) {
-            s->err = PCFW_HTTP_E_HEAD_TOO_LARGE;
+            s->err = state == HS_FIRST || state == HS_FIRST_CR
+                     ? PCFW_HTTP_E_URI_TOO_LONG : PCFW_HTTP_E_HEAD_TOO_LARGE;
             break;
         }
 
@@ -175,13 +186,14 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
             if (ch == '\r') {
                 state = HS_START_CR;
             } else if (ch != '\n') {
-                state = HS_LINE;
+                state = HS_FIRST;
             }
             break;
 
+        case HS_FIRST:
         case HS_LINE:
             if (ch == '\r') {
-                state = HS_LINE_CR;
+                state = state == HS_FIRST ? HS_FIRST_CR : HS_LINE_CR;
             } else if (ch == '\n') {
                 state = HS_LINE_START;
             }
@@ -198,6 +210,7 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
             break;
 
         case HS_START_CR:
+        case HS_FIRST_CR:
         case HS_LINE_CR:
         case HS_END_CR:
             if (ch != '\n') {
@@ -206,7 +219,7 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
                 break;
             }
             state = state == HS_START_CR ? HS_START
-                    : state == HS_LINE_CR ? HS_LINE_START : HS_DONE;
+                    : state == HS_END_CR ? HS_DONE : HS_LINE_START;
             break;
         }
         if (s->err) {

@@ -40,6 +40,7 @@ enum {
     PCFW_HTTP_E_NOT_IMPLEMENTED = -4,   /* 501 */
     PCFW_HTTP_E_VERSION         = -5,   /* 505 */
     PCFW_HTTP_E_EXPECTATION     = -6,   /* 417 */
+    PCFW_HTTP_E_URI_TOO_LONG    = -7,   /* 414: the request line is */
 };
 
 /* Status code for a PCFW_HTTP_E_* error; 500 for anything else. */
@@ -93,8 +94,11 @@ void pcfw_http_head_scan_init(struct pcfw_http_head_scan *s);
  *        rest, e.g. a body or a pipelined request, is not the head's); the
  *        head's length is s->total;
  *   0    the head has not ended, all @len bytes belong to it;
- *   < 0  PCFW_HTTP_E_BAD (bare CR) or PCFW_HTTP_E_HEAD_TOO_LARGE (the head
- *        would exceed @max_head bytes; exactly @max_head is fine).
+ *   < 0  PCFW_HTTP_E_BAD (bare CR), PCFW_HTTP_E_URI_TOO_LONG (the head
+ *        would exceed @max_head bytes before the start line has ended:
+ *        RFC 9112 §3's 414, as nginx answers a request line that does not
+ *        fit its buffers) or PCFW_HTTP_E_HEAD_TOO_LARGE (it would exceed
+ *        them later, in the fields); exactly @max_head is fine.
  * Errors are sticky.  Feeding a scanner that already found the end returns
  * PCFW_HTTP_E_BAD (a caller bug: re-initialise it for the next head).
  */

@@ -78,7 +78,8 @@ START_TEST(test_error_status_and_reasons)
     static const struct { int status; const char *reason; } tab[] = {
         { 100, "Continue" }, { 200, "OK" }, { 400, "Bad Request" },
         { 404, "Not Found" }, { 408, "Request Timeout" },
-        { 413, "Content Too Large" }, { 417, "Expectation Failed" },
+        { 413, "Content Too Large" }, { 414, "URI Too Long" },
+        { 417, "Expectation Failed" },
         { 431, "Request Header Fields Too Large" },
         { 500, "Internal Server Error" }, { 501, "Not Implemented" },
         { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
@@ -93,8 +94,9 @@ START_TEST(test_error_status_and_reasons)
     ck_assert_int_eq(pcfw_http_error_status(PCFW_HTTP_E_NOT_IMPLEMENTED), 501);
     ck_assert_int_eq(pcfw_http_error_status(PCFW_HTTP_E_VERSION), 505);
     ck_assert_int_eq(pcfw_http_error_status(PCFW_HTTP_E_EXPECTATION), 417);
+    ck_assert_int_eq(pcfw_http_error_status(PCFW_HTTP_E_URI_TOO_LONG), 414);
     ck_assert_int_eq(pcfw_http_error_status(0), 500);
-    ck_assert_int_eq(pcfw_http_error_status(-7), 500);
+    ck_assert_int_eq(pcfw_http_error_status(-8), 500);
     ck_assert_int_eq(pcfw_http_error_status(1), 500);
 
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
@@ -275,16 +277,19 @@ START_TEST(test_scan_too_large)
     ck_assert_int_eq(scan_once(h, n - 1, &total), PCFW_HTTP_E_HEAD_TOO_LARGE);
     ck_assert_uint_eq(total, n - 1);
 
-    /* Byte at a time, the byte past the limit is the one refused. */
+    /*
+     * Byte at a time, the byte past the limit is the one refused; inside
+     * the request line that is 414 (RFC 9112 §3), not 431.
+     */
     pcfw_http_head_scan_init(&sc);
     for (size_t i = 0; i < 10; i++) {
         ck_assert_int_eq(pcfw_http_head_scan_feed(&sc, U8(h + i), 1, 10), 0);
     }
     ck_assert_int_eq(pcfw_http_head_scan_feed(&sc, U8(h + 10), 1, 10),
-                     PCFW_HTTP_E_HEAD_TOO_LARGE);
+                     PCFW_HTTP_E_URI_TOO_LONG);
     /* Sticky, even for a feed that could have ended the head. */
     ck_assert_int_eq(pcfw_http_head_scan_feed(&sc, U8("\r\n\r\n"), 4, BIG),
-                     PCFW_HTTP_E_HEAD_TOO_LARGE);
+                     PCFW_HTTP_E_URI_TOO_LONG);
 
     /* A long stream with no end: refused at the limit, not later. */
     {
@@ -294,9 +299,41 @@ START_TEST(test_scan_too_large)
         pcfw_http_head_scan_init(&sc);
         ck_assert_int_eq(pcfw_http_head_scan_feed(&sc, junk, 4000, 8192), 0);
         ck_assert_int_eq(pcfw_http_head_scan_feed(&sc, junk, 16000, 8192),
-                         PCFW_HTTP_E_HEAD_TOO_LARGE);
+                         PCFW_HTTP_E_URI_TOO_LONG);
         ck_assert_uint_eq(sc.total, 8192);
     }
+}
+END_TEST
+
+/* Which part of the head the limit falls in decides 414 or 431. */
+START_TEST(test_scan_too_large_where)
+{
+    /* A request line (line bytes, CRLF included), a field, the end. */
+    static const char h[] = "GET /abc HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char lf[] = "GET /abc HTTP/1.1\nHost: a\n\n";
+    size_t line = strlen("GET /abc HTTP/1.1\r\n"), total;
+
+    /* Inside the line, on its CR, on its LF: the line does not fit. */
+    ck_assert_int_eq(scan_once(h, 5, &total), PCFW_HTTP_E_URI_TOO_LONG);
+    ck_assert_int_eq(scan_once(h, line - 2, &total),
+                     PCFW_HTTP_E_URI_TOO_LONG);
+    ck_assert_int_eq(scan_once(h, line - 1, &total),
+                     PCFW_HTTP_E_URI_TOO_LONG);
+    ck_assert_int_eq(scan_once(lf, line - 2, &total),
+                     PCFW_HTTP_E_URI_TOO_LONG);
+    /* The line fits, a field does not: 431. */
+    ck_assert_int_eq(scan_once(h, line, &total), PCFW_HTTP_E_HEAD_TOO_LARGE);
+    ck_assert_uint_eq(total, line);
+    ck_assert_int_eq(scan_once(lf, line - 1, &total),
+                     PCFW_HTTP_E_HEAD_TOO_LARGE);
+    ck_assert_int_eq(scan_once(h, sizeof(h) - 2, &total),
+                     PCFW_HTTP_E_HEAD_TOO_LARGE);
+    /* Leading empty lines alone are no request line: 431. */
+    ck_assert_int_eq(scan_once("\r\n\r\n\r\nGET", 4, &total),
+                     PCFW_HTTP_E_HEAD_TOO_LARGE);
+    /* ... but they count against the limit with the line after them. */
+    ck_assert_int_eq(scan_once("\r\nGET / HTTP/1.1\r\n", 6, &total),
+                     PCFW_HTTP_E_URI_TOO_LONG);
 }
 END_TEST
 
@@ -1673,6 +1710,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_scan_leading_empty_lines);
     tcase_add_test(tc, test_scan_bare_cr);
     tcase_add_test(tc, test_scan_too_large);
+    tcase_add_test(tc, test_scan_too_large_where);
     tcase_add_test(tc, test_scan_empty_feed);
     suite_add_tcase(s, tc);
 
