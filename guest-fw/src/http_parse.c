@@ -59,6 +59,22 @@ static inline bool is_tchar(uint8_t c)
     }
 }
 
+/* unreserved and sub-delims of RFC 3986 §2.3, §2.2: a reg-name's bytes. */
+static inline bool is_host_char(uint8_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) {
+        return true;
+    }
+    switch (c) {
+    case '-': case '.': case '_': case '~':
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*':
+    case '+': case ',': case ';': case '=':
+        return true;
+    default:
+        return false;
+    }
+}
+
 static inline bool is_ows(uint8_t c)
 {
     return c == ' ' || c == '\t';
@@ -321,6 +337,154 @@ static int parse_version(const uint8_t *p, size_t n, uint8_t *major,
     return 0;
 }
 
+/* ---- authorities (Host, absolute-form targets) ------------------------ */
+
+/* IPv4address of RFC 3986 §3.2.2: four dec-octets, no leading zeros. */
+static bool ipv4_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+
+    for (int k = 0; k < 4; k++) {
+        size_t s;
+        unsigned v = 0;
+
+        if (k > 0 && (i == n || p[i++] != '.')) {
+            return false;
+        }
+        for (s = i; i < n && is_digit(p[i]) && i - s < 3; i++) {
+            v = v * 10 + (unsigned)(p[i] - '0');
+        }
+        if (i == s || v > 255 || (i - s > 1 && p[s] == '0')) {
+            return false;
+        }
+    }
+    return i == n;
+}
+
+/*
+ * IPv6address of RFC 3986 §3.2.2: eight h16 groups, or fewer with one
+ * "::", the last two of them possibly an IPv4address.
+ */
+static bool ipv6_valid(const uint8_t *p, size_t n)
+{
+    unsigned groups = 0;
+    bool gap = false;
+    size_t i = 0;
+
+    if (n >= 2 && p[0] == ':' && p[1] == ':') {
+        gap = true;
+        i = 2;
+    } else if (n > 0 && p[0] == ':') {
+        return false;
+    }
+    while (i < n) {
+        size_t s = i;
+
+        while (i < n && hex_val(p[i]) >= 0 && i - s < 5) {
+            i++;
+        }
+        if (i < n && p[i] == '.') {
+            if (!ipv4_valid(p + s, n - s)) {
+                return false;
+            }
+            groups += 2;
+            break;
+        }
+        if (i == s || i - s > 4) {
+            return false;
+        }
+        groups++;
+        if (i == n) {
+            break;
+        }
+        if (p[i++] != ':' || i == n) {
+            return false;       /* junk, or a trailing single ':' */
+        }
+        if (p[i] == ':') {
+            if (gap) {
+                return false;   /* a second "::" */
+            }
+            gap = true;
+            i++;
+        }
+    }
+    return gap ? groups < 8 : groups == 8;
+}
+
+/*
+ * IP-literal of RFC 3986 §3.2.2, between the brackets: an IPv6address
+ * or IPvFuture ("v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )).
+ */
+static bool ip_literal_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 1;
+
+    if (n == 0 || (p[0] != 'v' && p[0] != 'V')) {
+        return ipv6_valid(p, n);
+    }
+    while (i < n && hex_val(p[i]) >= 0) {
+        i++;
+    }
+    if (i == 1 || i == n || p[i++] != '.' || i == n) {
+        return false;
+    }
+    for (; i < n; i++) {
+        if (!is_host_char(p[i]) && p[i] != ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2, §3.2.3): the one
+ * rule for a Host value and for an absolute-form target's authority, which
+ * the card sends on as the Host.  A reg-name covers IPv4 as well (it is
+ * read as an address only if it is one).  No userinfo: '@' is no host
+ * byte (RFC 9110 §4.2.4).  The host must not be empty, since an http(s)
+ * URI with an empty host is invalid (RFC 9110 §4.2.1); the port may be
+ * (RFC 3986 §3.2.3: the scheme's default), but holds nothing but digits.
+ */
+static bool authority_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+
+    if (n > 0 && p[0] == '[') {
+        while (i < n && p[i] != ']') {
+            i++;
+        }
+        if (i == n || !ip_literal_valid(p + 1, i - 1)) {
+            return false;
+        }
+        i++;
+    } else {
+        while (i < n && p[i] != ':') {
+            if (p[i] == '%') {
+                /* pct-encoded */
+                if (n - i < 3 || hex_val(p[i + 1]) < 0
+                    || hex_val(p[i + 2]) < 0) {
+                    return false;
+                }
+                i += 3;
+            } else if (is_host_char(p[i])) {
+                i++;
+            } else {
+                return false;
+            }
+        }
+        if (i == 0) {
+            return false;
+        }
+    }
+    if (i < n && p[i++] != ':') {
+        return false;
+    }
+    while (i < n && is_digit(p[i])) {
+        i++;
+    }
+    return i == n;
+}
+
 /* What the framing- and connection-related fields said, for both kinds. */
 struct hdr_sum {
     int64_t content_length;     /* -1 if none */
@@ -337,6 +501,7 @@ struct hdr_sum {
     bool conn_names_framing;
     bool bad_forwarded;         /* a Forwarded line that is not RFC 7239 */
     unsigned hosts;
+    bool bad_host;              /* a Host value that is no authority */
     unsigned expect_lines;
     bool expect_other;          /* an expectation other than 100-continue */
 };
@@ -495,6 +660,10 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
         }
     } else if (pcfw_http_field_is(b, f, "host")) {
         sum->hosts++;
+        /* Empty is allowed: a target URI without authority (RFC 9112 §3.2). */
+        if (f->value_len && !authority_valid(b + vo, f->value_len)) {
+            sum->bad_host = true;
+        }
     } else if (pcfw_http_field_is(b, f, "forwarded")) {
         if (!forwarded_valid(b, vo, vend)) {
             sum->bad_forwarded = true;
@@ -771,13 +940,13 @@ static int classify_target(const uint8_t *b, struct pcfw_http_request *req)
     } else {
         return PCFW_HTTP_E_BAD;     /* no leading slash, no scheme */
     }
-    for (e = a; e < n && t[e] != '/' && t[e] != '?' && t[e] != '#'; e++) {
-        if (t[e] == '@') {
-            return PCFW_HTTP_E_BAD; /* userinfo (RFC 9110 §4.2.4) */
-        }
+    e = a;
+    while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#') {
+        e++;
     }
-    if (e == a || (e < n && t[e] == '#')) {
-        return PCFW_HTTP_E_BAD;     /* empty authority; a fragment */
+    /* The authority becomes the Host upstream: the Host field's rule. */
+    if (!authority_valid(t + a, e - a) || (e < n && t[e] == '#')) {
+        return PCFW_HTTP_E_BAD;     /* userinfo, empty host, ...; fragment */
     }
     req->target_form = PCFW_HTTP_TARGET_ABSOLUTE;
     req->authority_off = (uint16_t)(req->target_off + a);
@@ -862,8 +1031,11 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
         req->framing = PCFW_HTTP_BODY_NONE;
     }
 
-    /* RFC 9112 §3.2: exactly one Host, and a 1.1 request must have it. */
-    if (sum.hosts > 1 || (v11 && sum.hosts == 0)) {
+    /*
+     * RFC 9112 §3.2: exactly one Host, valid, and a 1.1 request must have
+     * it; checked whatever the target's form, as §3.2 says.
+     */
+    if (sum.hosts > 1 || (v11 && sum.hosts == 0) || sum.bad_host) {
         return PCFW_HTTP_E_BAD;
     }
     req->has_host = sum.hosts == 1;

@@ -145,8 +145,9 @@ struct pcfw_http_request {
      * The request-target's form (RFC 9112 §3.2), checked against the
      * method: asterisk-form only with OPTIONS, authority-form only with
      * CONNECT, otherwise origin-form ("/...") or absolute-form
-     * ("http://authority/path?query", scheme case-insensitive, no userinfo,
-     * a non-empty authority).  For absolute-form, the authority and the
+     * ("http://authority/path?query", scheme case-insensitive, the
+     * authority uri-host [":" port] by the rule Host values are checked
+     * by: no userinfo, a non-empty host).  For absolute-form, the authority and the
      * path-and-query (possibly empty: it means "/") within the target.
      */
     enum {
@@ -183,8 +184,9 @@ struct pcfw_http_request {
  * HEAD_TOO_LARGE, any second Content-Length is BAD even if identical); then
  * Transfer-Encoding in HTTP/1.0 or with Content-Length (BAD), a
  * Transfer-Encoding other than the single coding "chunked" (NOT_IMPLEMENTED,
- * several TE lines count as one list), Host missing in 1.1 or repeated
- * (BAD), and an Expect other than 100-continue in 1.1 (EXPECTATION; a 1.0
+ * several TE lines count as one list), Host missing in 1.1, repeated, or
+ * a non-empty value that is not uri-host [":" port] (BAD, RFC 9112 §3.2;
+ * an empty one is allowed), and an Expect other than 100-continue in 1.1 (EXPECTATION; a 1.0
  * request's Expect is ignored, RFC 9110 §10.1.1).
  */
 int pcfw_http_parse_request(const uint8_t *head, size_t len,

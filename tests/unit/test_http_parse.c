@@ -606,6 +606,12 @@ START_TEST(test_req_target_forms)
         { "GET http://ex.com?q HTTP/1.1", 0, PCFW_HTTP_TARGET_ABSOLUTE,
           "ex.com", "?q" },
         { "GET http:///p HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET http://:80/p HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET http://ex.com:8x/p HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET http://[::1]:8080/p HTTP/1.1", 0, PCFW_HTTP_TARGET_ABSOLUTE,
+          "[::1]:8080", "/p" },
+        { "GET http://ex.com/a@b HTTP/1.1", 0, PCFW_HTTP_TARGET_ABSOLUTE,
+          "ex.com", "/a@b" },
         { "GET http://u:pw@ex.com/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
         { "GET http://ex.com#f HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
         { "GET ftp://ex.com/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
@@ -992,6 +998,90 @@ START_TEST(test_req_host)
     ck_assert_int_eq(parse_req("GET / HTTP/1.1\r\nHost:\r\n\r\n", &r), 0);
     ck_assert(r.has_host);
     ck_assert_uint_eq(r.fields[0].value_len, 0);
+}
+END_TEST
+
+/*
+ * Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2): anything
+ * else is a 400 (RFC 9112 §3.2), so no server routes on a path-like or
+ * userinfo-carrying value the card let through.
+ */
+static const char *const good_hosts[] = {
+    "a", "example.com", "EXAMPLE.com.", "example.com:8080", "ex.com:",
+    "1.2.3.4", "1.2.3.4:80", "999.1.1.1", "xn--bcher-kva.example", "a_b~c",
+    "a%20b", "a!$&'()*+,;=b", "[::1]", "[::1]:8080", "[::]",
+    "[2001:db8::1]", "[2001:DB8:0:0:0:0:0:1]", "[1:2:3:4:5:6:7::]",
+    "[::ffff:1.2.3.4]", "[1:2:3:4:5:6:1.2.3.4]", "[v1.x:y]", "[vF.a]:1",
+};
+static const char *const bad_hosts[] = {
+    "a/b", "/", "a?b", "a#b", "u@a", "u:p@a", "a b", "a\tb", "a\\b",
+    ":80", ":", "a:8x", "a:80:80", "a:-1", "a%2", "a%zz", "a%", "\xc3\xa9",
+    "a\"b", "a<b", "a[b", "a]b", "[::1", "::1", "[::1]x", "[::1]:a",
+    "[]", "[:]", "[1::2::3]", "[1:2:3:4:5:6:7:8:9]", "[1:2:3:4:5:6:7]",
+    "[1:2:3:4:5:6:7:8::]", "[12345::]", "[:1::]", "[1::2:]", "[::1.2.3.256]",
+    "[::1.2.3]", "[::01.2.3.4]", "[::1.2.3.4:5]", "[1:2:3:4:5:6:7:1.2.3.4]",
+    "[v1]", "[v.x]", "[vx.y]", "[v1.]", "[v1.a/b]", "[::1]/", "[::1]@a",
+};
+
+START_TEST(test_req_host_syntax)
+{
+    char buf[256];
+    struct pcfw_http_request r;
+
+    for (size_t i = 0; i < sizeof(good_hosts) / sizeof(good_hosts[0]); i++) {
+        snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n",
+                 good_hosts[i]);
+        ck_assert_msg(parse_req(buf, &r) == 0, "good %zu: %s", i,
+                      good_hosts[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
+        snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n",
+                 bad_hosts[i]);
+        ck_assert_msg(parse_req(buf, &r) == PCFW_HTTP_E_BAD, "bad %zu: %s",
+                      i, bad_hosts[i]);
+        /* 1.0 too: an invalid Host is refused whatever the version. */
+        snprintf(buf, sizeof(buf), "GET / HTTP/1.0\r\nHost: %s\r\n\r\n",
+                 bad_hosts[i]);
+        ck_assert_msg(parse_req(buf, &r) == PCFW_HTTP_E_BAD, "bad 1.0 %zu",
+                      i);
+        /*
+         * With an absolute-form target the card sends the target's
+         * authority instead, but RFC 9112 §3.2 still says 400.
+         */
+        snprintf(buf, sizeof(buf), "GET http://ok/ HTTP/1.1\r\nHost: %s"
+                 "\r\n\r\n", bad_hosts[i]);
+        ck_assert_msg(parse_req(buf, &r) == PCFW_HTTP_E_BAD, "bad abs %zu",
+                      i);
+    }
+    /*
+     * The same rule for an absolute-form target's authority, which the
+     * card sends as the Host (up to the first '/', '?' or '#').
+     */
+    for (size_t i = 0; i < sizeof(good_hosts) / sizeof(good_hosts[0]); i++) {
+        snprintf(buf, sizeof(buf), "GET http://%s/p HTTP/1.1\r\nHost: h"
+                 "\r\n\r\n", good_hosts[i]);
+        ck_assert_msg(parse_req(buf, &r) == 0, "good abs %zu: %s", i,
+                      good_hosts[i]);
+        check_span(buf, r.authority_off, r.authority_len, good_hosts[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++) {
+        /* '/', '?', '#' end the authority: what is before them counts. */
+        if (strpbrk(bad_hosts[i], " \t/?#")) {
+            continue;
+        }
+        snprintf(buf, sizeof(buf), "GET http://%s/p HTTP/1.1\r\nHost: h"
+                 "\r\n\r\n", bad_hosts[i]);
+        ck_assert_msg(parse_req(buf, &r) == PCFW_HTTP_E_BAD,
+                      "bad abs target %zu: %s", i, bad_hosts[i]);
+    }
+    /* Only the request's Host is checked: a response's is no routing. */
+    {
+        struct pcfw_http_response resp;
+
+        ck_assert_int_eq(parse_resp("HTTP/1.1 200 OK\r\nHost: a/b\r\n"
+                                    "Content-Length: 0\r\n\r\n",
+                                    PCFW_HTTP_M_GET, &resp), 0);
+    }
 }
 END_TEST
 
@@ -1732,6 +1822,7 @@ Suite *http_parse_suite(void)
     tcase_add_test(tc, test_req_content_length);
     tcase_add_test(tc, test_req_transfer_encoding);
     tcase_add_test(tc, test_req_host);
+    tcase_add_test(tc, test_req_host_syntax);
     tcase_add_test(tc, test_field_is_and_find);
     suite_add_tcase(s, tc);
 
