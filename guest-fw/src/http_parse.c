@@ -59,6 +59,22 @@ static inline bool is_tchar(uint8_t c)
     }
 }
 
+/* unreserved and sub-delims of RFC 3986 §2.3, §2.2: a reg-name's bytes. */
+static inline bool is_host_char(uint8_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) {
+        return true;
+    }
+    switch (c) {
+    case '-': case '.': case '_': case '~':
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*':
+    case '+': case ',': case ';': case '=':
+        return true;
+    default:
+        return false;
+    }
+}
+
 static inline bool is_ows(uint8_t c)
 {
     return c == ' ' || c == '\t';
@@ -90,6 +106,7 @@ int pcfw_http_error_status(int err)
     switch (err) {
     case PCFW_HTTP_E_BAD:               return 400;
     case PCFW_HTTP_E_HEAD_TOO_LARGE:    return 431;
+    case PCFW_HTTP_E_URI_TOO_LONG:      return 414;
     case PCFW_HTTP_E_BODY_TOO_LARGE:    return 413;
     case PCFW_HTTP_E_NOT_IMPLEMENTED:   return 501;
     case PCFW_HTTP_E_VERSION:           return 505;
@@ -108,6 +125,7 @@ const char *pcfw_http_reason(int status)
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";       /* RFC 9110 §15.5.14 */
+    case 414: return "URI Too Long";            /* RFC 9110 §15.5.15 */
     case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
@@ -125,6 +143,8 @@ const char *pcfw_http_reason(int status)
 enum {
     HS_START = 0,       /* at a line start, no non-empty line yet */
     HS_START_CR,        /* CR of a leading empty line: LF must follow */
+    HS_FIRST,           /* inside the start line */
+    HS_FIRST_CR,        /* CR inside the start line: LF must follow */
     HS_LINE,            /* inside a non-empty line */
     HS_LINE_CR,         /* CR inside a line: LF must follow */
     HS_LINE_START,      /* at a line start after a non-empty line */
@@ -164,9 +184,16 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
     for (i = 0; i < len; i++) {
         uint8_t ch = p[i];
 
-        /* Invariant: s->total counts the head bytes before p[i]. */
+        /*
+         * Invariant: s->total counts the head bytes before p[i].  Over
+         * the limit inside the start line, it is the request-target
+         * that does not fit (the method and version are short): 414 as
+         * RFC 9112 §3 asks and nginx answers, not 431.  (A response's
+         * status line: any error is a 502 there.)
+         */
         if (s->total >= max_head) {
-            s->err = PCFW_HTTP_E_HEAD_TOO_LARGE;
+            s->err = state == HS_FIRST || state == HS_FIRST_CR
+                     ? PCFW_HTTP_E_URI_TOO_LONG : PCFW_HTTP_E_HEAD_TOO_LARGE;
             break;
         }
 
@@ -175,13 +202,14 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
             if (ch == '\r') {
                 state = HS_START_CR;
             } else if (ch != '\n') {
-                state = HS_LINE;
+                state = HS_FIRST;
             }
             break;
 
+        case HS_FIRST:
         case HS_LINE:
             if (ch == '\r') {
-                state = HS_LINE_CR;
+                state = state == HS_FIRST ? HS_FIRST_CR : HS_LINE_CR;
             } else if (ch == '\n') {
                 state = HS_LINE_START;
             }
@@ -198,6 +226,7 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
             break;
 
         case HS_START_CR:
+        case HS_FIRST_CR:
         case HS_LINE_CR:
         case HS_END_CR:
             if (ch != '\n') {
@@ -206,7 +235,7 @@ long pcfw_http_head_scan_feed(struct pcfw_http_head_scan *s, const uint8_t *p,
                 break;
             }
             state = state == HS_START_CR ? HS_START
-                    : state == HS_LINE_CR ? HS_LINE_START : HS_DONE;
+                    : state == HS_END_CR ? HS_DONE : HS_LINE_START;
             break;
         }
         if (s->err) {
@@ -283,8 +312,13 @@ static bool list_next(const uint8_t *b, size_t *pos, size_t end, size_t *off,
     return false;
 }
 
-/* "HTTP/" DIGIT "." DIGIT: 0 for 1.0 and 1.1, E_VERSION for another such
- * version, E_BAD for anything else (the name is case-sensitive). */
+/*
+ * "HTTP/" DIGIT "." DIGIT: 0 for major 1, E_VERSION for another major,
+ * E_BAD for anything else (the name is case-sensitive).  A minor above 1
+ * is reported as 1: RFC 9110 §2.5 says to process a higher minor of a
+ * major we implement as the highest minor we conform to, and the card
+ * writes its own "HTTP/1.1" on whatever it forwards either way.
+ */
 static int parse_version(const uint8_t *p, size_t n, uint8_t *major,
                          uint8_t *minor)
 {
@@ -294,10 +328,161 @@ static int parse_version(const uint8_t *p, size_t n, uint8_t *major,
     }
     *major = (uint8_t)(p[5] - '0');
     *minor = (uint8_t)(p[7] - '0');
-    if (*major != 1 || *minor > 1) {
+    if (*major != 1) {
         return PCFW_HTTP_E_VERSION;
     }
+    if (*minor > 1) {
+        *minor = 1;
+    }
     return 0;
+}
+
+/* ---- authorities (Host, absolute-form targets) ------------------------ */
+
+/* IPv4address of RFC 3986 §3.2.2: four dec-octets, no leading zeros. */
+static bool ipv4_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+
+    for (int k = 0; k < 4; k++) {
+        size_t s;
+        unsigned v = 0;
+
+        if (k > 0 && (i == n || p[i++] != '.')) {
+            return false;
+        }
+        for (s = i; i < n && is_digit(p[i]) && i - s < 3; i++) {
+            v = v * 10 + (unsigned)(p[i] - '0');
+        }
+        if (i == s || v > 255 || (i - s > 1 && p[s] == '0')) {
+            return false;
+        }
+    }
+    return i == n;
+}
+
+/*
+ * IPv6address of RFC 3986 §3.2.2: eight h16 groups, or fewer with one
+ * "::", the last two of them possibly an IPv4address.
+ */
+static bool ipv6_valid(const uint8_t *p, size_t n)
+{
+    unsigned groups = 0;
+    bool gap = false;
+    size_t i = 0;
+
+    if (n >= 2 && p[0] == ':' && p[1] == ':') {
+        gap = true;
+        i = 2;
+    } else if (n > 0 && p[0] == ':') {
+        return false;
+    }
+    while (i < n) {
+        size_t s = i;
+
+        while (i < n && hex_val(p[i]) >= 0 && i - s < 5) {
+            i++;
+        }
+        if (i < n && p[i] == '.') {
+            if (!ipv4_valid(p + s, n - s)) {
+                return false;
+            }
+            groups += 2;
+            break;
+        }
+        if (i == s || i - s > 4) {
+            return false;
+        }
+        groups++;
+        if (i == n) {
+            break;
+        }
+        if (p[i++] != ':' || i == n) {
+            return false;       /* junk, or a trailing single ':' */
+        }
+        if (p[i] == ':') {
+            if (gap) {
+                return false;   /* a second "::" */
+            }
+            gap = true;
+            i++;
+        }
+    }
+    return gap ? groups < 8 : groups == 8;
+}
+
+/*
+ * IP-literal of RFC 3986 §3.2.2, between the brackets: an IPv6address
+ * or IPvFuture ("v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )).
+ */
+static bool ip_literal_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 1;
+
+    if (n == 0 || (p[0] != 'v' && p[0] != 'V')) {
+        return ipv6_valid(p, n);
+    }
+    while (i < n && hex_val(p[i]) >= 0) {
+        i++;
+    }
+    if (i == 1 || i == n || p[i++] != '.' || i == n) {
+        return false;
+    }
+    for (; i < n; i++) {
+        if (!is_host_char(p[i]) && p[i] != ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2, §3.2.3): the one
+ * rule for a Host value and for an absolute-form target's authority, which
+ * the card sends on as the Host.  A reg-name covers IPv4 as well (it is
+ * read as an address only if it is one).  No userinfo: '@' is no host
+ * byte (RFC 9110 §4.2.4).  The host must not be empty, since an http(s)
+ * URI with an empty host is invalid (RFC 9110 §4.2.1); the port may be
+ * (RFC 3986 §3.2.3: the scheme's default), but holds nothing but digits.
+ */
+static bool authority_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+
+    if (n > 0 && p[0] == '[') {
+        while (i < n && p[i] != ']') {
+            i++;
+        }
+        if (i == n || !ip_literal_valid(p + 1, i - 1)) {
+            return false;
+        }
+        i++;
+    } else {
+        while (i < n && p[i] != ':') {
+            if (p[i] == '%') {
+                /* pct-encoded */
+                if (n - i < 3 || hex_val(p[i + 1]) < 0
+                    || hex_val(p[i + 2]) < 0) {
+                    return false;
+                }
+                i += 3;
+            } else if (is_host_char(p[i])) {
+                i++;
+            } else {
+                return false;
+            }
+        }
+        if (i == 0) {
+            return false;
+        }
+    }
+    if (i < n && p[i++] != ':') {
+        return false;
+    }
+    while (i < n && is_digit(p[i])) {
+        i++;
+    }
+    return i == n;
 }
 
 /* What the framing- and connection-related fields said, for both kinds. */
@@ -305,6 +490,7 @@ struct hdr_sum {
     int64_t content_length;     /* -1 if none */
     unsigned te_lines;          /* Transfer-Encoding field lines */
     unsigned te_codings;        /* codings over all of them */
+    unsigned te_chunked;        /* how many of them are "chunked" */
     bool te_last_chunked;       /* the last coding is "chunked" */
     bool conn_close, conn_keepalive, conn_upgrade;
     /*
@@ -315,9 +501,40 @@ struct hdr_sum {
     bool conn_names_framing;
     bool bad_forwarded;         /* a Forwarded line that is not RFC 7239 */
     unsigned hosts;
+    bool bad_host;              /* a Host value that is no authority */
     unsigned expect_lines;
     bool expect_other;          /* an expectation other than 100-continue */
 };
+
+/* What the transfer codings make of the body, for both kinds. */
+enum {
+    TE_NONE,            /* no Transfer-Encoding */
+    TE_CHUNKED,         /* chunked once, as the final coding */
+    TE_UNCHUNKED,       /* codings without chunked */
+    TE_INVALID,         /* chunked twice, or not the final coding */
+};
+
+/*
+ * RFC 9112 §6.1: chunked MUST NOT be applied more than once, and a
+ * message with a coding after it cannot be delimited by it.  The card
+ * forwards a response's Transfer-Encoding as it came, so a downstream
+ * reader would decode "chunked, chunked" twice where the card decodes
+ * once; the one rule here serves requests and responses, so that the
+ * two cannot drift apart.
+ */
+static int te_verdict(const struct hdr_sum *sum)
+{
+    if (sum->te_lines == 0) {
+        return TE_NONE;
+    }
+    if (sum->te_chunked == 0) {
+        return TE_UNCHUNKED;
+    }
+    if (sum->te_chunked > 1 || !sum->te_last_chunked) {
+        return TE_INVALID;
+    }
+    return TE_CHUNKED;
+}
 
 /* Content-Length = 1*DIGIT, at most INT64_MAX (RFC 9110 §8.6). */
 static int parse_content_length(const uint8_t *b, size_t n, int64_t *out)
@@ -425,6 +642,7 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
         while (list_next(b, &pos, vend, &eo, &en)) {
             sum->te_codings++;
             sum->te_last_chunked = eq_lower(b + eo, en, "chunked");
+            sum->te_chunked += sum->te_last_chunked;
         }
     } else if (pcfw_http_field_is(b, f, "connection")) {
         while (list_next(b, &pos, vend, &eo, &en)) {
@@ -442,6 +660,10 @@ static int note_field(const uint8_t *b, const struct pcfw_http_field *f,
         }
     } else if (pcfw_http_field_is(b, f, "host")) {
         sum->hosts++;
+        /* Empty is allowed: a target URI without authority (RFC 9112 §3.2). */
+        if (f->value_len && !authority_valid(b + vo, f->value_len)) {
+            sum->bad_host = true;
+        }
     } else if (pcfw_http_field_is(b, f, "forwarded")) {
         if (!forwarded_valid(b, vo, vend)) {
             sum->bad_forwarded = true;
@@ -718,13 +940,13 @@ static int classify_target(const uint8_t *b, struct pcfw_http_request *req)
     } else {
         return PCFW_HTTP_E_BAD;     /* no leading slash, no scheme */
     }
-    for (e = a; e < n && t[e] != '/' && t[e] != '?' && t[e] != '#'; e++) {
-        if (t[e] == '@') {
-            return PCFW_HTTP_E_BAD; /* userinfo (RFC 9110 §4.2.4) */
-        }
+    e = a;
+    while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#') {
+        e++;
     }
-    if (e == a || (e < n && t[e] == '#')) {
-        return PCFW_HTTP_E_BAD;     /* empty authority; a fragment */
+    /* The authority becomes the Host upstream: the Host field's rule. */
+    if (!authority_valid(t + a, e - a) || (e < n && t[e] == '#')) {
+        return PCFW_HTTP_E_BAD;     /* userinfo, empty host, ...; fragment */
     }
     req->target_form = PCFW_HTTP_TARGET_ABSOLUTE;
     req->authority_off = (uint16_t)(req->target_off + a);
@@ -792,7 +1014,12 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
         if (!v11 || sum.content_length >= 0) {
             return PCFW_HTTP_E_BAD;
         }
-        if (sum.te_codings != 1 || !sum.te_last_chunked) {
+        /*
+         * Only "chunked" alone: another coding we cannot decode, and an
+         * invalid list (te_verdict) is refused with it, 501 as nginx
+         * answers (RFC 9112 §6.1's SHOULD for a coding not understood).
+         */
+        if (te_verdict(&sum) != TE_CHUNKED || sum.te_codings != 1) {
             return PCFW_HTTP_E_NOT_IMPLEMENTED;
         }
         req->chunked = true;
@@ -804,8 +1031,11 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
         req->framing = PCFW_HTTP_BODY_NONE;
     }
 
-    /* RFC 9112 §3.2: exactly one Host, and a 1.1 request must have it. */
-    if (sum.hosts > 1 || (v11 && sum.hosts == 0)) {
+    /*
+     * RFC 9112 §3.2: exactly one Host, valid, and a 1.1 request must have
+     * it; checked whatever the target's form, as §3.2 says.
+     */
+    if (sum.hosts > 1 || (v11 && sum.hosts == 0) || sum.bad_host) {
         return PCFW_HTTP_E_BAD;
     }
     req->has_host = sum.hosts == 1;
@@ -919,8 +1149,12 @@ int pcfw_http_parse_response(const uint8_t *head, size_t len,
     if (sum.te_lines && (!v11 || sum.content_length >= 0)) {
         return PCFW_HTTP_E_BAD;
     }
+    /* Likewise whatever the status: the field goes on to the client. */
+    if (te_verdict(&sum) == TE_INVALID) {
+        return PCFW_HTTP_E_BAD;
+    }
     resp->content_length = sum.content_length;
-    resp->chunked = sum.te_codings > 0 && sum.te_last_chunked;
+    resp->chunked = te_verdict(&sum) == TE_CHUNKED;
     resp->conn_close = sum.conn_close;
     resp->conn_keepalive = sum.conn_keepalive;
     resp->conn_upgrade = sum.conn_upgrade;

@@ -40,6 +40,7 @@ enum {
     PCFW_HTTP_E_NOT_IMPLEMENTED = -4,   /* 501 */
     PCFW_HTTP_E_VERSION         = -5,   /* 505 */
     PCFW_HTTP_E_EXPECTATION     = -6,   /* 417 */
+    PCFW_HTTP_E_URI_TOO_LONG    = -7,   /* 414: the request line is */
 };
 
 /* Status code for a PCFW_HTTP_E_* error; 500 for anything else. */
@@ -93,8 +94,11 @@ void pcfw_http_head_scan_init(struct pcfw_http_head_scan *s);
  *        rest, e.g. a body or a pipelined request, is not the head's); the
  *        head's length is s->total;
  *   0    the head has not ended, all @len bytes belong to it;
- *   < 0  PCFW_HTTP_E_BAD (bare CR) or PCFW_HTTP_E_HEAD_TOO_LARGE (the head
- *        would exceed @max_head bytes; exactly @max_head is fine).
+ *   < 0  PCFW_HTTP_E_BAD (bare CR), PCFW_HTTP_E_URI_TOO_LONG (the head
+ *        would exceed @max_head bytes before the start line has ended:
+ *        RFC 9112 §3's 414, as nginx answers a request line that does not
+ *        fit its buffers) or PCFW_HTTP_E_HEAD_TOO_LARGE (it would exceed
+ *        them later, in the fields); exactly @max_head is fine.
  * Errors are sticky.  Feeding a scanner that already found the end returns
  * PCFW_HTTP_E_BAD (a caller bug: re-initialise it for the next head).
  */
@@ -141,8 +145,9 @@ struct pcfw_http_request {
      * The request-target's form (RFC 9112 §3.2), checked against the
      * method: asterisk-form only with OPTIONS, authority-form only with
      * CONNECT, otherwise origin-form ("/...") or absolute-form
-     * ("http://authority/path?query", scheme case-insensitive, no userinfo,
-     * a non-empty authority).  For absolute-form, the authority and the
+     * ("http://authority/path?query", scheme case-insensitive, the
+     * authority uri-host [":" port] by the rule Host values are checked
+     * by: no userinfo, a non-empty host).  For absolute-form, the authority and the
      * path-and-query (possibly empty: it means "/") within the target.
      */
     enum {
@@ -153,7 +158,8 @@ struct pcfw_http_request {
     } target_form;
     uint16_t authority_off, authority_len;
     uint16_t path_off, path_len;
-    uint8_t version_major, version_minor;   /* 1.0 or 1.1 */
+    /* 1.0 or 1.1; 1.2 to 1.9 read as 1.1 (RFC 9110 §2.5) */
+    uint8_t version_major, version_minor;
     uint16_t nfields;
     struct pcfw_http_field fields[PCFW_HTTP_MAX_FIELDS];
     int64_t content_length;     /* -1 if none */
@@ -178,8 +184,9 @@ struct pcfw_http_request {
  * HEAD_TOO_LARGE, any second Content-Length is BAD even if identical); then
  * Transfer-Encoding in HTTP/1.0 or with Content-Length (BAD), a
  * Transfer-Encoding other than the single coding "chunked" (NOT_IMPLEMENTED,
- * several TE lines count as one list), Host missing in 1.1 or repeated
- * (BAD), and an Expect other than 100-continue in 1.1 (EXPECTATION; a 1.0
+ * several TE lines count as one list), Host missing in 1.1, repeated, or
+ * a non-empty value that is not uri-host [":" port] (BAD, RFC 9112 §3.2;
+ * an empty one is allowed), and an Expect other than 100-continue in 1.1 (EXPECTATION; a 1.0
  * request's Expect is ignored, RFC 9110 §10.1.1).
  */
 int pcfw_http_parse_request(const uint8_t *head, size_t len,
@@ -187,12 +194,12 @@ int pcfw_http_parse_request(const uint8_t *head, size_t len,
 
 struct pcfw_http_response {
     uint16_t status;            /* 100..999 */
-    uint8_t version_major, version_minor;   /* 1.0 or 1.1 */
+    uint8_t version_major, version_minor;   /* as for requests */
     uint16_t reason_off, reason_len;
     uint16_t nfields;
     struct pcfw_http_field fields[PCFW_HTTP_MAX_RESP_FIELDS];
     int64_t content_length;     /* -1 if none (kept even when unused) */
-    bool chunked;               /* the last transfer coding is chunked */
+    bool chunked;               /* chunked once, the last transfer coding */
     bool conn_close;
     bool conn_keepalive;
     bool conn_upgrade;
@@ -211,14 +218,16 @@ struct pcfw_http_response {
  *   101, or 2xx to CONNECT             CLOSE, tunnel, keep_alive false
  *   HEAD request, 1xx, 204, 304         NONE
  *   Transfer-Encoding ending in chunked CHUNKED
- *   any other Transfer-Encoding         CLOSE (RFC 9112 §6.3 point 4)
+ *   a Transfer-Encoding without chunked CLOSE (RFC 9112 §6.3 point 4)
  *   Content-Length                      LENGTH (0 included)
  *   otherwise                           CLOSE
  * CLOSE always clears keep_alive.  Returns 0 or a negative PCFW_HTTP_E_*
  * (the proxy answers 502 whichever it is): besides syntax, Content-Length
- * with Transfer-Encoding, a second Content-Length, and any
- * Transfer-Encoding in an HTTP/1.0 response (faulty framing, RFC 9112 §6.1)
- * are PCFW_HTTP_E_BAD whatever the status.
+ * with Transfer-Encoding, a second Content-Length, any
+ * Transfer-Encoding in an HTTP/1.0 response (faulty framing, RFC 9112 §6.1),
+ * and chunked applied twice or followed by another coding (RFC 9112 §6.1;
+ * the field is forwarded, so the client would read it differently) are
+ * PCFW_HTTP_E_BAD whatever the status.
  */
 int pcfw_http_parse_response(const uint8_t *head, size_t len,
                              int request_method,

@@ -32,7 +32,8 @@ static long fuzz_scan(const struct fuzz_split *s, int how, size_t max_head)
 
         free(piece);
         if (r < 0) {
-            FUZZ_CHECK(r == PCFW_HTTP_E_BAD || r == PCFW_HTTP_E_HEAD_TOO_LARGE);
+            FUZZ_CHECK(r == PCFW_HTTP_E_BAD || r == PCFW_HTTP_E_HEAD_TOO_LARGE ||
+                       r == PCFW_HTTP_E_URI_TOO_LONG);
             FUZZ_CHECK(!pcfw_http_head_scan_done(&sc));
             /* Sticky. */
             FUZZ_CHECK(pcfw_http_head_scan_feed(&sc, s->data, s->len, max_head) == r);
