@@ -68,7 +68,8 @@ LWIP_FILES := \
 	core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c \
 	netif/ethernet.c
 FW_FILES := arena.c bytequeue.c cbguard.c client.c config.c fw.c http_parse.c \
-	http_proxy.c master.c pass_proxy.c pool.c ports.c sys.c tcpio.c
+	http_proxy.c master.c pass_proxy.c pool.c ports.c sec_parse.c security.c \
+	sha256.c sys.c tcpio.c
 
 FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
 	-I$(LWIP_SRC)/src/include
@@ -175,8 +176,9 @@ run: qemu guest
 UNIT_SRCS := tests/unit/fw_unit_main.c tests/unit/test_arena.c \
 	tests/unit/test_bytequeue.c tests/unit/test_list.c \
 	tests/unit/test_config.c tests/unit/test_http_parse.c \
+	tests/unit/test_sec_parse.c \
 	guest-fw/src/arena.c guest-fw/src/bytequeue.c guest-fw/src/config.c \
-	guest-fw/src/http_parse.c
+	guest-fw/src/http_parse.c guest-fw/src/sec_parse.c guest-fw/src/sha256.c
 
 $(UNIT_BIN): $(UNIT_SRCS) $(wildcard tests/unit/*.h guest-fw/src/*.h guest-fw/include/*.h) | $(STAMP_DEPS)
 	@mkdir -p $(dir $@)

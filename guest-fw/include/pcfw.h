@@ -64,6 +64,73 @@ struct pcfw_listener {
 };
 
 /*
+ * The security proxy's rules (docs/security.md, guest-fw/src/security.c):
+ * applied to every client connection at accept, before any application
+ * proxy sees it, and to every HTTP request before it is forwarded.
+ */
+#define PCFW_MAX_ACL        64
+#define PCFW_MAX_HTTP_RULES 32
+#define PCFW_MAX_USERS      64
+#define PCFW_MAX_TOKENS     64
+#define PCFW_RULE_VALUE     64      /* a rule's value, NUL included */
+#define PCFW_USER_NAME      32      /* a user name, NUL included */
+#define PCFW_SALT_MAX       16
+#define PCFW_HASH_LEN       32      /* SHA-256 */
+
+/* `allow` / `deny`: the first rule that matches decides; none: allowed. */
+struct pcfw_acl_rule {
+    uint32_t net, mask;     /* network byte order; mask 0 matches all */
+    uint16_t port;          /* card port; 0: every listener */
+    bool allow;
+};
+
+/* A token bucket per source: @burst tokens, refilled at @milli_per_s / 1000
+ * a second; 0: no limit. */
+struct pcfw_rate_limit {
+    uint32_t milli_per_s;
+    uint32_t burst;
+};
+
+enum pcfw_http_rule_kind {
+    PCFW_RULE_DENY_METHOD = 1,  /* 403 for this method */
+    PCFW_RULE_DENY_HOST,        /* 403 for this Host (port ignored) */
+    PCFW_RULE_DENY_PATH,        /* 403 under this path prefix */
+    PCFW_RULE_AUTH_BASIC,       /* 401 without a `user`'s password */
+    PCFW_RULE_AUTH_BEARER,      /* 401 without a `token` */
+};
+
+struct pcfw_http_rule {
+    uint8_t kind;                       /* enum pcfw_http_rule_kind */
+    uint16_t port;                      /* card port; 0: every HTTP listener */
+    char value[PCFW_RULE_VALUE];        /* method, host or prefix; auth: realm */
+    char path[PCFW_RULE_VALUE];         /* auth: the prefix it guards */
+};
+
+/* A `user`: the password itself never reaches the card, only its hash. */
+struct pcfw_user {
+    char name[PCFW_USER_NAME];
+    uint8_t salt[PCFW_SALT_MAX];
+    uint8_t salt_len;
+    uint8_t hash[PCFW_HASH_LEN];        /* SHA-256(salt || password) */
+};
+
+struct pcfw_security_config {
+    unsigned n_acl;
+    struct pcfw_acl_rule acl[PCFW_MAX_ACL];
+    uint32_t limit_conn;                /* connections per source at once */
+    struct pcfw_rate_limit conn_rate;   /* new connections per source */
+    struct pcfw_rate_limit req_rate;    /* HTTP requests per source (429) */
+    uint32_t sources;                   /* per-source table entries */
+    uint32_t half_open;                 /* half-open connections per source */
+    unsigned n_rules;
+    struct pcfw_http_rule rules[PCFW_MAX_HTTP_RULES];
+    unsigned n_users;
+    struct pcfw_user users[PCFW_MAX_USERS];
+    unsigned n_tokens;
+    uint8_t tokens[PCFW_MAX_TOKENS][PCFW_HASH_LEN];   /* SHA-256(token) */
+};
+
+/*
  * The card configuration (the patent's non-volatile memory 123).  The text
  * format that fills it is documented in docs/config.md; sizes in bytes,
  * times in milliseconds.
@@ -93,6 +160,7 @@ struct pcfw_config {
     uint32_t pass_keepalive_ms;     /* pass-through TCP keepalive (0: off) */
     bool forwarded;                 /* add X-Forwarded-For and Forwarded */
     bool unmatched_pass;            /* other ports: pass-through, not refused */
+    struct pcfw_security_config sec;
 };
 
 /* Card-memory accounting (bytes unless named otherwise). */
@@ -122,6 +190,16 @@ struct pcfw_proxy_stats {
     uint64_t srv_idle;              /* pooled connections idle now */
     uint64_t retries;               /* requests resent on a fresh connection */
     uint64_t errors;                /* error responses made by the card */
+    /* The security proxy (docs/security.md): what each check refused. */
+    uint64_t sec_acl_denied;        /* connections: `deny` */
+    uint64_t sec_conn_limited;      /* connections: `limit-conn` */
+    uint64_t sec_rate_limited;      /* connections: `limit-rate` */
+    uint64_t sec_table_full;        /* connections: no per-source entry free */
+    uint64_t sec_req_limited;       /* requests: `limit-req` (429) */
+    uint64_t sec_http_denied;       /* requests: `http-deny` (403) */
+    uint64_t sec_auth_failed;       /* requests: `auth` (401) */
+    uint64_t sec_sources;           /* per-source entries in use now */
+    uint64_t sec_sources_evicted;   /* entries reused for another source */
 };
 
 struct pcfw_stats {

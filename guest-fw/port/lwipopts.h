@@ -107,13 +107,15 @@
 #define TCP_DEFAULT_LISTEN_BACKLOG      0xff
 /*
  * SYN floods (issue 9): at most 1024 half-open connections per listener,
- * the oldest evicted by a new SYN, at most 128 from one source
+ * the oldest evicted by a new SYN, at most `limit-half-open` (128) from one source
  * (patches/lwip/0003-tcp-syn-queue.patch, docs/firmware.md).  The backlog
  * above then counts only delayed accepts (none: the firmware accepts at once).
  */
 #define LWIP_TCP_SYN_QUEUE              1
 #define TCP_SYN_QUEUE_MAX               1024
-#define TCP_SYN_PER_SOURCE_MAX          128
+/* `limit-half-open` (default 128), set by security.c. */
+extern unsigned short pcfw_syn_per_source;
+#define TCP_SYN_PER_SOURCE_MAX          pcfw_syn_per_source
 #define LWIP_WND_SCALE                  1
 #define TCP_RCV_SCALE                   2
 #define LWIP_TCP_KEEPALIVE              1

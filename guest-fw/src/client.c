@@ -31,6 +31,7 @@
 #include "fw_internal.h"
 #include "http_parse.h"
 #include "proxy.h"
+#include "security.h"
 #include "tcpio.h"
 
 #define PCFW_LINGER_MS      5000
@@ -71,6 +72,10 @@ static void client_free(struct pcfw_client *c)
     pcfw_bq_clear(&c->in);
     pcfw_bq_clear(&c->out);
     pcfw_pstats.clients_active--;
+    if (c->sec_counted) {
+        pcfw_sec_closed(c->addr.addr);
+        c->sec_counted = false;
+    }
     if (c->proxy == &pcfw_pass_proxy) {
         pcfw.pass_active--;
     }
@@ -217,12 +222,13 @@ void pcfw_client_close(struct pcfw_client *c)
 
 void pcfw_client_error(struct pcfw_client *c, int status)
 {
-    pcfw_client_error_to(c, status, false);
+    pcfw_client_error_to(c, status, false, NULL);
 }
 
-void pcfw_client_error_to(struct pcfw_client *c, int status, bool head)
+void pcfw_client_error_to(struct pcfw_client *c, int status, bool head,
+                          const char *extra)
 {
-    char buf[256];
+    char buf[384];
     const char *reason = pcfw_http_reason(status);
     int body, n;
 
@@ -234,13 +240,14 @@ void pcfw_client_error_to(struct pcfw_client *c, int status, bool head)
     n = snprintf(buf, sizeof(buf),
                  "HTTP/1.1 %d %s\r\n"
                  "Server: proxycard\r\n"
-                 "%s"
+                 "%s%s"
                  "Content-Type: text/plain\r\n"
                  "Content-Length: %d\r\n"
                  "Connection: close\r\n"
                  "\r\n"
                  "%s%s", status, reason,
                  status == 405 ? "Allow: " PCFW_HTTP_ALLOW "\r\n" : "",
+                 extra ? extra : "",
                  body, head ? "" : reason, head ? "" : "\n");
     pcfw_pstats.errors++;
     pcfw_pstats.responses[status / 100 <= 5 ? status / 100 : 0]++;

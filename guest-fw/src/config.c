@@ -17,7 +17,8 @@
 #include "pcfw.h"
 
 #define MAX_WORDS   8
-#define MAX_WORD    64
+/* A word holds a SHA-256 in hex (64 characters) and its NUL. */
+#define MAX_WORD    80
 
 struct line {
     unsigned no;
@@ -49,6 +50,8 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->pass_idle_timeout_ms = 60 * 60 * 1000;
     cfg->pass_keepalive_ms = 2 * 60 * 1000;
     cfg->forwarded = true;
+    cfg->sec.sources = 16384;
+    cfg->sec.half_open = 128;
 }
 
 static int fail(char *err, size_t errlen, const struct line *l,
@@ -360,6 +363,12 @@ static const struct num_directive num_directives[] = {
       false },
     { "mem-refuse", offsetof(struct pcfw_config, mem_refuse_pct), 4, 1, 100,
       false },
+    { "limit-conn", offsetof(struct pcfw_config, sec.limit_conn), 4, 0,
+      1000000, false },
+    { "limit-half-open", offsetof(struct pcfw_config, sec.half_open), 4, 1,
+      1024, false },
+    { "sources", offsetof(struct pcfw_config, sec.sources), 4, 64, 1000000,
+      false },
 };
 
 static int do_number(struct pcfw_config *cfg, const struct line *l,
@@ -388,6 +397,241 @@ static int do_number(struct pcfw_config *cfg, const struct line *l,
         memcpy((char *)cfg + d->off, &v, sizeof(v));
     }
     return 0;
+}
+
+/* ---- the security proxy's directives (docs/security.md) ---- */
+
+/* A.B.C.D, A.B.C.D/N (0-32, host bits ignored) or "all". */
+static bool parse_acl_net(const char *s, uint32_t *net, uint32_t *mask)
+{
+    char addr[MAX_WORD];
+    const char *slash = strchr(s, '/');
+    uint64_t bits = 32;
+    uint32_t m;
+
+    if (strcmp(s, "all") == 0) {
+        *net = *mask = 0;
+        return true;
+    }
+    if (slash) {
+        if ((size_t)(slash - s) >= sizeof(addr) ||
+            !parse_uint(slash + 1, 32, &bits)) {
+            return false;
+        }
+        memcpy(addr, s, (size_t)(slash - s));
+        addr[slash - s] = '\0';
+        s = addr;
+    }
+    if (!parse_ipv4(s, net)) {
+        return false;
+    }
+    m = bits ? (uint32_t)(0xffffffffull << (32 - bits)) : 0;
+    {
+        uint8_t b[4] = { m >> 24, m >> 16, m >> 8, m };
+
+        memcpy(mask, b, 4);
+    }
+    *net &= *mask;
+    return true;
+}
+
+/* The optional trailing "port P" (and, for auth, "path PREFIX") words. */
+static bool parse_rule_tail(const struct line *l, int from, uint16_t *port,
+                            char *path, size_t pathlen)
+{
+    for (int i = from; i < l->nwords; i += 2) {
+        uint64_t v;
+
+        if (i + 1 >= l->nwords) {
+            return false;
+        }
+        if (strcmp(l->word[i], "port") == 0 &&
+            parse_uint(l->word[i + 1], 65535, &v) && v > 0) {
+            *port = (uint16_t)v;
+        } else if (path && strcmp(l->word[i], "path") == 0 &&
+                   l->word[i + 1][0] == '/' &&
+                   strlen(l->word[i + 1]) < pathlen) {
+            strcpy(path, l->word[i + 1]);
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* N/s or N/m, and an optional "burst N". */
+static int do_rate(struct pcfw_rate_limit *r, const struct line *l,
+                   char *err, size_t errlen)
+{
+    char num[MAX_WORD];
+    const char *slash = l->nwords >= 2 ? strchr(l->word[1], '/') : NULL;
+    uint64_t n, burst = 1;
+    size_t len;
+
+    if (!slash || (slash[1] != 's' && slash[1] != 'm') ||
+        slash[2] != '\0' || (l->nwords != 2 && l->nwords != 4)) {
+        goto bad;
+    }
+    len = (size_t)(slash - l->word[1]);
+    memcpy(num, l->word[1], len);
+    num[len] = '\0';
+    if (!parse_uint(num, 1000000, &n) || n == 0) {
+        goto bad;
+    }
+    if (l->nwords == 4 && (strcmp(l->word[2], "burst") != 0 ||
+                           !parse_uint(l->word[3], 1000000, &burst) ||
+                           burst == 0)) {
+        goto bad;
+    }
+    r->milli_per_s = slash[1] == 's' ? (uint32_t)(n * 1000)
+                                     : (uint32_t)((n * 1000 + 59) / 60);
+    r->burst = (uint32_t)burst;
+    return 0;
+bad:
+    return fail(err, errlen, l, "expected '%s N/s|N/m [burst N]' (N from 1 "
+                "to 1000000)", l->word[0]);
+}
+
+static bool parse_hex(const char *s, uint8_t *out, size_t max, size_t *n)
+{
+    size_t len = strlen(s);
+
+    if (len % 2 || len / 2 > max) {
+        return false;
+    }
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v = 0;
+
+        for (int j = 0; j < 2; j++) {
+            char c = s[2 * i + (size_t)j];
+
+            v <<= 4;
+            if (c >= '0' && c <= '9') {
+                v |= (unsigned)(c - '0');
+            } else if (c >= 'a' && c <= 'f') {
+                v |= (unsigned)(c - 'a' + 10);
+            } else if (c >= 'A' && c <= 'F') {
+                v |= (unsigned)(c - 'A' + 10);
+            } else {
+                return false;
+            }
+        }
+        out[i] = (uint8_t)v;
+    }
+    *n = len / 2;
+    return true;
+}
+
+/* Printable, no blank, no quote or backslash (a realm goes in quotes). */
+static bool rule_word_ok(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '"' ||
+            *s == '\\') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int do_security(struct pcfw_config *cfg, const struct line *l,
+                       char *err, size_t errlen)
+{
+    struct pcfw_security_config *sc = &cfg->sec;
+    const char *w = l->word[0];
+
+    if (strcmp(w, "allow") == 0 || strcmp(w, "deny") == 0) {
+        struct pcfw_acl_rule r = { .allow = w[0] == 'a' };
+
+        if (l->nwords < 2 || !parse_acl_net(l->word[1], &r.net, &r.mask) ||
+            !parse_rule_tail(l, 2, &r.port, NULL, 0)) {
+            return fail(err, errlen, l, "expected '%s A.B.C.D[/N]|all "
+                        "[port P]'", w);
+        }
+        if (sc->n_acl == PCFW_MAX_ACL) {
+            return fail(err, errlen, l, "more than %d allow/deny rules",
+                        PCFW_MAX_ACL);
+        }
+        sc->acl[sc->n_acl++] = r;
+        return 0;
+    }
+    if (strcmp(w, "limit-rate") == 0) {
+        return do_rate(&sc->conn_rate, l, err, errlen);
+    }
+    if (strcmp(w, "limit-req") == 0) {
+        return do_rate(&sc->req_rate, l, err, errlen);
+    }
+    if (strcmp(w, "http-deny") == 0 || strcmp(w, "auth") == 0) {
+        struct pcfw_http_rule r = { 0 };
+        bool deny = w[0] == 'h';
+        const char *kind = l->nwords >= 3 ? l->word[1] : "";
+
+        if (deny) {
+            r.kind = strcmp(kind, "method") == 0 ? PCFW_RULE_DENY_METHOD
+                   : strcmp(kind, "host") == 0 ? PCFW_RULE_DENY_HOST
+                   : strcmp(kind, "path") == 0 && l->word[2][0] == '/'
+                   ? PCFW_RULE_DENY_PATH : 0;
+        } else {
+            r.kind = strcmp(kind, "basic") == 0 ? PCFW_RULE_AUTH_BASIC
+                   : strcmp(kind, "bearer") == 0 ? PCFW_RULE_AUTH_BEARER : 0;
+            strcpy(r.path, "/");
+        }
+        if (!r.kind || strlen(l->word[2]) >= sizeof(r.value) ||
+            !rule_word_ok(l->word[2]) ||
+            !parse_rule_tail(l, 3, &r.port, deny ? NULL : r.path,
+                             sizeof(r.path))) {
+            return fail(err, errlen, l, deny
+                        ? "expected 'http-deny method NAME|host NAME|path "
+                          "/PREFIX [port P]'"
+                        : "expected 'auth basic|bearer REALM [port P] "
+                          "[path /PREFIX]'");
+        }
+        strcpy(r.value, l->word[2]);
+        if (sc->n_rules == PCFW_MAX_HTTP_RULES) {
+            return fail(err, errlen, l, "more than %d http-deny/auth rules",
+                        PCFW_MAX_HTTP_RULES);
+        }
+        sc->rules[sc->n_rules++] = r;
+        return 0;
+    }
+    if (strcmp(w, "user") == 0) {
+        struct pcfw_user u = { 0 };
+        size_t n, hn;
+
+        if (l->nwords != 4 || strlen(l->word[1]) >= sizeof(u.name) ||
+            strchr(l->word[1], ':') || !rule_word_ok(l->word[1]) ||
+            !parse_hex(l->word[2], u.salt, sizeof(u.salt), &n) ||
+            !parse_hex(l->word[3], u.hash, sizeof(u.hash), &hn) ||
+            hn != sizeof(u.hash)) {
+            return fail(err, errlen, l, "expected 'user NAME SALT HASH': a "
+                        "name without ':', up to %d bytes of salt and the "
+                        "SHA-256 of salt and password, in hex "
+                        "(scripts/proxycard-passwd)", PCFW_SALT_MAX);
+        }
+        strcpy(u.name, l->word[1]);
+        u.salt_len = (uint8_t)n;
+        if (sc->n_users == PCFW_MAX_USERS) {
+            return fail(err, errlen, l, "more than %d users", PCFW_MAX_USERS);
+        }
+        sc->users[sc->n_users++] = u;
+        return 0;
+    }
+    if (strcmp(w, "token") == 0) {
+        size_t hn;
+
+        if (sc->n_tokens == PCFW_MAX_TOKENS) {
+            return fail(err, errlen, l, "more than %d tokens", PCFW_MAX_TOKENS);
+        }
+        if (l->nwords != 2 ||
+            !parse_hex(l->word[1], sc->tokens[sc->n_tokens], PCFW_HASH_LEN,
+                       &hn) || hn != PCFW_HASH_LEN) {
+            return fail(err, errlen, l, "expected 'token HASH': the SHA-256 "
+                        "of the token, in hex (scripts/proxycard-passwd)");
+        }
+        sc->n_tokens++;
+        return 0;
+    }
+    return 1;   /* not ours */
 }
 
 static int do_line(struct pcfw_config *cfg, const struct line *l,
@@ -429,6 +673,13 @@ static int do_line(struct pcfw_config *cfg, const struct line *l,
             return fail(err, errlen, l, "expected 'forwarded on|off'");
         }
         return 0;
+    }
+    {
+        int r = do_security(cfg, l, err, errlen);
+
+        if (r <= 0) {
+            return r;
+        }
     }
     for (size_t i = 0; i < sizeof(num_directives) / sizeof(num_directives[0]);
          i++) {

@@ -18,6 +18,7 @@
 #include "lwip/timeouts.h"
 #include "fw_internal.h"
 #include "pool.h"
+#include "security.h"
 
 struct pcfw_state pcfw;
 
@@ -156,6 +157,12 @@ int pcfw_init(const struct pcfw_platform *platform,
         if (err == PCFW_OK) {
             err = pcfw_pool_init();
         }
+        if (err == PCFW_OK) {
+            err = pcfw_sec_prepare(&pcfw.cfg);
+        }
+        if (err == PCFW_OK) {
+            pcfw_sec_commit();
+        }
         entry_done();
         PCFW_UNGUARD();
     }
@@ -246,8 +253,18 @@ static int reconfigure(const char *text, size_t len, char *err, size_t errlen)
     {
         PCFW_GUARD(PCFW_ERR_ARG);
         /* What can run short is allocated first: refused whole, or taken. */
+        ret = pcfw_sec_prepare(&cfg);
+        if (ret != PCFW_OK) {
+            PCFW_UNGUARD();
+            snprintf(err, errlen, "not applied: %s; the running configuration "
+                     "is unchanged", ret == PCFW_ERR_NOMEM
+                     ? "no card memory for its per-source table (sources)"
+                     : "'sources' is below the clients connected now");
+            return ret;
+        }
         ret = pcfw_pool_prepare(&cfg);
         if (ret != PCFW_OK) {
+            pcfw_sec_unprepare();
             PCFW_UNGUARD();
             snprintf(err, errlen, "not applied: %s for its server pools; "
                      "the running configuration is unchanged",
@@ -257,6 +274,7 @@ static int reconfigure(const char *text, size_t len, char *err, size_t errlen)
         ret = pcfw_master_prepare(&cfg);
         if (ret != PCFW_OK) {
             pcfw_pool_unprepare();
+            pcfw_sec_unprepare();
             PCFW_UNGUARD();
             snprintf(err, errlen, "not applied: %s opening its listeners (see "
                      "the card's log); the running configuration is unchanged",
@@ -269,6 +287,7 @@ static int reconfigure(const char *text, size_t len, char *err, size_t errlen)
         pcfw_ports_apply(&old);
         pcfw_master_commit();
         pcfw_pool_commit(&old);
+        pcfw_sec_commit();
         entry_done();
         PCFW_UNGUARD();
     }
@@ -304,6 +323,7 @@ void pcfw_shutdown(void)
         PCFW_GUARD();
         pcfw_master_shutdown();
         pcfw_pool_shutdown();
+        pcfw_sec_shutdown();
         pcfw_client_reap();
         pcfw_ports_shutdown();
         PCFW_UNGUARD();

@@ -121,12 +121,15 @@ const char *pcfw_http_reason(int status)
     case 100: return "Continue";
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";       /* RFC 9110 §15.5.14 */
     case 414: return "URI Too Long";            /* RFC 9110 §15.5.15 */
     case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";       /* RFC 6585 §4 */
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

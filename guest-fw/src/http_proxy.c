@@ -40,6 +40,7 @@
 #include "cbguard.h"
 #include "fw_internal.h"
 #include "pool.h"
+#include "security.h"
 #include "tcpio.h"
 
 enum { RQ_HEAD, RQ_BODY_LENGTH, RQ_BODY_CHUNKED, RQ_DONE };
@@ -419,7 +420,8 @@ static bool idempotent(int method)
            method == PCFW_HTTP_M_OPTIONS || method == PCFW_HTTP_M_TRACE;
 }
 
-static void http_error(struct pcfw_client *c, int status)
+static void http_error_ext(struct pcfw_client *c, int status,
+                           const char *extra)
 {
     pcfw_list_remove(&c->link);
     if (c->srv) {
@@ -428,7 +430,13 @@ static void http_error(struct pcfw_client *c, int status)
         c->srv = NULL;
         pcfw_srv_drop(s, true); /* its late answer must reach nobody */
     }
-    pcfw_client_error_to(c, status, c->pd.http.method == PCFW_HTTP_M_HEAD);
+    pcfw_client_error_to(c, status, c->pd.http.method == PCFW_HTTP_M_HEAD,
+                         extra);
+}
+
+static void http_error(struct pcfw_client *c, int status)
+{
+    http_error_ext(c, status, NULL);
 }
 
 /* The head is complete in c->in[0, raw_head_len): parse and prepare it. */
@@ -446,7 +454,17 @@ static bool http_head_done(struct pcfw_client *c)
     pcfw_bq_peek(&c->in, 0, raw, h->raw_head_len);
     err = pcfw_http_parse_request(raw, h->raw_head_len, &req);
     if (err == 0) {
+        char extra[128];
+        int status;
+
         h->method = req.method;         /* errors to HEAD carry no body */
+        /* The security proxy, before anything else looks at the request. */
+        status = pcfw_sec_request(c, raw, &req, extra, sizeof(extra));
+        if (status) {
+            pcfw_arena_free(pcfw.arena, raw);
+            http_error_ext(c, status, extra);
+            return false;
+        }
     }
     if (err == 0 && req.method == PCFW_HTTP_M_CONNECT) {
         err = PCFW_HTTP_E_NOT_IMPLEMENTED;

@@ -17,6 +17,7 @@
 #include "lwip/sys.h"
 #include "fw_internal.h"
 #include "proxy.h"
+#include "security.h"
 
 struct pcfw_proxy_stats pcfw_pstats;
 
@@ -45,7 +46,7 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     const struct pcfw_listener *li = arg;
     struct pcfw_client *c;
-    bool pass;
+    bool pass, counted;
     uint64_t active, limit;
 
     if (err != ERR_OK || !pcb) {
@@ -56,12 +57,28 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     active = pass ? pcfw.pass_active
                   : pcfw_pstats.clients_active - pcfw.pass_active;
     limit = pass ? pcfw.cfg.max_pass_clients : pcfw.cfg.max_clients;
-    if (active >= limit || pcfw_mem_above(PCFW_WM_REFUSE) ||
-        !(c = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*c)))) {
+    if (active >= limit || pcfw_mem_above(PCFW_WM_REFUSE)) {
         pcfw_pstats.clients_refused++;
         tcp_abort(pcb);
         return ERR_ABRT;
     }
+    /* The security proxy screens it before any application proxy. */
+    if (!pcfw_sec_admit(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)),
+                        pcb->local_port, &counted)) {
+        pcfw_pstats.clients_refused++;
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    c = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*c));
+    if (!c) {
+        if (counted) {
+            pcfw_sec_closed(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)));
+        }
+        pcfw_pstats.clients_refused++;
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    c->sec_counted = counted;
     pcfw_pstats.clients_active++;
     pcfw_pstats.clients_accepted++;
     pcfw.pass_active += pass;
@@ -254,6 +271,16 @@ int pcfw_master_init(void)
     }
     pcfw_master_commit();
     return PCFW_OK;
+}
+
+void pcfw_master_each_client(void (*fn)(struct pcfw_client *c, void *arg),
+                             void *arg)
+{
+    struct pcfw_list *pos, *tmp;
+
+    pcfw_list_for_each_safe(pos, tmp, &all_clients) {
+        fn(pcfw_container_of(pos, struct pcfw_client, all), arg);
+    }
 }
 
 void pcfw_master_shutdown(void)

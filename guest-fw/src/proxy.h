@@ -142,6 +142,7 @@ struct pcfw_client {
     bool dead;                  /* freed; reaped when the entry point ends */
     bool peer_fin;              /* the client sent FIN */
     bool shut_tx;               /* our FIN is queued */
+    bool sec_counted;           /* counted on its source (security.c) */
     union {                     /* application proxy data 416 */
         struct pcfw_http_client http;
         struct pcfw_pass_client pass;
@@ -154,6 +155,9 @@ int pcfw_master_init(void);
 int pcfw_master_prepare(const struct pcfw_config *cfg);
 void pcfw_master_commit(void);
 void pcfw_master_shutdown(void);
+/* Call @fn for every live client (not for freed ones). */
+void pcfw_master_each_client(void (*fn)(struct pcfw_client *c, void *arg),
+                             void *arg);
 uint32_t pcfw_now(void);
 
 /* ---- client.c ---- */
@@ -174,8 +178,13 @@ void pcfw_client_flush(struct pcfw_client *c);
 void pcfw_client_ack(struct pcfw_client *c, uint32_t n);
 /* Queue an error response (status, short text) and close after it. */
 void pcfw_client_error(struct pcfw_client *c, int status);
-/* The same, answering a HEAD request if @head: the head without the body. */
-void pcfw_client_error_to(struct pcfw_client *c, int status, bool head);
+/*
+ * The same, answering a HEAD request if @head: the head without the body;
+ * @extra (NULL or header lines, each ending in CRLF) goes in the head, such
+ * as a 401's WWW-Authenticate or a 429's Retry-After.
+ */
+void pcfw_client_error_to(struct pcfw_client *c, int status, bool head,
+                          const char *extra);
 /*
  * Queue our FIN to the client (once); true once it is queued.  If the
  * client's FIN came already, the pcb goes back to lwIP at once (c->pcb

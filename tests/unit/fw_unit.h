@@ -15,5 +15,6 @@ Suite *bytequeue_suite(void);
 Suite *list_suite(void);
 Suite *config_suite(void);
 Suite *http_parse_suite(void);
+Suite *sec_parse_suite(void);
 
 #endif

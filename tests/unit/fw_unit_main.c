@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, list_suite());
     srunner_add_suite(sr, config_suite());
     srunner_add_suite(sr, http_parse_suite());
+    srunner_add_suite(sr, sec_parse_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

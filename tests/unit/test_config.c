@@ -114,6 +114,57 @@ START_TEST(test_listen_defaults_to_same_port_and_dhcp)
 }
 END_TEST
 
+/* The security proxy's directives (docs/security.md). */
+START_TEST(test_security_directives)
+{
+    const struct pcfw_security_config *sc = &cfg.sec;
+
+    ck_assert_int_eq(parse(""), 0);
+    ck_assert_uint_eq(sc->sources, 16384);
+    ck_assert_uint_eq(sc->half_open, 128);
+    ck_assert_uint_eq(sc->n_acl + sc->n_rules + sc->limit_conn, 0);
+    ck_assert_int_eq(parse(
+        "deny 10.0.2.7\n"
+        "allow 10.0.2.0/24 port 80\n"
+        "deny all\n"
+        "limit-conn 20\nlimit-rate 10/s burst 30\nlimit-req 90/m\n"
+        "limit-half-open 16\nsources 1000\n"
+        "http-deny method DELETE\nhttp-deny host internal.example port 80\n"
+        "http-deny path /.git\n"
+        "auth basic Staff port 80 path /admin\nauth bearer api path /api/\n"
+        "user alice 73616c74 "
+        "bede90386d450cea8b77b822f8887065e4e5abf132c2f9dccfcc7fbd4cba5e35\n"
+        "token c8963414bf6c4c869eeac5f8a057c3dc574d422f1b108397b66f67bab3d2f981\n"),
+        0);
+    ck_assert_uint_eq(sc->n_acl, 3);
+    ck_assert(!sc->acl[0].allow && sc->acl[0].mask == 0xffffffffu);
+    ck_assert_uint_eq(sc->acl[1].port, 80);
+    ck_assert(sc->acl[1].allow);
+    ck_assert_uint_eq(sc->acl[2].mask, 0);
+    ck_assert_uint_eq(sc->limit_conn, 20);
+    ck_assert_uint_eq(sc->conn_rate.milli_per_s, 10000);
+    ck_assert_uint_eq(sc->conn_rate.burst, 30);
+    ck_assert_uint_eq(sc->req_rate.milli_per_s, 1500);
+    ck_assert_uint_eq(sc->req_rate.burst, 1);
+    ck_assert_uint_eq(sc->half_open, 16);
+    ck_assert_uint_eq(sc->sources, 1000);
+    ck_assert_uint_eq(sc->n_rules, 5);
+    ck_assert_uint_eq(sc->rules[0].kind, PCFW_RULE_DENY_METHOD);
+    ck_assert_str_eq(sc->rules[1].value, "internal.example");
+    ck_assert_uint_eq(sc->rules[1].port, 80);
+    ck_assert_uint_eq(sc->rules[3].kind, PCFW_RULE_AUTH_BASIC);
+    ck_assert_str_eq(sc->rules[3].value, "Staff");
+    ck_assert_str_eq(sc->rules[3].path, "/admin");
+    ck_assert_str_eq(sc->rules[4].path, "/api/");
+    ck_assert_uint_eq(sc->n_users, 1);
+    ck_assert_str_eq(sc->users[0].name, "alice");
+    ck_assert_uint_eq(sc->users[0].salt_len, 4);
+    ck_assert_uint_eq(sc->users[0].hash[0], 0xbe);
+    ck_assert_uint_eq(sc->n_tokens, 1);
+    ck_assert_uint_eq(sc->tokens[0][31], 0x81);
+}
+END_TEST
+
 /* Each bad line is refused with its line number and a reason. */
 START_TEST(test_errors)
 {
@@ -149,6 +200,27 @@ START_TEST(test_errors)
         { "forwarded maybe", "expected 'forwarded on|off'" },
         { "unmatched drop", "expected 'unmatched pass|refuse'" },
         { "a b c d e f g h i", "too many words" },
+        { "deny 10.0.0.0/33", "expected 'deny A.B.C.D[/N]|all [port P]'" },
+        { "allow 10.0.0.1 port 0", "expected 'allow" },
+        { "allow 10.0.0.1 door 80", "expected 'allow" },
+        { "limit-rate 10", "expected 'limit-rate N/s|N/m [burst N]'" },
+        { "limit-req 0/s", "expected 'limit-req" },
+        { "limit-req 5/h", "expected 'limit-req" },
+        { "limit-req 5/s burst 0", "expected 'limit-req" },
+        { "sources 10", "'sources' needs a number from 64" },
+        { "http-deny path admin", "expected 'http-deny method" },
+        { "http-deny cookie x", "expected 'http-deny method" },
+        { "auth digest r", "expected 'auth basic|bearer REALM" },
+        { "auth basic a\"b", "expected 'auth basic|bearer REALM" },
+        { "auth basic r path x", "expected 'auth basic|bearer REALM" },
+        { "user al:ice 00 "
+          "bede90386d450cea8b77b822f8887065e4e5abf132c2f9dccfcc7fbd4cba5e35",
+          "expected 'user NAME SALT HASH'" },
+        { "user alice 0 "
+          "bede90386d450cea8b77b822f8887065e4e5abf132c2f9dccfcc7fbd4cba5e35",
+          "expected 'user NAME SALT HASH'" },
+        { "user alice 00 bede", "expected 'user NAME SALT HASH'" },
+        { "token xyz", "expected 'token HASH'" },
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -194,6 +266,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_full_example);
     tcase_add_test(tc, test_listen_defaults_to_same_port_and_dhcp);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_security_directives);
     tcase_add_test(tc, test_too_many_listeners);
     tcase_add_test(tc, test_not_nul_terminated);
     suite_add_tcase(s, tc);

@@ -1,0 +1,150 @@
+/*
+ * proxycard firmware: what the security proxy parses (sec_parse.h).  Plain
+ * C, no lwIP: unit-tested in fw-unit and fuzzed (tests/fuzz/fuzz_secpath.c).
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "sec_parse.h"
+
+static int hexval(uint8_t c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* See sec_parse.h; a reading that reaches more is the safe one. */
+size_t pcfw_sec_norm_path(const uint8_t *path, size_t len, char *out,
+                          bool *bad)
+{
+    size_t n = 0, i;
+    bool again = true;
+
+    *bad = false;
+    for (i = 0; i < len && path[i] != '?' && path[i] != '#'; i++) {
+        out[n++] = (char)path[i];
+    }
+    for (int round = 0; again && round < 4; round++) {
+        size_t w = 0;
+
+        again = false;
+        for (i = 0; i < n; i++) {
+            uint8_t c = (uint8_t)out[i];
+
+            if (c == '%') {
+                int hi = i + 2 < n ? hexval((uint8_t)out[i + 1]) : -1;
+                int lo = i + 2 < n ? hexval((uint8_t)out[i + 2]) : -1;
+
+                if (hi < 0 || lo < 0) {
+                    *bad = true;
+                    return 0;
+                }
+                c = (uint8_t)(hi << 4 | lo);
+                if (c == 0) {
+                    *bad = true;
+                    return 0;
+                }
+                again |= c == '%';
+                i += 2;
+            }
+            out[w++] = (char)c;
+        }
+        n = w;
+    }
+    /* Segments: '/' and '\' separate; "", "." and ".." move nothing forward. */
+    if (n && (out[0] == '/' || out[0] == '\\')) {
+        bool trailing = out[n - 1] == '/' || out[n - 1] == '\\';
+        size_t w = 0;
+
+        /* Each segment is written at or before where it was read. */
+        i = 0;
+        while (i < n) {
+            size_t start, seg;
+
+            while (i < n && (out[i] == '/' || out[i] == '\\')) {
+                i++;
+            }
+            start = i;
+            while (i < n && out[i] != '/' && out[i] != '\\') {
+                i++;
+            }
+            seg = i - start;
+            if (seg == 0 || (seg == 1 && out[start] == '.')) {
+                continue;
+            }
+            if (seg == 2 && out[start] == '.' && out[start + 1] == '.') {
+                while (w > 0 && out[w - 1] != '/') {
+                    w--;
+                }
+                if (w > 0) {
+                    w--;        /* and its '/' */
+                }
+                continue;
+            }
+            out[w++] = '/';
+            for (size_t k = 0; k < seg; k++) {
+                out[w++] = (char)pcfw_sec_lower((uint8_t)out[start + k]);
+            }
+        }
+        /* A trailing separator stays: "/admin/" is under "/admin/". */
+        if (trailing || w == 0) {
+            out[w++] = '/';
+        }
+        n = w;
+    } else {
+        /* "*" (OPTIONS), or an empty absolute-form path: "/". */
+        for (i = 0; i < n; i++) {
+            out[i] = (char)pcfw_sec_lower((uint8_t)out[i]);
+        }
+        if (n == 0) {
+            out[n++] = '/';
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* Strict RFC 4648 base64 (padding required); -1 if malformed. */
+long pcfw_sec_base64(const uint8_t *in, size_t n, uint8_t *out,
+                          size_t cap)
+{
+    size_t w = 0;
+
+    if (n % 4) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+
+        for (int k = 0; k < 4; k++) {
+            uint8_t c = in[i + (size_t)k];
+            int d = c >= 'A' && c <= 'Z' ? c - 'A'
+                  : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                  : c >= '0' && c <= '9' ? c - '0' + 52
+                  : c == '+' ? 62 : c == '/' ? 63 : -1;
+
+            if (c == '=' && i + 4 == n && k >= 2) {
+                pad++;
+                d = 0;
+            } else if (d < 0 || pad) {
+                return -1;
+            }
+            v = v << 6 | (uint32_t)d;
+        }
+        if (w + 3 - (size_t)pad > cap) {
+            return -1;
+        }
+        out[w++] = (uint8_t)(v >> 16);
+        if (pad < 2) {
+            out[w++] = (uint8_t)(v >> 8);
+        }
+        if (pad < 1) {
+            out[w++] = (uint8_t)v;
+        }
+    }
+    return (long)w;
+}
+

@@ -1,0 +1,654 @@
+/*
+ * proxycard firmware: the security proxy, see security.h and
+ * docs/security.md.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "arch/cc.h"
+#include "arena.h"
+#include "fw_internal.h"
+#include "sec_parse.h"
+#include "security.h"
+#include "sha256.h"
+
+#define NIL             UINT32_MAX
+/* Rejections logged per second at most; the rest are counted, then summed. */
+#define LOG_PER_SECOND  10
+/* Longest Authorization value decoded (user:password, or a token). */
+#define CRED_MAX        256
+
+/*
+ * One source: 36 bytes, plus 4 for its hash bucket (docs/security.md).
+ * Token buckets count thousandths of a token.
+ */
+struct src {
+    uint32_t addr;              /* network byte order */
+    uint32_t conns;             /* connections open now */
+    uint32_t conn_tokens, req_tokens;
+    uint32_t conn_ms, req_ms;   /* when each bucket was last filled */
+    uint32_t hnext;             /* hash chain */
+    uint32_t prev, next;        /* LRU list (conns == 0 only), or free list */
+};
+
+struct table {
+    uint32_t size, nbuckets;    /* nbuckets: a power of two >= size */
+    uint32_t used;
+    uint32_t lru_head, lru_tail;    /* most recently idle first */
+    uint32_t free_head;
+    uint32_t *bucket;
+    struct src *e;
+};
+
+static struct table *table, *prepared;
+/* TCP_SYN_PER_SOURCE_MAX (lwipopts.h, patches/lwip/0003): limit-half-open */
+unsigned short pcfw_syn_per_source = 128;
+static uint64_t hash_key;
+static uint32_t log_second, log_budget, log_suppressed;
+
+static bool limits_on(const struct pcfw_security_config *sc)
+{
+    return sc->limit_conn || sc->conn_rate.milli_per_s ||
+           sc->req_rate.milli_per_s;
+}
+
+/* ---- logging, at most LOG_PER_SECOND lines a second ---- */
+
+static void sec_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void sec_log(const char *fmt, ...)
+{
+    uint32_t second = pcfw_now() / 1000;
+    char line[160];
+    va_list ap;
+
+    if (second != log_second) {
+        if (log_suppressed) {
+            pcfw_log(PCFW_LOG_WARN, "security: %u more rejections not logged",
+                     log_suppressed);
+        }
+        log_second = second;
+        log_budget = LOG_PER_SECOND;
+        log_suppressed = 0;
+    }
+    if (!log_budget) {
+        log_suppressed++;
+        return;
+    }
+    log_budget--;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    pcfw_log(PCFW_LOG_WARN, "security: %s", line);
+}
+
+static const char *addr_str(uint32_t addr, char buf[16])
+{
+    const uint8_t *b = (const uint8_t *)&addr;
+
+    snprintf(buf, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+    return buf;
+}
+
+/* ---- the per-source table ---- */
+
+static uint32_t src_hash(const struct table *t, uint32_t addr)
+{
+    uint64_t x = hash_key ^ addr;
+
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (uint32_t)x & (t->nbuckets - 1);
+}
+
+static void lru_unlink(struct table *t, uint32_t i)
+{
+    struct src *s = &t->e[i];
+
+    if (s->prev != NIL) {
+        t->e[s->prev].next = s->next;
+    } else {
+        t->lru_head = s->next;
+    }
+    if (s->next != NIL) {
+        t->e[s->next].prev = s->prev;
+    } else {
+        t->lru_tail = s->prev;
+    }
+    s->prev = s->next = NIL;
+}
+
+static void lru_push(struct table *t, uint32_t i)
+{
+    struct src *s = &t->e[i];
+
+    s->prev = NIL;
+    s->next = t->lru_head;
+    if (t->lru_head != NIL) {
+        t->e[t->lru_head].prev = i;
+    } else {
+        t->lru_tail = i;
+    }
+    t->lru_head = i;
+}
+
+static void chain_remove(struct table *t, uint32_t i)
+{
+    uint32_t *p = &t->bucket[src_hash(t, t->e[i].addr)];
+
+    while (*p != i) {
+        p = &t->e[*p].hnext;
+    }
+    *p = t->e[i].hnext;
+}
+
+static uint32_t src_find(const struct table *t, uint32_t addr)
+{
+    uint32_t i = t->bucket[src_hash(t, addr)];
+
+    while (i != NIL && t->e[i].addr != addr) {
+        i = t->e[i].hnext;
+    }
+    return i;
+}
+
+/*
+ * The entry of @addr, made if need be: a free one, else the one idle the
+ * longest (its counts are forgotten).  NIL when every entry has
+ * connections.  A new entry's buckets are full.
+ */
+static uint32_t src_get(struct table *t, uint32_t addr,
+                        const struct pcfw_security_config *sc)
+{
+    uint32_t i = src_find(t, addr);
+    struct src *s;
+
+    if (i != NIL) {
+        return i;
+    }
+    if (t->free_head != NIL) {
+        i = t->free_head;
+        t->free_head = t->e[i].next;
+        t->used++;
+    } else if (t->lru_tail != NIL) {
+        i = t->lru_tail;
+        lru_unlink(t, i);
+        chain_remove(t, i);
+        pcfw_pstats.sec_sources_evicted++;
+    } else {
+        return NIL;
+    }
+    s = &t->e[i];
+    memset(s, 0, sizeof(*s));
+    s->addr = addr;
+    s->conn_tokens = sc->conn_rate.burst * 1000;
+    s->req_tokens = sc->req_rate.burst * 1000;
+    s->conn_ms = s->req_ms = pcfw_now();
+    s->prev = s->next = NIL;
+    s->hnext = t->bucket[src_hash(t, addr)];
+    t->bucket[src_hash(t, addr)] = i;
+    lru_push(t, i);             /* no connection yet */
+    pcfw_pstats.sec_sources = t->used;
+    return i;
+}
+
+static void src_open(struct table *t, uint32_t i)
+{
+    if (t->e[i].conns++ == 0) {
+        lru_unlink(t, i);       /* held: never evicted */
+    }
+}
+
+static struct table *table_new(uint32_t size)
+{
+    struct table *t = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*t));
+    uint32_t nb = 1;
+
+    if (!t) {
+        return NULL;
+    }
+    while (nb < size) {
+        nb <<= 1;
+    }
+    t->size = size;
+    t->nbuckets = nb;
+    t->bucket = pcfw_arena_alloc(pcfw.arena, (size_t)nb * sizeof(uint32_t));
+    t->e = pcfw_arena_alloc(pcfw.arena, (size_t)size * sizeof(struct src));
+    if (!t->bucket || !t->e) {
+        pcfw_arena_free(pcfw.arena, t->bucket);
+        pcfw_arena_free(pcfw.arena, t->e);
+        pcfw_arena_free(pcfw.arena, t);
+        return NULL;
+    }
+    memset(t->bucket, 0xff, (size_t)nb * sizeof(uint32_t));
+    for (uint32_t i = 0; i < size; i++) {
+        t->e[i].next = i + 1 < size ? i + 1 : NIL;
+    }
+    t->free_head = 0;
+    t->lru_head = t->lru_tail = NIL;
+    return t;
+}
+
+static void table_free(struct table *t)
+{
+    if (t) {
+        pcfw_arena_free(pcfw.arena, t->bucket);
+        pcfw_arena_free(pcfw.arena, t->e);
+        pcfw_arena_free(pcfw.arena, t);
+    }
+}
+
+/* Add @ms of refill to a bucket of @rate, up to its burst. */
+static void refill(uint32_t *tokens, uint32_t *since_ms,
+                   const struct pcfw_rate_limit *rate)
+{
+    uint32_t now = pcfw_now();
+    uint64_t cap = (uint64_t)rate->burst * 1000;
+    uint64_t v = *tokens + (uint64_t)(now - *since_ms) * rate->milli_per_s /
+                 1000;
+
+    *tokens = (uint32_t)(v < cap ? v : cap);
+    *since_ms = now;
+}
+
+/* Take one token; false (and the seconds until one is back) if none. */
+static bool take(uint32_t *tokens, uint32_t *since_ms,
+                 const struct pcfw_rate_limit *rate, uint32_t *retry_s)
+{
+    refill(tokens, since_ms, rate);
+    if (*tokens >= 1000) {
+        *tokens -= 1000;
+        return true;
+    }
+    if (retry_s) {
+        uint64_t ms = ((uint64_t)(1000 - *tokens) * 1000 + rate->milli_per_s -
+                       1) / rate->milli_per_s;
+
+        *retry_s = (uint32_t)((ms + 999) / 1000);
+    }
+    return false;
+}
+
+/* ---- configuration ---- */
+
+static uint32_t live_clients(void)
+{
+    return (uint32_t)pcfw_pstats.clients_active;
+}
+
+int pcfw_sec_prepare(const struct pcfw_config *cfg)
+{
+    const struct pcfw_security_config *sc = &cfg->sec;
+
+    prepared = NULL;
+    if (!limits_on(sc)) {
+        return PCFW_OK;
+    }
+    if (table && table->size == sc->sources) {
+        return PCFW_OK;         /* kept as it is, counts and all */
+    }
+    if (sc->sources < live_clients()) {
+        return PCFW_ERR_ARG;
+    }
+    prepared = table_new(sc->sources);
+    return prepared ? PCFW_OK : PCFW_ERR_NOMEM;
+}
+
+void pcfw_sec_unprepare(void)
+{
+    table_free(prepared);
+    prepared = NULL;
+}
+
+static void recount(struct pcfw_client *c, void *arg)
+{
+    struct table *t = arg;
+    uint32_t i;
+
+    c->sec_counted = false;
+    if (!t) {
+        return;
+    }
+    i = src_get(t, c->addr.addr, &pcfw.cfg.sec);
+    if (i != NIL) {         /* always: size >= clients (prepare) */
+        src_open(t, i);
+        c->sec_counted = true;
+    }
+}
+
+void pcfw_sec_commit(void)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+
+    if (!hash_key) {
+        hash_key = ((uint64_t)pcfw_rand() << 32) | pcfw_rand() | 1;
+    }
+    pcfw_syn_per_source = (u16_t)sc->half_open;
+    if (!limits_on(sc)) {
+        table_free(table);
+        table = NULL;
+    } else if (prepared) {
+        table_free(table);
+        table = prepared;
+    } else {
+        return;                 /* the same table: nothing to recount */
+    }
+    prepared = NULL;
+    /* The connections open now are what the new table counts. */
+    pcfw_master_each_client(recount, table);
+    pcfw_pstats.sec_sources = table ? table->used : 0;
+}
+
+void pcfw_sec_shutdown(void)
+{
+    table_free(table);
+    table_free(prepared);
+    table = prepared = NULL;
+    pcfw_pstats.sec_sources = 0;
+}
+
+/* ---- at accept ---- */
+
+static bool acl_allows(uint32_t addr, uint16_t port, unsigned *rule)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+
+    for (unsigned i = 0; i < sc->n_acl; i++) {
+        const struct pcfw_acl_rule *r = &sc->acl[i];
+
+        if ((addr & r->mask) == r->net && (!r->port || r->port == port)) {
+            *rule = i + 1;
+            return r->allow;
+        }
+    }
+    return true;
+}
+
+bool pcfw_sec_admit(uint32_t addr, uint16_t port, bool *counted)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+    char ab[16];
+    unsigned rule = 0;
+    uint32_t i;
+    struct src *s;
+
+    *counted = false;
+    if (!acl_allows(addr, port, &rule)) {
+        pcfw_pstats.sec_acl_denied++;
+        sec_log("%s to port %u: denied by rule %u", addr_str(addr, ab), port,
+                rule);
+        return false;
+    }
+    if (!table) {
+        return true;
+    }
+    i = src_get(table, addr, sc);
+    if (i == NIL) {
+        pcfw_pstats.sec_table_full++;
+        sec_log("%s to port %u: refused, all %u sources have connections "
+                "(sources)", addr_str(addr, ab), port, table->size);
+        return false;
+    }
+    s = &table->e[i];
+    if (sc->limit_conn && s->conns >= sc->limit_conn) {
+        pcfw_pstats.sec_conn_limited++;
+        sec_log("%s to port %u: refused, %u connections open (limit-conn)",
+                addr_str(addr, ab), port, s->conns);
+        return false;
+    }
+    if (sc->conn_rate.milli_per_s &&
+        !take(&s->conn_tokens, &s->conn_ms, &sc->conn_rate, NULL)) {
+        pcfw_pstats.sec_rate_limited++;
+        sec_log("%s to port %u: refused, new connections too fast "
+                "(limit-rate)", addr_str(addr, ab), port);
+        return false;
+    }
+    src_open(table, i);
+    *counted = true;
+    return true;
+}
+
+void pcfw_sec_closed(uint32_t addr)
+{
+    uint32_t i = table ? src_find(table, addr) : NIL;
+
+    if (i != NIL && table->e[i].conns && --table->e[i].conns == 0) {
+        lru_push(table, i);
+    }
+}
+
+/* ---- per request ---- */
+
+static bool has_prefix_ci(const char *s, const char *prefix)
+{
+    for (; *prefix; s++, prefix++) {
+        if (pcfw_sec_lower((uint8_t)*s) != pcfw_sec_lower((uint8_t)*prefix)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The request's host, as a server routes on it: no port, no final dot. */
+static bool host_is(const uint8_t *raw, const struct pcfw_http_request *req,
+                    const char *name)
+{
+    const uint8_t *h;
+    size_t n, want = strlen(name);
+
+    if (req->target_form == PCFW_HTTP_TARGET_ABSOLUTE) {
+        h = raw + req->authority_off;
+        n = req->authority_len;
+    } else {
+        int f = pcfw_http_find_field(raw, req->fields, req->nfields, "host");
+
+        if (f < 0) {
+            return false;
+        }
+        h = raw + req->fields[f].value_off;
+        n = req->fields[f].value_len;
+    }
+    if (n && h[0] != '[') {
+        const uint8_t *colon = memchr(h, ':', n);
+
+        if (colon) {
+            n = (size_t)(colon - h);
+        }
+    }
+    if (n && h[n - 1] == '.') {
+        n--;
+    }
+    if (n != want) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pcfw_sec_lower(h[i]) != pcfw_sec_lower((uint8_t)name[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool equal_ct(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint8_t d = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        d |= a[i] ^ b[i];
+    }
+    return d == 0;
+}
+
+/*
+ * The credentials of an `auth` rule: the one Authorization field, of the
+ * rule's scheme.  Every stored hash is compared, in constant time, so the
+ * time taken says nothing about which user or token came close.
+ */
+static bool authorized(const uint8_t *raw, const struct pcfw_http_request *req,
+                       const struct pcfw_http_rule *r)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+    bool basic = r->kind == PCFW_RULE_AUTH_BASIC;
+    const char *scheme = basic ? "basic " : "bearer ";
+    size_t slen = strlen(scheme), n;
+    const uint8_t *v;
+    uint8_t cred[CRED_MAX], hash[PCFW_HASH_LEN];
+    int f = -1, count = 0;
+    bool ok = false;
+
+    for (unsigned i = 0; i < req->nfields; i++) {
+        if (pcfw_http_field_is(raw, &req->fields[i], "authorization")) {
+            f = (int)i;
+            count++;
+        }
+    }
+    if (count != 1) {
+        return false;       /* none, or two: which one would the server take? */
+    }
+    v = raw + req->fields[f].value_off;
+    n = req->fields[f].value_len;
+    if (n <= slen) {
+        return false;
+    }
+    for (size_t i = 0; i < slen; i++) {
+        if (pcfw_sec_lower(v[i]) != (uint8_t)scheme[i]) {
+            return false;
+        }
+    }
+    v += slen;
+    n -= slen;
+    while (n && v[0] == ' ') {
+        v++;
+        n--;
+    }
+    if (!basic) {
+        pcfw_sha256(v, n, NULL, 0, hash);
+        for (unsigned i = 0; i < sc->n_tokens; i++) {
+            ok |= equal_ct(hash, sc->tokens[i], PCFW_HASH_LEN);
+        }
+        return ok;
+    }
+    {
+        long len = pcfw_sec_base64(v, n, cred, sizeof(cred));
+        const uint8_t *colon;
+        size_t ulen;
+
+        if (len < 0 || !(colon = memchr(cred, ':', (size_t)len))) {
+            return false;
+        }
+        ulen = (size_t)(colon - cred);
+        for (unsigned i = 0; i < sc->n_users; i++) {
+            const struct pcfw_user *u = &sc->users[i];
+            bool name = strlen(u->name) == ulen &&
+                        memcmp(u->name, cred, ulen) == 0;
+
+            pcfw_sha256(u->salt, u->salt_len, colon + 1,
+                        (size_t)len - ulen - 1, hash);
+            ok |= name & equal_ct(hash, u->hash, PCFW_HASH_LEN);
+        }
+        return ok;
+    }
+}
+
+int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
+                     const struct pcfw_http_request *req, char *extra,
+                     size_t extralen)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+    char ab[16], *path = NULL;
+    const uint8_t *p;
+    size_t plen;
+    int status = 0;
+    bool bad;
+
+    extra[0] = '\0';
+    /* 4. limit-req */
+    if (table && sc->req_rate.milli_per_s) {
+        uint32_t i = src_find(table, c->addr.addr), retry;
+
+        if (i != NIL && !take(&table->e[i].req_tokens, &table->e[i].req_ms,
+                              &sc->req_rate, &retry)) {
+            pcfw_pstats.sec_req_limited++;
+            snprintf(extra, extralen, "Retry-After: %u\r\n", retry);
+            sec_log("%s: request refused, too many (limit-req)",
+                    addr_str(c->addr.addr, ab));
+            return 429;
+        }
+    }
+    if (!sc->n_rules) {
+        return 0;
+    }
+    if (req->target_form == PCFW_HTTP_TARGET_ABSOLUTE) {
+        p = raw + req->path_off;
+        plen = req->path_len;
+    } else {
+        p = raw + req->target_off;
+        plen = req->target_len;
+    }
+    path = pcfw_arena_alloc(pcfw.arena, plen + 2);
+    if (!path) {
+        return 503;
+    }
+    pcfw_sec_norm_path(p, plen, path, &bad);
+    if (bad) {
+        pcfw_arena_free(pcfw.arena, path);
+        return 400;
+    }
+    /* 5. http-deny, then 6. the first auth rule that covers the path. */
+    for (unsigned i = 0; !status && i < sc->n_rules; i++) {
+        const struct pcfw_http_rule *r = &sc->rules[i];
+        bool hit = false;
+
+        if (r->port && r->port != c->local_port) {
+            continue;
+        }
+        switch (r->kind) {
+        case PCFW_RULE_DENY_METHOD:
+            hit = req->method_len == strlen(r->value) &&
+                  memcmp(raw + req->method_off, r->value, req->method_len) == 0;
+            break;
+        case PCFW_RULE_DENY_HOST:
+            hit = host_is(raw, req, r->value);
+            break;
+        case PCFW_RULE_DENY_PATH:
+            hit = has_prefix_ci(path, r->value);
+            break;
+        default:
+            break;
+        }
+        if (hit) {
+            pcfw_pstats.sec_http_denied++;
+            sec_log("%s: request refused by http-deny %s (rule %u)",
+                    addr_str(c->addr.addr, ab), r->value, i + 1);
+            status = 403;
+        }
+    }
+    for (unsigned i = 0; !status && i < sc->n_rules; i++) {
+        const struct pcfw_http_rule *r = &sc->rules[i];
+
+        if ((r->kind != PCFW_RULE_AUTH_BASIC &&
+             r->kind != PCFW_RULE_AUTH_BEARER) ||
+            (r->port && r->port != c->local_port) ||
+            !has_prefix_ci(path, r->path)) {
+            continue;
+        }
+        if (!authorized(raw, req, r)) {
+            pcfw_pstats.sec_auth_failed++;
+            snprintf(extra, extralen, "WWW-Authenticate: %s realm=\"%s\"%s\r\n",
+                     r->kind == PCFW_RULE_AUTH_BASIC ? "Basic" : "Bearer",
+                     r->value, r->kind == PCFW_RULE_AUTH_BASIC
+                     ? ", charset=\"UTF-8\"" : "");
+            sec_log("%s: request refused, no valid credentials for %s "
+                    "(rule %u)", addr_str(c->addr.addr, ab), r->path, i + 1);
+            status = 401;
+        }
+        break;      /* the first auth rule covering the path decides */
+    }
+    pcfw_arena_free(pcfw.arena, path);
+    return status;
+}
