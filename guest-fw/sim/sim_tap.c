@@ -51,7 +51,7 @@ static int sim_tap_attach(const char *name, const char **what)
      * device, which we do not want: the harness owns the device.
      */
     if (if_nametoindex(name) == 0) {
-        *what = "no such network device";
+        *what = "not found (ip tuntap add dev NAME mode tap makes one)";
         e = ENODEV;
         close(fd);
         errno = e;
