@@ -23,6 +23,7 @@ PCTEST_RETRANS_MAX=N (see above).
 import contextlib
 import os
 import socket
+import struct
 import sys
 import time
 import uuid
@@ -108,6 +109,15 @@ def tap_stats(card):
     return card.stats()["harness"]["tap_nic"]
 
 
+def tcp_info(sock):
+    """Some of Linux's struct tcp_info for sock: rto_ms, rtt_us, rttvar_us,
+    total_retrans (8 bytes of u8 fields, then u32 fields)."""
+    raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    u32 = struct.unpack_from("24I", raw, 8)
+    return {"rto_ms": u32[0] // 1000, "rtt_us": u32[15], "rttvar_us": u32[16],
+            "total_retrans": u32[23]}
+
+
 # ------------------------------------------------------------ tests ----
 
 @test("a client from 10.0.2.101 through the TAP: curl gets 1 MiB byte-exact, "
@@ -189,6 +199,7 @@ def t_retransmissions(env):
                 c.send(req[i:i + step])
                 time.sleep(0.1)
             r = c.read_response()
+            info = tcp_info(c.sock)
         took = time.monotonic() - t0
         after = net.snmp()
         check(r.status == 200 and r.body == data,
@@ -198,6 +209,7 @@ def t_retransmissions(env):
                  for g, k in RETRANS_KEYS}
         print(f"# client (namespace) counters over {took:.2f}s: "
               + ", ".join(f"{k} {v}" for k, v in delta.items()))
+        print(f"# the client's socket at the end: {info}")
         print(f"# TAP: {tap_stats(card)}")
         limit = os.environ.get("PCTEST_RETRANS_MAX")
         if limit is not None:
