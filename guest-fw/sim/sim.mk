@@ -1,7 +1,8 @@
 # proxycard-sim: the card firmware as an ordinary process on two libslirp
-# networks (guest-fw/sim/, see the top of sim_main.c).  A fragment for the
-# top-level Makefile, included after BUILD, CC, FW_LIB and STAMP_DEPS are
-# defined (rule prerequisites are expanded as the rules are read):
+# networks, or its NIC port on a TAP device (guest-fw/sim/, see the top of
+# sim_main.c).  A fragment for the top-level Makefile, included after BUILD,
+# CC, FW_LIB and STAMP_DEPS are defined (rule prerequisites are expanded as
+# the rules are read):
 #
 #     include guest-fw/sim/sim.mk
 #
@@ -14,7 +15,8 @@ sim_default_goal := $(.DEFAULT_GOAL)
 
 SIM_BIN    := $(BUILD)/proxycard-sim
 SIM_DIR    := $(BUILD)/sim
-SIM_SRCS   := guest-fw/sim/sim_main.c guest-fw/sim/sim_slirp.c
+SIM_SRCS   := guest-fw/sim/sim_main.c guest-fw/sim/sim_slirp.c \
+	guest-fw/sim/sim_tap.c
 SIM_OBJS   := $(patsubst guest-fw/sim/%.c,$(SIM_DIR)/%.o,$(SIM_SRCS))
 # Deferred (=): pkg-config runs when a recipe needs it, after the packages
 # are installed.

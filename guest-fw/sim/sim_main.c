@@ -9,6 +9,12 @@
  *   host clients --(slirp host forwarding)--> NIC port  [10.0.2.15]
  *   card's server connections <-- BUS port [10.0.3.15] --(slirp NAT)--> host
  *
+ * or, with --nic-tap NAME [--nic-netns NS], the NIC port on an existing TAP
+ * device (sim_tap.c), so that clients' own TCP stacks, with their own
+ * source addresses, talk to the card:
+ *
+ *   clients in NS [10.0.2.x] --(TAP device NAME)--> NIC port  [10.0.2.15]
+ *
  * This file holds the options, set-up, the main loop, signals and the
  * statistics output.  The whole harness state is one struct (sim); the
  * signal handler only sets its flags, which the loop reads after ppoll()
@@ -62,6 +68,8 @@ typedef struct SimOptions {
     const char *config_path;    /* docs/config.md, applied last */
     SimForward fwd[SIM_MAX_FORWARDS];
     unsigned nfwd;
+    const char *nic_tap;        /* NULL: the NIC port is on slirp */
+    const char *nic_netns;      /* where nic_tap is; NULL: our namespace */
 } SimOptions;
 
 typedef struct Sim {
@@ -342,7 +350,8 @@ static char *sim_read_config(const char *path, size_t *lenp)
 }
 
 /* The slirp side of each port: the same plan, seen from the network. */
-static void sim_build_net_config(SimNetPortConfig cfg[PCFW_PORT_COUNT])
+static void sim_build_net_config(const SimOptions *opt,
+                                 SimNetPortConfig cfg[PCFW_PORT_COUNT])
 {
     for (int port = 0; port < PCFW_PORT_COUNT; port++) {
         const SimPortPlan *plan = &sim_plan[port];
@@ -356,6 +365,9 @@ static void sim_build_net_config(SimNetPortConfig cfg[PCFW_PORT_COUNT])
         cfg[port].restricted = plan->restricted;
         cfg[port].host_loopback = plan->host_loopback;
     }
+    /* The same addresses, on a real link: the namespace holds 10.0.2.2. */
+    cfg[PCFW_PORT_NIC].tap_name = opt->nic_tap;
+    cfg[PCFW_PORT_NIC].tap_netns = opt->nic_netns;
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -365,7 +377,8 @@ static void sim_usage(FILE *f)
     fprintf(f,
 "Usage: " SIM_NAME " [OPTION]...\n"
 "Run the proxycard card firmware as an ordinary process.  Each of the card's\n"
-"two Ethernet ports is wired to its own user-mode network (libslirp):\n"
+"two Ethernet ports is wired to its own user-mode network (libslirp), unless\n"
+"--nic-tap says otherwise:\n"
 "\n"
 "  NIC port, the clients' side: network 10.0.2.0/24, slirp at 10.0.2.2, the\n"
 "      card at 10.0.2.15/24 (gateway 10.0.2.2).  Host clients reach the card\n"
@@ -375,6 +388,12 @@ static void sim_usage(FILE *f)
 "      card at 10.0.3.15/24 (gateway 10.0.3.2).  The card's connections to\n"
 "      10.0.3.2:PORT are NATed by slirp to 127.0.0.1:PORT on the host, where\n"
 "      the real server listens.\n"
+"\n"
+"With --nic-tap the NIC port is wired to a TAP device instead of slirp:\n"
+"the card keeps 10.0.2.15/24 (gateway 10.0.2.2), and clients on the TAP's\n"
+"side of the link (in --nic-netns NS, typically) connect to it directly,\n"
+"with their own TCP stacks and source addresses.  The BUS port stays on\n"
+"slirp, so the server still listens on the host's loopback.\n"
 "\n"
 "Options:\n"
 "  --config FILE       the card configuration (docs/config.md): listeners,\n"
@@ -393,6 +412,17 @@ static void sim_usage(FILE *f)
 "                      cookies, resets); the harness calls listen() again,\n"
 "                      with N, on every listening socket slirp polls.\n"
 "                      --backlog 1 reproduces slirp's own behaviour.\n"
+"  --nic-tap NAME      wire the NIC port to the existing TAP device NAME\n"
+"                      (ip tuntap add dev NAME mode tap: no packet\n"
+"                      information, no vnet header) instead of slirp;\n"
+"                      frames shorter than 14 bytes or longer than 1514\n"
+"                      (MTU 1500) are dropped and counted.  Not with\n"
+"                      --forward.  Needs access to /dev/net/tun and NAME\n"
+"  --nic-netns NS      with --nic-tap: NAME is in network namespace NS\n"
+"                      (/run/netns/NS, as 'ip netns add' makes; or a path\n"
+"                      holding '/').  Only opening the TAP happens in NS\n"
+"                      (setns), everything else in our own namespace; needs\n"
+"                      root\n"
 "  --mem-size SIZE     card memory in bytes, suffix K, M or G (powers of\n"
 "                      1024; default 64M, at least 1M)\n"
 "  --nic-mac MAC       the NIC port's MAC (default 52:54:00:12:34:56)\n"
@@ -547,6 +577,8 @@ enum {
     OPT_BUS_MAC,
     OPT_STATS,
     OPT_READY_FILE,
+    OPT_NIC_TAP,
+    OPT_NIC_NETNS,
 };
 
 static const struct option sim_long_options[] = {
@@ -558,6 +590,8 @@ static const struct option sim_long_options[] = {
     { "bus-mac",    required_argument, NULL, OPT_BUS_MAC },
     { "stats",      required_argument, NULL, OPT_STATS },
     { "ready-file", required_argument, NULL, OPT_READY_FILE },
+    { "nic-tap",    required_argument, NULL, OPT_NIC_TAP },
+    { "nic-netns",  required_argument, NULL, OPT_NIC_NETNS },
     { "verbose",    no_argument,       NULL, 'v' },
     { "help",       no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -625,6 +659,20 @@ static void sim_parse_options(SimOptions *opt, int argc, char **argv)
         case OPT_READY_FILE:
             opt->ready_path = optarg;
             break;
+        case OPT_NIC_TAP:
+            if (!*optarg || strlen(optarg) >= IFNAMSIZ || strchr(optarg, '/')) {
+                sim_usage_error("bad --nic-tap '%s': want a network device "
+                                "name of 1 to %d characters", optarg,
+                                IFNAMSIZ - 1);
+            }
+            opt->nic_tap = optarg;
+            break;
+        case OPT_NIC_NETNS:
+            if (!*optarg) {
+                sim_usage_error("empty --nic-netns");
+            }
+            opt->nic_netns = optarg;
+            break;
         case 'v':
             if (opt->verbose < PCFW_LOG_DEBUG - PCFW_LOG_WARN) {
                 opt->verbose++;
@@ -642,6 +690,14 @@ static void sim_parse_options(SimOptions *opt, int argc, char **argv)
     }
     if (optind < argc) {
         sim_usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    if (opt->nic_netns && !opt->nic_tap) {
+        sim_usage_error("--nic-netns needs --nic-tap");
+    }
+    if (opt->nic_tap && opt->nfwd) {
+        sim_usage_error("--forward and --nic-tap exclude each other: the "
+                        "forwards are the NIC port's slirp, which --nic-tap "
+                        "replaces");
     }
     if (memcmp(opt->mac[PCFW_PORT_NIC], opt->mac[PCFW_PORT_BUS], 6) == 0) {
         sim_usage_error("--nic-mac and --bus-mac must differ");
@@ -746,7 +802,25 @@ static void sim_json_harness(FILE *f, const Sim *s)
         sim_json_queue(f, "to_card", &net->port[port].to_card);
         fprintf(f, "}");
     }
-    fprintf(f, "\n    }\n  }\n");
+    fprintf(f, "\n    }");
+    for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        const SimNetPort *p = &net->port[port];
+
+        if (!p->use_tap) {
+            continue;
+        }
+        /* rx_queue_dropped: read whole but the card's queue was full. */
+        fprintf(f, ",\n    \"tap_%s\": {\"device\": ", sim_port_name[port]);
+        sim_json_string(f, p->tap.name);
+        fprintf(f, ", \"gone\": %s, \"rx_frames\": %" PRIu64
+                ", \"rx_runt\": %" PRIu64 ", \"rx_oversize\": %" PRIu64
+                ", \"rx_errors\": %" PRIu64 ", \"rx_queue_dropped\": %" PRIu64
+                ", \"tx_frames\": %" PRIu64 ", \"tx_dropped\": %" PRIu64 "}",
+                p->tap_gone ? "true" : "false", p->tap.rx_frames,
+                p->tap.rx_runt, p->tap.rx_oversize, p->tap.rx_errors,
+                p->to_card.dropped, p->tap.tx_frames, p->tap.tx_dropped);
+    }
+    fprintf(f, "\n  }\n");
 }
 
 static void sim_json_write(FILE *f, Sim *s)
@@ -1018,7 +1092,7 @@ int main(int argc, char **argv)
         unlink(s->opt.ready_path);  /* a stale one must not fool a test */
     }
 
-    sim_build_net_config(netcfg);
+    sim_build_net_config(&s->opt, netcfg);
     if (sim_net_init(&s->net, netcfg, s->opt.backlog, sim_card_input,
                      sim_log_cb, s) == 0 &&
         sim_card_boot(s) == 0 &&

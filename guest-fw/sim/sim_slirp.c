@@ -9,6 +9,11 @@
  * and the firmware's pcfw_poll() (sim_main.c).  Nothing here sleeps except
  * that one ppoll().
  *
+ * A port may be wired to a TAP device instead (--nic-tap, sim_tap.h): it
+ * has no slirp instance; its fd joins the same ppoll() set, frames read
+ * from it go to the card's queue and the card's frames are written to it
+ * when the queues are flushed.
+ *
  * Listen backlog.  libslirp 4.7.0 creates host-forward sockets with
  * listen(s, 1) (tcpx_listen()) and accepts one connection per readable
  * round.  With a backlog of 1 the kernel's accept queue overflows as soon
@@ -285,9 +290,9 @@ static void sim_net_raise_backlog(SimNet *net, int fd)
 
 /* ---- poll integration ------------------------------------------------------ */
 
-static int sim_cb_add_poll(int fd, int events, void *opaque)
+/* Append @fd to the poll set; returns its index. */
+static int sim_pfd_push(SimNet *net, int fd, short events)
 {
-    SimNet *net = opaque;
     struct pollfd *pfd;
 
     if (net->npfd == net->pfd_cap) {
@@ -300,23 +305,30 @@ static int sim_cb_add_poll(int fd, int events, void *opaque)
         net->pfd = n;
         net->pfd_cap = cap;
     }
-    sim_net_raise_backlog(net, fd);
-
     pfd = &net->pfd[net->npfd];
     pfd->fd = fd;
-    pfd->events = 0;
+    pfd->events = events;
     pfd->revents = 0;
+    return (int)net->npfd++;
+}
+
+static int sim_cb_add_poll(int fd, int events, void *opaque)
+{
+    SimNet *net = opaque;
+    short pev = 0;
+
+    sim_net_raise_backlog(net, fd);
     if (events & SLIRP_POLL_IN) {
-        pfd->events |= POLLIN;
+        pev |= POLLIN;
     }
     if (events & SLIRP_POLL_OUT) {
-        pfd->events |= POLLOUT;
+        pev |= POLLOUT;
     }
     if (events & SLIRP_POLL_PRI) {
-        pfd->events |= POLLPRI;
+        pev |= POLLPRI;
     }
     /* POLLERR and POLLHUP are always reported. */
-    return (int)net->npfd++;
+    return sim_pfd_push(net, fd, pev);
 }
 
 static int sim_cb_get_revents(int idx, void *opaque)
@@ -427,6 +439,27 @@ static const char *const sim_port_name[PCFW_PORT_COUNT] = {
     [PCFW_PORT_BUS] = "bus",
 };
 
+/* Attach @p to its TAP device instead of a slirp (see sim_tap.h). */
+static int sim_net_port_init_tap(SimNetPort *p, const SimNetPortConfig *pc)
+{
+    SimNet *net = p->net;
+    char err[256];
+
+    p->tap_pfd = -1;
+    if (sim_tap_open(&p->tap, pc->tap_name, pc->tap_netns, err,
+                     sizeof(err)) != 0) {
+        net->log(net->deliver_opaque, PCFW_LOG_ERROR, "tap-%s: %s", p->name,
+                 err);
+        return -1;
+    }
+    p->use_tap = true;
+    net->log(net->deliver_opaque, PCFW_LOG_INFO,
+             "tap-%s: attached to TAP device %s%s%s", p->name, pc->tap_name,
+             pc->tap_netns ? " in network namespace " : "",
+             pc->tap_netns ? pc->tap_netns : "");
+    return 0;
+}
+
 static int sim_net_port_init(SimNet *net, enum pcfw_port port,
                              const SimNetPortConfig *pc)
 {
@@ -436,10 +469,14 @@ static int sim_net_port_init(SimNet *net, enum pcfw_port port,
     p->net = net;
     p->port = port;
     p->name = sim_port_name[port];
+    p->tap.fd = -1;
     if (sim_queue_init(&p->to_slirp) || sim_queue_init(&p->to_card)) {
         net->log(net->deliver_opaque, PCFW_LOG_ERROR,
                  "slirp-%s: cannot allocate frame queues", p->name);
         return -1;
+    }
+    if (pc->tap_name) {
+        return sim_net_port_init_tap(p, pc);
     }
 
     memset(&cfg, 0, sizeof(cfg));
@@ -490,6 +527,10 @@ int sim_net_add_forward(SimNet *net, enum pcfw_port port,
     SimNetPort *p = &net->port[port];
     int ret;
 
+    if (!p->slirp) {
+        errno = EINVAL;     /* a TAP port: the clients connect themselves */
+        return -1;
+    }
     errno = 0;
     ret = slirp_add_hostfwd(p->slirp, 0, host_addr, host_port,
                             card_addr, card_port);
@@ -514,6 +555,10 @@ void sim_net_cleanup(SimNet *net)
         if (p->slirp) {
             slirp_cleanup(p->slirp);   /* frees its timers through us */
             p->slirp = NULL;
+        }
+        if (p->use_tap) {
+            sim_tap_close(&p->tap);
+            p->use_tap = false;
         }
         sim_queue_free(&p->to_slirp);
         sim_queue_free(&p->to_card);
@@ -551,6 +596,32 @@ static bool sim_frame_is_arp(const SimFrame *f)
 }
 
 /*
+ * Write @p's card->TAP frames, as many as were queued on entry.  A frame
+ * the kernel does not take is dropped and counted (sim_tap_write()).
+ */
+static bool sim_net_drain_to_tap(SimNetPort *p)
+{
+    unsigned n = p->to_slirp.count;
+
+    if (!n) {
+        return false;
+    }
+    while (n--) {
+        SimFrame *f = sim_queue_peek(&p->to_slirp);
+
+        if (sim_tap_write(&p->tap, f->data, f->len) != 0 &&
+            p->tap.tx_dropped == 1) {
+            p->net->log(p->net->deliver_opaque, PCFW_LOG_WARN,
+                        "tap-%s: %s did not take a frame: %s (further "
+                        "drops only counted)", p->name, p->tap.name,
+                        strerror(p->tap.last_tx_errno));
+        }
+        sim_queue_pop(&p->to_slirp);
+    }
+    return true;
+}
+
+/*
  * Hand @p's card->slirp frames to slirp, as many as were queued on entry.
  * slirp_input() may queue frames for the card (its send_packet), never for
  * slirp.  Returns true if there was anything.
@@ -561,6 +632,9 @@ static bool sim_net_drain_to_slirp(SimNetPort *p)
     unsigned n = p->to_slirp.count;
     uint64_t t0;
 
+    if (p->use_tap) {
+        return sim_net_drain_to_tap(p);
+    }
     if (!n) {
         return false;
     }
@@ -658,11 +732,54 @@ static uint32_t sim_net_fill(SimNet *net, uint32_t timeout_ms)
 
     net->npfd = 0;
     for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        SimNetPort *p = &net->port[port];
+
+        if (p->use_tap) {
+            p->tap_pfd = p->tap_gone ? -1 : sim_pfd_push(net, p->tap.fd,
+                                                         POLLIN);
+            continue;
+        }
         /* Shortens timeout to slirp's TCP timers; add_poll's opaque: net. */
-        slirp_pollfds_fill(net->port[port].slirp, &timeout,
-                           sim_cb_add_poll, net);
+        slirp_pollfds_fill(p->slirp, &timeout, sim_cb_add_poll, net);
     }
     return timeout;
+}
+
+/*
+ * Frames the kernel sent out of @p's TAP, to the card's queue, at most
+ * SIM_TAP_READ_BUDGET (then poll again without sleeping).  If the device
+ * went away (its namespace deleted: ppoll() reports an error on the fd for
+ * ever), stop polling it rather than spin; sends are then dropped.
+ */
+static void sim_net_read_tap(SimNetPort *p)
+{
+    SimNet *net = p->net;
+    short rev;
+    int len;
+
+    if (p->tap_pfd < 0) {
+        return;
+    }
+    rev = net->pfd[p->tap_pfd].revents;
+    if (!(rev & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
+        return;
+    }
+    for (unsigned i = 0; i < SIM_TAP_READ_BUDGET; i++) {
+        len = sim_tap_read(&p->tap, SIM_FRAME_MAX);
+        if (len == SIM_TAP_NONE) {
+            if (rev & (POLLERR | POLLHUP | POLLNVAL)) {
+                p->tap_gone = true;
+                net->log(net->deliver_opaque, PCFW_LOG_WARN,
+                         "tap-%s: %s reports an error (device gone?): no "
+                         "longer read", p->name, p->tap.name);
+            }
+            return;
+        }
+        if (len > 0) {
+            sim_queue_push(&p->to_card, p->tap.rx_buf, (size_t)len);
+        }
+    }
+    net->kick = true;
 }
 
 int sim_net_poll(SimNet *net, uint32_t timeout_ms, const sigset_t *sigmask)
@@ -689,9 +806,16 @@ int sim_net_poll(SimNet *net, uint32_t timeout_ms, const sigset_t *sigmask)
 
     t0 = sim_thread_cpu_ns();
     for (int port = 0; port < PCFW_PORT_COUNT; port++) {
+        SimNetPort *p = &net->port[port];
+
+        if (p->use_tap) {
+            if (n > 0) {
+                sim_net_read_tap(p);
+            }
+            continue;
+        }
         /* Also runs slirp's TCP timers and sends what waited for ARP. */
-        slirp_pollfds_poll(net->port[port].slirp, n < 0,
-                           sim_cb_get_revents, net);
+        slirp_pollfds_poll(p->slirp, n < 0, sim_cb_get_revents, net);
     }
     sim_timers_run(net, sim_now_ms());
     net->slirp_cpu_ns += sim_thread_cpu_ns() - t0;

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <slirp/libslirp.h>
 #include "pcfw.h"
+#include "sim_tap.h"
 
 /* Frames each queue holds before it drops (per port and direction). */
 /*
@@ -74,6 +75,13 @@ typedef struct SimNetPortConfig {
     struct in_addr dns;
     bool restricted;            /* no outbound connections from the card */
     bool host_loopback;         /* slirp's address reaches host 127.0.0.1 */
+    /*
+     * Not NULL: no slirp on this port, it is wired to this existing TAP
+     * device instead (sim_tap.h), looked up in network namespace tap_netns
+     * if that is not NULL; the fields above are then unused.
+     */
+    const char *tap_name;
+    const char *tap_netns;
 } SimNetPortConfig;
 
 struct SimNet;
@@ -82,7 +90,16 @@ typedef struct SimNetPort {
     struct SimNet *net;
     enum pcfw_port port;
     const char *name;
-    Slirp *slirp;
+    Slirp *slirp;               /* NULL on a TAP port */
+    /*
+     * A TAP port (use_tap): its fd is in the poll set at index tap_pfd
+     * (-1: not this round, or no more: the device went away).
+     */
+    bool use_tap;
+    bool tap_gone;
+    int tap_pfd;
+    SimTap tap;
+    /* The queues' names are slirp's; on a TAP port they lead to the TAP. */
     SimFrameQueue to_slirp;     /* card -> slirp (firmware's send_frame) */
     SimFrameQueue to_card;      /* slirp -> card (slirp's send_packet) */
 } SimNetPort;
@@ -143,7 +160,8 @@ uint64_t sim_thread_cpu_ns(void);
 int64_t sim_now_ms(void);
 
 /*
- * Create both slirp instances.  @deliver takes frames to the firmware,
+ * Create both slirp instances (or attach a port's TAP device instead, see
+ * SimNetPortConfig).  @deliver takes frames to the firmware,
  * @log reports (may be called before this returns).  Returns 0, or -1
  * after logging why.
  */
@@ -180,12 +198,16 @@ bool sim_net_pending(const SimNet *net);
  * it unblocks end the wait) for slirp's sockets, at most @timeout_ms (and
  * no longer than slirp's own timers, SIM_POLL_MAX_MS, or 0 after a kick),
  * then let slirp handle its sockets and run its due timers.  Frames slirp
- * sends are queued for the card.  Returns 0, or -1 if ppoll() failed other
- * than by a signal.
+ * sends, and frames read from a TAP port (at most SIM_TAP_READ_BUDGET per
+ * round), are queued for the card.  Returns 0, or -1 if ppoll() failed
+ * other than by a signal.
  */
 int sim_net_poll(SimNet *net, uint32_t timeout_ms, const sigset_t *sigmask);
 
-/* Destroy both slirp instances and free everything sim_net_init() made. */
+/*
+ * Destroy both slirp instances (close a TAP) and free everything
+ * sim_net_init() made.
+ */
 void sim_net_cleanup(SimNet *net);
 
 #endif /* SIM_SLIRP_H */

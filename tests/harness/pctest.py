@@ -10,11 +10,21 @@ Pieces:
   RunDir                 the per-run directory
   Nginx                  nginx as a test server (one worker, logs in the run dir)
   Card                   build/proxycard-sim with a config, forwards, stats
+  TapNet                 a network namespace with a TAP device for the card's
+                         NIC port (Card(..., tap=net)): clients with their own
+                         TCP stacks and source addresses (root only)
   EchoServer, HoleServer Python TCP servers (echo; accept and never answer)
   HttpConn               a raw-socket HTTP/1.1 client that parses responses
   curl()                 runs the real curl with a timeout
+  test_registry()        a test file's list of tests and its @test(name)
+  run_tap()              the test files' runner: TAP lines, skips, set-up
+
+TapNet is the one exception to "127.0.0.1 only": it makes a network
+namespace of its own, deleted by its name at the end.
 """
 
+import atexit
+import ctypes
 import errno
 import hashlib
 import json
@@ -334,7 +344,7 @@ class Card:
     """
 
     def __init__(self, dir, config, forwards, mem_size=None, verbose=1,
-                 backlog=None):
+                 backlog=None, tap=None):
         if not SIM.exists():
             raise Skip(f"{SIM} is not built (make fw sim)")
         self.dir = Path(dir)
@@ -350,6 +360,10 @@ class Card:
         self.mem_size = mem_size
         self.verbose = verbose
         self.backlog = backlog
+        # A TapNet: the NIC port on its TAP device, no forwards.
+        self.tap = tap
+        if tap and forwards:
+            raise ValueError("a card on a TapNet has no forwards")
         self.proc = None
         self.rc = None
         self._stats_lock = threading.Lock()
@@ -363,6 +377,8 @@ class Card:
                "--ready-file", str(self.ready), "--stats", str(self.stats_path)]
         for name, cport in self.forwards.items():
             cmd += ["--forward", f"{LOCAL}:{self.ports[name]}:{cport}"]
+        if self.tap:
+            cmd += ["--nic-tap", self.tap.dev, "--nic-netns", self.tap.name]
         if self.mem_size:
             cmd += ["--mem-size", str(self.mem_size)]
         if self.backlog:
@@ -484,6 +500,161 @@ class Card:
         if st["firmware"]["fault"] is not None:
             raise TestFailure(f"firmware fault: {st['firmware']['fault']}")
         return False
+
+
+# -------------------------------------------------------------- TAP net ----
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class TapNet:
+    """The clients' side of a card whose NIC port is a TAP device.
+
+    A network namespace pcsim-<pid>-<n> holding TAP device pctap<n> with
+    10.0.2.2/24 (the card's gateway) and CLIENT_ADDRS (10.0.2.100-107/24),
+    so that clients pick their source address; the card, Card(..., tap=net),
+    is 10.0.2.15 on that link.  Only the card's TAP is in the namespace
+    (proxycard-sim --nic-netns enters it to open the device and comes back):
+    the card's bus port, hence the servers, stay on the host's loopback.
+
+    Clients: socket(src) makes a socket in the namespace from this process
+    (setns(2) on this thread around socket(); the socket stays in the
+    namespace), conn(src) an HttpConn to the card; run(argv) runs a
+    program there (ip netns exec).  snmp() reads the namespace's Tcp
+    counters.  remove() (also at exit) deletes the namespace by its name,
+    which takes the TAP device with it; needs root, /dev/net/tun and ip.
+    """
+
+    CARD = "10.0.2.15"
+    GATEWAY = "10.0.2.2"
+    CLIENT_ADDRS = [f"10.0.2.{100 + i}" for i in range(8)]
+    _count = 0
+
+    def __init__(self, mtu=1500):
+        TapNet._count += 1
+        self.name = f"pcsim-{os.getpid()}-{TapNet._count}"
+        self.dev = f"pctap{TapNet._count}"
+        self.mtu = mtu
+        self.created = False
+
+    @staticmethod
+    def unavailable():
+        """Why TapNet cannot work here, or None."""
+        if os.geteuid() != 0:
+            return "needs root (a network namespace and a TAP device)"
+        if not os.path.exists("/dev/net/tun"):
+            return "no /dev/net/tun"
+        if not shutil.which("ip"):
+            return "ip (iproute2) is not installed"
+        if not hasattr(_libc, "setns"):
+            return "no setns(2) in the C library"
+        return None
+
+    def _ip(self, *args, timeout=10):
+        r = subprocess.run(["ip"] + list(args), capture_output=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RuntimeError(f"ip {' '.join(args)}: "
+                               + r.stderr.decode(errors="replace").strip())
+
+    def start(self):
+        why = self.unavailable()
+        if why:
+            raise Skip(why)
+        self._ip("netns", "add", self.name)
+        self.created = True
+        atexit.register(self.remove)
+        try:
+            ns = ["-n", self.name]
+            self._ip(*ns, "link", "set", "lo", "up")
+            self._ip(*ns, "tuntap", "add", "dev", self.dev, "mode", "tap")
+            self._ip(*ns, "link", "set", self.dev, "mtu", str(self.mtu))
+            for a in [self.GATEWAY] + self.CLIENT_ADDRS:
+                self._ip(*ns, "addr", "add", f"{a}/24", "dev", self.dev)
+            self._ip(*ns, "link", "set", self.dev, "up")
+            # No IPv6 chatter (router solicitations, MLD) on the card's link.
+            self.run(["sysctl", "-q", "-w",
+                      f"net.ipv6.conf.{self.dev}.disable_ipv6=1"], check=True)
+        except Exception:
+            self.remove()
+            raise
+        return self
+
+    def remove(self):
+        """Delete the namespace (bounded), by its name; idempotent."""
+        if not self.created:
+            return
+        self.created = False
+        try:
+            atexit.unregister(self.remove)
+        except Exception:
+            pass
+        try:
+            subprocess.run(["ip", "netns", "del", self.name], timeout=10,
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def run(self, argv, timeout=30, check=False, **kw):
+        """Run argv in the namespace; CompletedProcess (bytes output)."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        try:
+            r = subprocess.run(["ip", "netns", "exec", self.name] + list(argv),
+                               timeout=timeout, **kw)
+        except subprocess.TimeoutExpired as e:
+            raise TestFailure(f"timed out after {timeout}s in {self.name}: "
+                              f"{argv}") from e
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{argv} in {self.name}: exit {r.returncode}: "
+                               + (r.stderr or b"").decode(errors="replace"))
+        return r
+
+    def socket(self, src=None, kind=socket.SOCK_STREAM):
+        """A socket made in the namespace (bound to src if given)."""
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            ns = os.open(f"/run/netns/{self.name}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(ns, CLONE_NEWNET) != 0:
+                    e = ctypes.get_errno()
+                    raise OSError(e, f"setns {self.name}: {os.strerror(e)}")
+                try:
+                    s = socket.socket(socket.AF_INET, kind)
+                finally:
+                    if _libc.setns(own, CLONE_NEWNET) != 0:
+                        # Every later socket would be in the wrong place.
+                        os.abort()
+            finally:
+                os.close(ns)
+        finally:
+            os.close(own)
+        if src:
+            s.bind((src, 0))
+        return s
+
+    def conn(self, src=None, port=80, timeout=10.0, **kw):
+        """An HttpConn from src (in the namespace) to the card's port."""
+        return HttpConn(port, timeout, addr=self.CARD, sock=self.socket(src),
+                        **kw)
+
+    def snmp(self):
+        """The namespace's counters: {"Tcp": {...}, "TcpExt": {...}, ...}
+        from /proc/net/snmp and /proc/net/netstat."""
+        r = self.run(["cat", "/proc/net/snmp", "/proc/net/netstat"],
+                     check=True)
+        out, lines = {}, r.stdout.decode().splitlines()
+        for head, vals in zip(lines[0::2], lines[1::2]):
+            name, _, keys = head.partition(":")
+            out[name] = dict(zip(keys.split(), map(int, vals.split(":")[1].split())))
+        return out
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 # ---------------------------------------------------------- TCP servers ----
@@ -630,12 +801,13 @@ class ConnClosed(Exception):
 class HttpConn:
     """A raw TCP connection to 127.0.0.1:port speaking HTTP/1.1 by hand."""
 
-    def __init__(self, port, timeout=10.0, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(self, port, timeout=10.0, rcvbuf=None, addr=LOCAL, sock=None):
+        # sock: an unconnected TCP socket to use (TapNet.socket()).
+        self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
-        self.sock.connect((LOCAL, port))
+        self.sock.connect((addr, port))
         self.timeout = timeout
         self.buf = bytearray()
 
@@ -1076,3 +1248,75 @@ class Origin(_Server):
                      f"{'Connection: close' if close else 'Connection: keep-alive'}"
                      "\r\n\r\n".encode() + body)
         return not close
+
+
+# ---------------------------------------------------------------- runner ----
+
+def test_registry():
+    """(tests, test): a list, and a decorator @test(name) appending
+    (name, function) to it in the order the file defines them."""
+    tests = []
+
+    def test(name):
+        def reg(fn):
+            tests.append((name, fn))
+            return fn
+        return reg
+    return tests, test
+
+
+def run_tap(tests, argv, env, skip=None):
+    """Run tests, [(name, fn)] each called as fn(env), printing TAP; returns
+    the exit status (1 if any failed).  argv[1:]: substrings of the names
+    (or function names) to run, all if none.  env.setup() runs first, unless
+    skip says why every test is skipped; env.teardown() always at the end.
+    A test raising Skip is skipped with its reason."""
+    wanted = argv[1:]
+    tests = [(n, f) for n, f in tests
+             if not wanted or any(w in n or w == f.__name__ for w in wanted)]
+
+    def on_term(signum, frame):
+        raise SystemExit(f"killed by signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+    print(f"1..{len(tests)}", flush=True)
+    setup_error = None
+    if not skip:
+        try:
+            env.setup()
+        except Exception as e:
+            setup_error = f"set-up failed: {type(e).__name__}: {e}"
+    failed = 0
+    t_all = time.monotonic()
+    try:
+        for i, (name, fn) in enumerate(tests, 1):
+            if skip:
+                print(f"ok {i} - {name} # SKIP {skip}", flush=True)
+                continue
+            if setup_error:
+                print(f"not ok {i} - {name}\n# {setup_error}", flush=True)
+                failed += 1
+                continue
+            t0 = time.monotonic()
+            try:
+                fn(env)
+            except Skip as e:
+                print(f"ok {i} - {name} # SKIP {e}", flush=True)
+                continue
+            except Exception as e:
+                failed += 1
+                took = time.monotonic() - t0
+                print(f"not ok {i} - {name}")
+                msg = failure_message(e)
+                for line in msg.splitlines():
+                    print(f"#   {line}")
+                print(f"# time {took:.2f}s", flush=True)
+                continue
+            print(f"ok {i} - {name}")
+            print(f"# time {time.monotonic() - t0:.2f}s", flush=True)
+    finally:
+        env.teardown()
+    print(f"# {len(tests) - failed} of {len(tests)} passed in "
+          f"{time.monotonic() - t_all:.1f}s", flush=True)
+    return 1 if failed else 0

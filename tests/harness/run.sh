@@ -2,14 +2,18 @@
 # proxycard end-to-end tests: build/proxycard-sim between real clients
 # (curl, raw sockets) and nginx on 127.0.0.1 (test_proxy.py), then the HTTP
 # vector corpus of tests/http-vectors/ against a strict recording origin
-# (test_vectors.py, one line per vector).  Each prints TAP ("1..N", "ok N -
-# name", "not ok N - name" with "#" diagnostics, "# SKIP reason", "# TODO
-# reason" for a vector where the card is known wrong); exit status 0 only
-# if nothing failed.
+# (test_vectors.py, one line per vector), then clients with their own
+# source addresses in a network namespace, the card's NIC port on a TAP
+# device there (test_tap.py; as root only, skipped otherwise).  Each prints
+# TAP ("1..N", "ok N - name", "not ok N - name" with "#" diagnostics,
+# "# SKIP reason", "# TODO reason" for a vector where the card is known
+# wrong); exit status 0 only if nothing failed.
 #
 # Usage: tests/harness/run.sh [SUBSTRING...]  (only the tests and vectors
 # whose name contains one of them).  Environment: BUILD (default build), PYTHON
-# (default python3), PCTEST_KEEP=1 keeps the run directory with the logs.
+# (default python3), PCTEST_KEEP=1 keeps the run directory with the logs,
+# PCTEST_RETRANS_MAX=N makes test_tap.py's retransmission measurement fail
+# above N (it only reports otherwise).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
@@ -36,5 +40,12 @@ vrc=$?
 if [ "$vrc" -eq 124 ]; then
     echo "# the vectors did not finish within 120 s"
 fi
+# The TAP tests take under 10 s.
+timeout -k 15 90 "$PY" tests/harness/test_tap.py "$@"
+trc=$?
+if [ "$trc" -eq 124 ]; then
+    echo "# the TAP tests did not finish within 90 s"
+fi
 [ "$rc" -ne 0 ] && exit "$rc"
-exit "$vrc"
+[ "$vrc" -ne 0 ] && exit "$vrc"
+exit "$trc"

@@ -18,19 +18,13 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pctest import (  # noqa: E402
     CURL, NGINX, SIM, Card, ConnClosed, EchoServer, HoleServer, HttpConn,
-    Nginx, Origin, RunDir, Skip, TestFailure, check, curl, curl_stdin, failure_message,
+    Nginx, Origin, RunDir, Skip, TestFailure, check, curl, curl_stdin,
     free_port,
-    get_request, http_get, many_gets, sha256, sha256_file,
+    get_request, http_get, many_gets, run_tap, sha256, sha256_file,
+    test_registry,
 )
 
-TESTS = []
-
-
-def test(name):
-    def reg(fn):
-        TESTS.append((name, fn))
-        return fn
-    return reg
+TESTS, test = test_registry()
 
 
 # Files nginx serves from www/: name -> size (random bytes).
@@ -964,58 +958,8 @@ def t_forwarded(env):
 # ------------------------------------------------------------- runner ----
 
 def main(argv):
-    wanted = argv[1:]
-    tests = [(n, f) for n, f in TESTS
-             if not wanted or any(w in n or w == f.__name__ for w in wanted)]
-
-    def on_term(signum, frame):
-        raise SystemExit(f"killed by signal {signum}")
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-
-    print(f"1..{len(tests)}", flush=True)
-    env = Env()
-    setup_error = None
-    if not SIM.exists():
-        setup_error = f"skip: {SIM} is not built (make fw sim)"
-    else:
-        try:
-            env.setup()
-        except Exception as e:
-            setup_error = f"set-up failed: {type(e).__name__}: {e}"
-    failed = 0
-    t_all = time.monotonic()
-    try:
-        for i, (name, fn) in enumerate(tests, 1):
-            if setup_error and setup_error.startswith("skip: "):
-                print(f"ok {i} - {name} # SKIP {setup_error[6:]}", flush=True)
-                continue
-            if setup_error:
-                print(f"not ok {i} - {name}\n# {setup_error}", flush=True)
-                failed += 1
-                continue
-            t0 = time.monotonic()
-            try:
-                fn(env)
-            except Skip as e:
-                print(f"ok {i} - {name} # SKIP {e}", flush=True)
-                continue
-            except Exception as e:
-                failed += 1
-                took = time.monotonic() - t0
-                print(f"not ok {i} - {name}")
-                msg = failure_message(e)
-                for line in msg.splitlines():
-                    print(f"#   {line}")
-                print(f"# time {took:.2f}s", flush=True)
-                continue
-            print(f"ok {i} - {name}")
-            print(f"# time {time.monotonic() - t0:.2f}s", flush=True)
-    finally:
-        env.teardown()
-    print(f"# {len(tests) - failed} of {len(tests)} passed in "
-          f"{time.monotonic() - t_all:.1f}s", flush=True)
-    return 1 if failed else 0
+    skip = None if SIM.exists() else f"{SIM} is not built (make fw sim)"
+    return run_tap(TESTS, argv, Env(), skip)
 
 
 if __name__ == "__main__":
