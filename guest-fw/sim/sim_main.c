@@ -764,7 +764,12 @@ static void sim_json_firmware(FILE *f, Sim *s)
             ", \"bytes_to_server\": %" PRIu64 ", \"bytes_from_server\": %" PRIu64
             ", \"srv_connects\": %" PRIu64 ", \"srv_connect_failures\": %" PRIu64
             ", \"srv_in_use\": %" PRIu64 ", \"srv_idle\": %" PRIu64
-            ", \"retries\": %" PRIu64 ", \"errors\": %" PRIu64 "}\n  },\n",
+            ", \"retries\": %" PRIu64 ", \"errors\": %" PRIu64
+            ", \"sec_acl_denied\": %" PRIu64 ", \"sec_conn_limited\": %" PRIu64
+            ", \"sec_rate_limited\": %" PRIu64 ", \"sec_table_full\": %" PRIu64
+            ", \"sec_req_limited\": %" PRIu64 ", \"sec_http_denied\": %" PRIu64
+            ", \"sec_auth_failed\": %" PRIu64 ", \"sec_sources\": %" PRIu64
+            ", \"sec_sources_evicted\": %" PRIu64 "}\n  },\n",
             st.proxy.clients_active, st.proxy.clients_accepted,
             st.proxy.clients_refused, st.proxy.requests,
             st.proxy.responses[0], st.proxy.responses[1], st.proxy.responses[2],
@@ -773,7 +778,11 @@ static void sim_json_firmware(FILE *f, Sim *s)
             st.proxy.bytes_to_server, st.proxy.bytes_from_server,
             st.proxy.srv_connects, st.proxy.srv_connect_failures,
             st.proxy.srv_in_use, st.proxy.srv_idle, st.proxy.retries,
-            st.proxy.errors);
+            st.proxy.errors, st.proxy.sec_acl_denied, st.proxy.sec_conn_limited,
+            st.proxy.sec_rate_limited, st.proxy.sec_table_full,
+            st.proxy.sec_req_limited, st.proxy.sec_http_denied,
+            st.proxy.sec_auth_failed, st.proxy.sec_sources,
+            st.proxy.sec_sources_evicted);
 }
 
 static void sim_json_harness(FILE *f, const Sim *s)

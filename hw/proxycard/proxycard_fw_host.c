@@ -259,6 +259,15 @@ void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT])
     }
     v[PROXYCARD_STAT_ERRORS] = p->errors;
     v[PROXYCARD_STAT_RETRIES] = p->retries;
+    v[PROXYCARD_STAT_SEC_ACL_DENIED] = p->sec_acl_denied;
+    v[PROXYCARD_STAT_SEC_CONN_LIMITED] = p->sec_conn_limited;
+    v[PROXYCARD_STAT_SEC_RATE_LIMITED] = p->sec_rate_limited;
+    v[PROXYCARD_STAT_SEC_TABLE_FULL] = p->sec_table_full;
+    v[PROXYCARD_STAT_SEC_REQ_LIMITED] = p->sec_req_limited;
+    v[PROXYCARD_STAT_SEC_HTTP_DENIED] = p->sec_http_denied;
+    v[PROXYCARD_STAT_SEC_AUTH_FAILED] = p->sec_auth_failed;
+    v[PROXYCARD_STAT_SEC_SOURCES] = p->sec_sources;
+    v[PROXYCARD_STAT_SEC_SOURCES_EVICTED] = p->sec_sources_evicted;
     v[PROXYCARD_STAT_BYTES_FROM_CLIENTS] = p->bytes_from_clients;
     v[PROXYCARD_STAT_BYTES_TO_CLIENTS] = p->bytes_to_clients;
     v[PROXYCARD_STAT_BYTES_TO_SERVER] = p->bytes_to_server;

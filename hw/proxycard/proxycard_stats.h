@@ -45,7 +45,16 @@
     X(BUS_RX_FRAMES, "bus-rx-frames")                       \
     X(BUS_TX_FRAMES, "bus-tx-frames")                       \
     X(BUS_RX_DROPPED, "bus-rx-dropped")                     \
-    X(BUS_TX_DROPPED, "bus-tx-dropped")
+    X(BUS_TX_DROPPED, "bus-tx-dropped")                     \
+    X(SEC_ACL_DENIED, "sec-acl-denied")                     \
+    X(SEC_CONN_LIMITED, "sec-conn-limited")                 \
+    X(SEC_RATE_LIMITED, "sec-rate-limited")                 \
+    X(SEC_TABLE_FULL, "sec-table-full")                     \
+    X(SEC_REQ_LIMITED, "sec-req-limited")                   \
+    X(SEC_HTTP_DENIED, "sec-http-denied")                   \
+    X(SEC_AUTH_FAILED, "sec-auth-failed")                   \
+    X(SEC_SOURCES, "sec-sources")                           \
+    X(SEC_SOURCES_EVICTED, "sec-sources-evicted")
 
 #define PROXYCARD_STAT_ENUM_(id, name) PROXYCARD_STAT_##id,
 enum proxycard_stat {

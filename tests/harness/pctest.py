@@ -449,6 +449,19 @@ class Card:
                 return st, False
             time.sleep(interval)
 
+    def reload(self, text, timeout=5.0):
+        """Write text as the --config file and load it (SIGHUP); the last
+        lines of the card's log once it answered."""
+        before = self.stderr_text().count("loaded")
+        self.config.write_text(text)
+        os.kill(self.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self.stderr_text().count("loaded") == before:
+            check(time.monotonic() < deadline, "no answer to SIGHUP:\n"
+                  + self.stderr_tail())
+            time.sleep(0.02)
+        return self.stderr_tail(3)
+
     def wait_pool(self, n, timeout=8.0):
         st, ok = self.wait_stats(lambda p: p["srv_idle"] >= n, timeout)
         check(ok, f"pool not up: srv_idle {st['srv_idle']}, wanted {n}; "

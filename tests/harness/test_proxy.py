@@ -8,7 +8,6 @@ Environment: PCTEST_KEEP=1 keeps the run directory (logs, configs).
 """
 
 import os
-import signal
 import socket
 import sys
 import threading
@@ -695,16 +694,7 @@ def t_reconfigure(env):
         r = http_get(card.ports["http"], "/small.bin")
         check(r.status == 200, f"before: status {r.status}")
 
-        def reload(text):
-            before = card.stderr_text().count("loaded")
-            card.config.write_text(text)
-            os.kill(card.proc.pid, signal.SIGHUP)
-            deadline = time.monotonic() + 5
-            while card.stderr_text().count("loaded") == before:
-                check(time.monotonic() < deadline, "no answer to SIGHUP:\n"
-                      + card.stderr_tail())
-                time.sleep(0.02)
-            return card.stderr_tail(3)
+        reload = card.reload
 
         # A new pass-through listener and a smaller head limit, live.
         out = reload(f"listen 80 http {env.nginx.port}\npool 2\n"

@@ -29,9 +29,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pctest import (  # noqa: E402
-    CURL, SIM, Card, HttpConn, Origin, RunDir, Skip, TapNet, check, run_tap,
-    sha256,
-    test_registry,
+    CURL, SIM, Card, HttpConn, Origin, RunDir, Skip, TapNet, TestFailure,
+    check, run_tap, sha256, test_registry,
 )
 
 TESTS, test = test_registry()
@@ -67,12 +66,12 @@ class Env:
             self.run.remove()
 
     @contextlib.contextmanager
-    def tap_card(self, name, data=b"", mtu=1500):
+    def tap_card(self, name, data=b"", mtu=1500, extra=""):
         """(origin, net, card): a DataOrigin serving data, a TapNet with
         that MTU, and a running card on it whose port 80 is the HTTP proxy
-        to the origin, its pool of 2 up."""
+        to the origin, its pool of 2 up; extra: more configuration."""
         with DataOrigin(data) as origin, TapNet(mtu) as net:
-            conf = f"listen 80 http {origin.port}\npool 2\n"
+            conf = f"listen 80 http {origin.port}\npool 2\n{extra}"
             with Card(self.run.sub(name), conf, {}, tap=net) as card:
                 card.wait_pool(2)
                 yield origin, net, card
@@ -285,6 +284,182 @@ def t_oversize(env):
 
 # ------------------------------------------------------------- runner ----
 
+# ------------------------------------------- the security proxy (issue 11) ----
+
+# scripts/proxycard-passwd alice secret --salt 73616c74 (salt "salt")
+USER_ALICE = ("user alice 73616c74 "
+              "bede90386d450cea8b77b822f8887065e4e5abf132c2f9dccfcc7fbd4cba5e35")
+# scripts/proxycard-passwd --token tok-123
+TOKEN_123 = "token c8963414bf6c4c869eeac5f8a057c3dc574d422f1b108397b66f67bab3d2f981"
+
+
+def attempt(net, src, path, headers=""):
+    """A GET from src on a new connection: the Response, or "reset" when the
+    card refused the connection (reset at accept, before any byte)."""
+    try:
+        with net.conn(src, timeout=5) as c:
+            c.send(f"GET {path} HTTP/1.1\r\nHost: card\r\n{headers}"
+                   "\r\n".encode())
+            return c.read_response()
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    except TestFailure as e:
+        if "reset" in str(e) or "closed" in str(e):
+            return "reset"
+        raise
+
+
+def seen(origin, tok):
+    return len(heads_for(origin, tok))
+
+
+@test("security: allow/deny by source address, first match wins; a refused "
+      "connection is reset at accept and the server sees nothing")
+def t_sec_acl(env):
+    A = TapNet.CLIENT_ADDRS
+    extra = f"deny {A[1]}\nallow 10.0.2.100/30\ndeny all\n"
+    with env.tap_card("sec-acl", b"ok\n", extra=extra) as (origin, net, card):
+        want = {A[0]: 200, A[1]: "reset", A[2]: 200, A[4]: "reset"}
+        for src, expect in want.items():
+            tok = token()
+            r = attempt(net, src, f"/data-{tok}")
+            got = r if r == "reset" else r.status
+            check(got == expect, f"{src}: {got}, wanted {expect}")
+            check(seen(origin, tok) == (1 if expect == 200 else 0),
+                  f"{src}: the server saw {seen(origin, tok)} requests")
+        st = card.proxy_stats()
+        print(f"# sec_acl_denied {st['sec_acl_denied']}, clients_refused "
+              f"{st['clients_refused']}")
+        check(st["sec_acl_denied"] == 2, f"sec_acl_denied {st['sec_acl_denied']}")
+        check("denied by rule 1" in card.stderr_text(), "no log line for the "
+              "refusal:\n" + card.stderr_tail())
+
+
+@test("security: limit-conn caps one source's connections, released as they "
+      "close; another source is not affected")
+def t_sec_limit_conn(env):
+    A = TapNet.CLIENT_ADDRS
+    with env.tap_card("sec-conn", b"ok\n", extra="limit-conn 2\n") as \
+            (origin, net, card):
+        held = [net.conn(A[2], timeout=5) for _ in range(2)]
+        try:
+            for c in held:      # both admitted and served, kept open
+                c.send(b"GET /data-a HTTP/1.1\r\nHost: card\r\n\r\n")
+                check(c.read_response().status == 200, "held connection")
+            r = attempt(net, A[2], "/data-third")
+            check(r == "reset", f"a third connection from {A[2]}: {r}")
+            r = attempt(net, A[3], "/data-other")
+            check(r != "reset" and r.status == 200, f"{A[3]}: {r}")
+        finally:
+            held[0].close()
+        deadline = time.monotonic() + 5
+        while card.proxy_stats()["clients_active"] > 1:
+            check(time.monotonic() < deadline, "the closed connection stays")
+            time.sleep(0.05)
+        r = attempt(net, A[2], "/data-again")
+        check(r != "reset" and r.status == 200, f"after one closed: {r}")
+        held[1].close()
+        st = card.proxy_stats()
+        print(f"# sec_conn_limited {st['sec_conn_limited']}, sec_sources "
+              f"{st['sec_sources']}")
+        check(st["sec_conn_limited"] == 1, f"sec_conn_limited "
+              f"{st['sec_conn_limited']}")
+
+
+@test("security: limit-req answers 429 with Retry-After past the burst, per "
+      "source, and the server never sees those requests")
+def t_sec_limit_req(env):
+    A = TapNet.CLIENT_ADDRS
+    with env.tap_card("sec-req", b"ok\n", extra="limit-req 1/s burst 3\n") as \
+            (origin, net, card):
+        got, toks = [], []
+        for _ in range(6):
+            tok = token()
+            toks.append(tok)
+            got.append(attempt(net, A[4], f"/data-{tok}"))
+        codes = [r if r == "reset" else r.status for r in got]
+        print(f"# six requests at once from {A[4]}: {codes}")
+        check(codes[:3] == [200] * 3, f"the burst: {codes}")
+        check(all(c == 429 for c in codes[3:]), f"past the burst: {codes}")
+        retry = got[3].header("retry-after")
+        check(retry is not None and int(retry) >= 1, f"Retry-After {retry!r}")
+        check([seen(origin, t) for t in toks] == [1, 1, 1, 0, 0, 0],
+              "the server saw refused requests")
+        r = attempt(net, A[5], "/data-other")
+        check(r != "reset" and r.status == 200, f"another source: {r}")
+        time.sleep(1.1)
+        r = attempt(net, A[4], "/data-later")
+        check(r != "reset" and r.status == 200, f"a second later: {r}")
+        st = card.proxy_stats()
+        check(st["sec_req_limited"] == 3, f"sec_req_limited {st['sec_req_limited']}")
+
+
+@test("security: auth basic and bearer by path, http-deny by path; every "
+      "spelling of a guarded path is guarded; refused requests never reach "
+      "the server")
+def t_sec_auth(env):
+    A = TapNet.CLIENT_ADDRS
+    extra = ("auth basic Staff path /data/admin\n" + USER_ALICE + "\n"
+             "auth bearer api path /data/api/\n" + TOKEN_123 + "\n"
+             "http-deny path /data/private\n")
+    good = "Authorization: Basic YWxpY2U6c2VjcmV0\r\n"           # alice:secret
+    wrong = "Authorization: Basic YWxpY2U6c2VjcmV1\r\n"          # alice:secreu
+    cases = [
+        ("/data/admin/x", "", 401), ("/data/admin/x", wrong, 401),
+        ("/data/admin/x", good, 200), ("/data/ADMIN/x", "", 401),
+        ("/data/%61dmin/x", "", 401), ("/data//admin/x", "", 401),
+        ("/data/x/../admin/x", "", 401), ("/data/admin/x", good + good, 401),
+        ("/data/api/v1", "Authorization: Bearer tok-123\r\n", 200),
+        ("/data/api/v1", "Authorization: Bearer tok-124\r\n", 401),
+        ("/data/api/v1", good, 401),
+        ("/data/private/x", good, 403), ("/data/Private", "", 403),
+        ("/data/%2570rivate", "", 403), ("/data/public", "", 200),
+        ("/data/a%zz", "", 400),
+    ]
+    with env.tap_card("sec-auth", b"ok\n", extra=extra) as (origin, net, card):
+        for path, hdr, expect in cases:
+            tok = token()
+            sep = "&" if "?" in path else "?"
+            r = attempt(net, A[6], f"{path}{sep}t={tok}", hdr)
+            check(r != "reset", f"{path}: reset")
+            check(r.status == expect, f"{path} {hdr.strip()!r}: {r.status}, "
+                  f"wanted {expect}")
+            check(seen(origin, tok) == (1 if expect == 200 else 0),
+                  f"{path}: the server saw {seen(origin, tok)} requests")
+            if expect == 401:
+                wa = r.header("www-authenticate") or ""
+                want = ('Basic realm="Staff"' if "admin" in path.lower()
+                        or "%61" in path else 'Bearer realm="api"')
+                check(wa.startswith(want), f"{path}: WWW-Authenticate {wa!r}")
+        st = card.proxy_stats()
+        print(f"# sec_auth_failed {st['sec_auth_failed']}, sec_http_denied "
+              f"{st['sec_http_denied']}")
+        check(st["sec_auth_failed"] == 9 and st["sec_http_denied"] == 3,
+              f"counters {st['sec_auth_failed']} / {st['sec_http_denied']}")
+
+
+@test("security: a reload that adds limit-conn counts the connections "
+      "already open, and leaves them served")
+def t_sec_reload(env):
+    A = TapNet.CLIENT_ADDRS
+    with env.tap_card("sec-reload", b"ok\n") as (origin, net, card):
+        c = net.conn(A[7], timeout=5)
+        try:
+            c.send(b"GET /data-1 HTTP/1.1\r\nHost: card\r\n\r\n")
+            check(c.read_response().status == 200, "before the reload")
+            out = card.reload(card.config_text + "limit-conn 1\n")
+            check("configuration loaded" in out, f"not loaded: {out}")
+            r = attempt(net, A[7], "/data-2")
+            check(r == "reset", f"a second connection from {A[7]}: {r}")
+            c.send(b"GET /data-3 HTTP/1.1\r\nHost: card\r\n\r\n")
+            check(c.read_response().status == 200, "the admitted client")
+        finally:
+            c.close()
+        st = card.proxy_stats()
+        check(st["sec_conn_limited"] == 1, f"sec_conn_limited "
+              f"{st['sec_conn_limited']}")
+
+
 def main(argv):
     skip = (f"{SIM} is not built (make fw sim)" if not SIM.exists()
             else TapNet.unavailable())
@@ -293,3 +468,4 @@ def main(argv):
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
+
