@@ -253,13 +253,14 @@ static void tap(enum pcfw_port port, const void *frame, size_t len)
     tcp = ip + (ip[0] & 0xf) * 4;
     seq = get32(tcp + 4);
     t = &track[get16(tcp + 2)];
-    if ((tcp[13] & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
-        n_synacks < TAP_MAX) {
-        synacks[n_synacks].dst = get32(ip + 16);
-        synacks[n_synacks].dport = (uint16_t)get16(tcp + 2);
-        synacks[n_synacks].seq = seq;
-        n_synacks++;
-        t->isn = t->nxt = seq;
+    if ((tcp[13] & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK)) {
+        t->isn = t->nxt = seq;      /* by port: the latest connection's */
+        if (n_synacks < TAP_MAX) {
+            synacks[n_synacks].dst = get32(ip + 16);
+            synacks[n_synacks].dport = (uint16_t)get16(tcp + 2);
+            synacks[n_synacks].seq = seq;
+            n_synacks++;
+        }
     }
     if (tcp[13] & TH_RST) {
         n_rsts++;
@@ -1082,6 +1083,55 @@ START_TEST(test_connection_flood)
 END_TEST
 
 /*
+ * Issue 11: 100,000 sources, each completing a handshake and leaving (the
+ * worst case: spoofed sources never complete one, so never reach the
+ * table), keep the security proxy's per-source table at its `sources`
+ * bound: a closed source's entry is reused, oldest first; the source with
+ * a connection open (the probe's) is never evicted; memory stays put.
+ */
+#define SOURCE_FLOOD    100000
+
+START_TEST(test_source_flood_bounded)
+{
+    struct pcfw_proxy_stats st;
+    uint64_t base, peak = 0, accepted;
+
+    boot("pool 1\nlimit-conn 4\nsources 1000\n");
+    assert_served("/before");           /* its connection stays open */
+    base = mem_in_use();
+    accepted = pstats().clients_accepted;
+    peer_card_tap(tap);
+    for (unsigned i = 0; i < SOURCE_FLOOD; i++) {
+        uint16_t sport = (uint16_t)(10000 + i % 40000);
+
+        forge_syn(spoofed(i), sport, 80);
+        peer_run(0);
+        forge(spoofed(i), sport, 80, 1001, track[sport].isn + 1, TH_ACK, NULL);
+        peer_run(0);
+        forge(spoofed(i), sport, 80, 1001, 0, TH_RST, NULL);
+        peer_run(0);
+        if (mem_in_use() > peak) {
+            peak = mem_in_use();
+        }
+    }
+    peer_card_tap(NULL);
+    st = pstats();
+    fprintf(stderr, "test_source_flood_bounded: %d sources, sources 1000: "
+            "%llu entries in use, %llu reused, %llu bytes held once each left\n",
+            SOURCE_FLOOD, (unsigned long long)st.sec_sources,
+            (unsigned long long)st.sec_sources_evicted,
+            (unsigned long long)(peak - base));
+    ck_assert_uint_eq(st.clients_accepted - accepted, SOURCE_FLOOD);
+    ck_assert_uint_eq(st.sec_sources, 1000);
+    ck_assert_uint_ge(st.sec_sources_evicted, SOURCE_FLOOD - 1000);
+    ck_assert_uint_lt(peak - base, 16384);
+    assert_served("/after");            /* its source was never forgotten */
+    ck_assert_uint_eq(pstats().sec_conn_limited, 0);
+    assert_healthy();
+}
+END_TEST
+
+/*
  * Review finding: ports sharing one address (a static configuration, or a
  * DHCP lease on the NIC port that repeats the bus address) still take
  * their own traffic (before: the strong-host hook dropped every packet on
@@ -1122,6 +1172,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_strong_host);
     tcase_add_test(tc, test_strong_host_shared_address);
     tcase_add_test(tc, test_connection_flood);
+    tcase_add_test(tc, test_source_flood_bounded);
     tcase_add_test(tc, test_client_costs);
     suite_add_tcase(s, tc);
     return s;
