@@ -84,12 +84,24 @@
 #define CONFIG_LISTEN \
     "listen 80 http 8080\nlisten 2222 pass 22\nunmatched pass\n"
 
+/*
+ * The security proxy at boot too: every input meets its checks.  The user
+ * is u, password p (salt 00: SHA-256 of 0x00 "p"), the token "t".
+ */
+#define CONFIG_SECURITY \
+    "limit-conn 3\nlimit-req 50/s burst 5\nsources 64\n" \
+    "http-deny path /x\nhttp-deny method PUT\nauth basic r path /a\n" \
+    "user u 00 " \
+    "4cf5af027d9a949a881e505bd7c7b14c5eb61ff47d159b585a331d690501d13d\n" \
+    "auth bearer b path /b\n" \
+    "token e3b98a4da31a127d4bde6e43033f66ba274cab0eb7eb1c70ec41402bf6273dd8\n"
+
 static const char config_text[] =
     "nic address 10.0.2.15/24 gateway 10.0.2.2\n"
     "bus address 10.0.3.15/24 gateway 10.0.3.2\n"
     "server 10.0.3.2\n"
     "pool 2\n"
-    CONFIG_LISTEN CONFIG_LIMITS CONFIG_TIMEOUTS;
+    CONFIG_LISTEN CONFIG_LIMITS CONFIG_TIMEOUTS CONFIG_SECURITY;
 
 /*
  * What RECONFIG loads (pcfw_reconfigure).  Three HTTP server ports in all:
@@ -100,7 +112,8 @@ static const char *const reconfigs[8] = {
     CONFIG_LISTEN CONFIG_LIMITS CONFIG_TIMEOUTS,
     "listen 80 http 8081\nlisten 2222 pass 22\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
     "listen 80 pass 8080\nunmatched refuse\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
-    CONFIG_LISTEN "forwarded off\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
+    CONFIG_LISTEN "forwarded off\n" CONFIG_LIMITS CONFIG_TIMEOUTS
+    CONFIG_SECURITY "limit-rate 20/s burst 3\ndeny 10.0.2.66\n",
     CONFIG_LISTEN "server 10.0.3.3\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
     "listen 81 http 8080\nlisten 80 http 8082\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
     CONFIG_LISTEN "max-clients 1\nmax-header 256\nmax-body 16\nbuffer 4k\n"
