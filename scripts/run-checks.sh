@@ -109,7 +109,7 @@ tap_layer fuzz-device "$fuzz_log" $?
 # FUZZ_CHECK_TIME seconds under ASan and UBSan; a crash, sanitizer report,
 # timeout or leak fails it.  Long runs are `make fuzz` (docs/fuzzing.md).
 fuzz_pass=0 fuzz_fail=0
-for t in request response chunked frames; do
+for t in request response chunked secpath frames; do
     if BUILD=$BUILD tests/fuzz/run.sh "$t" "${FUZZ_CHECK_TIME:-20}"; then
         fuzz_pass=$((fuzz_pass + 1))
     else

@@ -24,6 +24,10 @@ size_t pcfw_sec_norm_path(const uint8_t *path, size_t len, char *out,
 
     *bad = false;
     for (i = 0; i < len && path[i] != '?' && path[i] != '#'; i++) {
+        if (path[i] <= 0x20 || path[i] == 0x7f) {
+            *bad = true;        /* never in a request-target (RFC 9112 3.2) */
+            return 0;
+        }
         out[n++] = (char)path[i];
     }
     for (int round = 0; again && round < 4; round++) {
@@ -42,7 +46,7 @@ size_t pcfw_sec_norm_path(const uint8_t *path, size_t len, char *out,
                     return 0;
                 }
                 c = (uint8_t)(hi << 4 | lo);
-                if (c == 0) {
+                if (c < 0x20 || c == 0x7f) {    /* %00, %0d%0a ...: 400 */
                     *bad = true;
                     return 0;
                 }

@@ -25,7 +25,8 @@ static inline uint8_t pcfw_sec_lower(uint8_t c)
  * new escape (double encoding, 4 rounds at most); '\' read as '/'; runs
  * of separators merged; "." and ".." segments removed (RFC 3986 5.2.4,
  * never above the root); ASCII lower case.  @out holds @len + 2 bytes.
- * *@bad: a broken escape or an escaped NUL (the request gets 400).  Returns
+ * *@bad: a blank or control byte, a broken escape or an escaped control
+ * byte such as %00 or %0d (the request gets 400).  Returns
  * the length of the NUL-terminated result, which starts with '/' unless
  * the target was "*".
  */

@@ -17,12 +17,12 @@ fuzz_default_goal := $(.DEFAULT_GOAL)
 
 FUZZ_CC       ?= clang-14
 FUZZ_TIME     ?= 600
-FUZZ_TARGETS  ?= request response chunked frames
+FUZZ_TARGETS  ?= request response chunked secpath frames
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_LDFLAGS  := -fsanitize=fuzzer $(FUZZ_SAN)
-FUZZ_ALL      := request response chunked frames
+FUZZ_ALL      := request response chunked secpath frames
 FUZZ_BINS     := $(patsubst %,$(FUZZ_DIR)/fuzz-%,$(FUZZ_ALL))
 
 .PHONY: fuzz fuzz-build
@@ -36,6 +36,13 @@ $(FUZZ_DIR)/fuzz-request $(FUZZ_DIR)/fuzz-response $(FUZZ_DIR)/fuzz-chunked: \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -Wall -Wextra -Werror \
 		-Iguest-fw/src $< guest-fw/src/http_parse.c -o $@
+
+# ---- the security proxy's parsers: sec_parse.c compiled in ----
+$(FUZZ_DIR)/fuzz-secpath: tests/fuzz/fuzz_secpath.c guest-fw/src/sec_parse.c \
+		guest-fw/src/sec_parse.h | $(STAMP_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -Wall -Wextra -Werror \
+		-Iguest-fw/src $< guest-fw/src/sec_parse.c -o $@
 
 # ---- the frame target: the whole firmware, instrumented ----
 # The same sources as build/fw/proxycard-fw.o, compiled with coverage and

@@ -93,7 +93,8 @@ START_TEST(test_norm_path)
     }
     {
         static const char *const broken[] = {
-            "/a%", "/a%4", "/a%zz", "/a%00b", "/a%2500",
+            "/a%", "/a%4", "/a%zz", "/a%00b", "/a%2500", "/a%0d%0aX: y",
+            "/a b", "/a\tb",
         };
 
         for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
