@@ -23,6 +23,7 @@ import contextlib
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 import uuid
@@ -416,6 +417,14 @@ def t_sec_auth(env):
         ("/data/%2570rivate", "", 403), ("/data/public", "", 200),
         ("/data/a%zz", "", 400),
     ]
+    # The constants are what scripts/proxycard-passwd prints.
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                        "scripts", "proxycard-passwd")
+    for argv, want in ((["alice", "secret", "--salt", "73616c74"], USER_ALICE),
+                       (["--token", "tok-123"], TOKEN_123)):
+        out = subprocess.run([tool] + argv, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        check(out == want, f"proxycard-passwd {argv}: {out!r}")
     with env.tap_card("sec-auth", b"ok\n", extra=extra) as (origin, net, card):
         for path, hdr, expect in cases:
             tok = token()
