@@ -520,6 +520,35 @@ START_TEST(test_syn_flood_one_source)
 END_TEST
 
 /*
+ * Issue 11: `limit-half-open N` sets that per-source share (security.c
+ * passes it to the SYN queue of patches/lwip/0003); a reload changes it.
+ */
+START_TEST(test_limit_half_open)
+{
+    unsigned n;
+
+    boot("pool 1\nlimit-half-open 16\n");
+    peer_card_tap(tap);
+    for (unsigned i = 0; i < 100; i++) {
+        forge_syn(ONE_SOURCE, (uint16_t)(1024 + i), 80);
+    }
+    peer_run(0);
+    n = synacks_to(ONE_SOURCE);
+    fprintf(stderr, "test_limit_half_open: 100 SYNs from one source, "
+            "limit-half-open 16: %u SYN-ACKs\n", n);
+    ck_assert_uint_eq(n, 16);
+    reload("pool 1\nlimit-half-open 32\n");
+    for (unsigned i = 100; i < 200; i++) {
+        forge_syn(ONE_SOURCE, (uint16_t)(1024 + i), 80);
+    }
+    peer_run(0);
+    ck_assert_uint_eq(synacks_to(ONE_SOURCE), 32);
+    peer_card_tap(NULL);
+    assert_healthy();
+}
+END_TEST
+
+/*
  * 6. Issue 9 item 8: every connection the card closes first leaves a
  * TIME_WAIT pcb for 2 MSL (120 s): 1,000 closes/s held 120k pcbs.  Now
  * TIME_WAIT holds at most 1/16 of card memory (the oldest recycled beyond,
@@ -1161,6 +1190,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_pass_client_limit_default);
     tcase_add_test(tc, test_syn_flood);
     tcase_add_test(tc, test_syn_flood_one_source);
+    tcase_add_test(tc, test_limit_half_open);
     tcase_add_test(tc, test_time_wait_bounded);
     tcase_add_test(tc, test_time_wait_reuse);
     tcase_add_test(tc, test_watermark_uploads);
