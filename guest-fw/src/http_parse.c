@@ -924,6 +924,14 @@ static int classify_target(const uint8_t *b, struct pcfw_http_request *req)
     const uint8_t *t = b + req->target_off;
     size_t n = req->target_len, a, e;
 
+    /*
+     * No form has a fragment (RFC 9112 §3.2): a '#' would make the card and
+     * a server that keeps it in the path (Go's ParseRequestURI) read
+     * different paths, as a security proxy's path rule would.
+     */
+    if (memchr(t, '#', n)) {
+        return PCFW_HTTP_E_BAD;
+    }
     if (n == 1 && t[0] == '*') {
         req->target_form = PCFW_HTTP_TARGET_ASTERISK;
         return req->method == PCFW_HTTP_M_OPTIONS ? 0 : PCFW_HTTP_E_BAD;
@@ -944,12 +952,12 @@ static int classify_target(const uint8_t *b, struct pcfw_http_request *req)
         return PCFW_HTTP_E_BAD;     /* no leading slash, no scheme */
     }
     e = a;
-    while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#') {
+    while (e < n && t[e] != '/' && t[e] != '?') {
         e++;
     }
     /* The authority becomes the Host upstream: the Host field's rule. */
-    if (!authority_valid(t + a, e - a) || (e < n && t[e] == '#')) {
-        return PCFW_HTTP_E_BAD;     /* userinfo, empty host, ...; fragment */
+    if (!authority_valid(t + a, e - a)) {
+        return PCFW_HTTP_E_BAD;     /* userinfo, empty host, ... */
     }
     req->target_form = PCFW_HTTP_TARGET_ABSOLUTE;
     req->authority_off = (uint16_t)(req->target_off + a);

@@ -614,6 +614,9 @@ START_TEST(test_req_target_forms)
           "ex.com", "/a@b" },
         { "GET http://u:pw@ex.com/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
         { "GET http://ex.com#f HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        /* A fragment in origin-form too: Go keeps it in the path. */
+        { "GET /public#/../admin/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
+        { "GET /a?q#f HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
         { "GET ftp://ex.com/ HTTP/1.1", PCFW_HTTP_E_BAD, 0, NULL, NULL },
     };
     char buf[256];
