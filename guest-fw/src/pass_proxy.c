@@ -75,8 +75,10 @@ static void pass_make_pp(struct pcfw_client *c, uint8_t version, uint32_t dst)
         /* At most PCFW_PP_MAX by that constant's definition. */
         n = snprintf(line, sizeof(line), "PROXY TCP4 %s %s %u %u\r\n", s, d,
                      c->port, c->local_port);
-        memcpy(pc->pp, line, (size_t)n);
-        pc->pp_len = (uint8_t)n;
+        if (n > 0 && n <= PCFW_PP_MAX) {
+            memcpy(pc->pp, line, (size_t)n);
+            pc->pp_len = (uint8_t)n;
+        }
     } else if (version == PCFW_PP_V2) {
         uint8_t *p = pc->pp;
 
