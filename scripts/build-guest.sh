@@ -76,6 +76,7 @@ CTL=${CTL:-$TOP/host-driver/proxycardctl}
 
 POOL=8                  # the card's pool; nginx must see at most this many connections
 CARD_ADDR=10.76.0.1     # the server's end of the bus link (datasheet §5)
+CARD_BUS_ADDR=10.76.0.2 # the card's own end of it: where nginx's clients come from
 NGINX_PORT=8080         # nginx's port on the bus link
 NIC_ADDR=10.0.2.15      # the virtio guest's address (QEMU user networking's guest)
 
@@ -257,11 +258,21 @@ copy_bin() {
     fi
 }
 
-gen_nginx_conf() {   # gen_nginx_conf LISTEN
+gen_nginx_conf() {   # gen_nginx_conf LISTEN [CARD]
+    local realip=
+    # Behind the card every connection comes from the card's bus address;
+    # the card names the client in the last X-Forwarded-For (docs/security.md,
+    # "Client identity to the server").  Trusted from the card only, and the
+    # last address only (no real_ip_recursive), so that a client's own
+    # X-Forwarded-For cannot pose as another address.
+    if [ -n "${2:-}" ]; then
+        realip="    set_real_ip_from $2;
+    real_ip_header X-Forwarded-For;"
+    fi
     cat <<EOF
 # nginx in the proxycard guest.  Error log to the file (the console shows
 # nothing unless it fails to start); access log with the connection number,
-# so a test can count the connections nginx saw.
+# so a test can count the connections nginx saw, and the client's address.
 worker_processes auto;
 worker_rlimit_nofile 65536;
 error_log /var/log/nginx/error.log notice;
@@ -275,6 +286,7 @@ http {
     log_format pc '\$connection \$connection_requests \$remote_addr \$status '
                   '\$body_bytes_sent "\$request"';
     access_log /var/log/nginx/access.log pc;
+$realip
     sendfile on;
     tcp_nopush on;
     keepalive_timeout 300s;
@@ -351,7 +363,7 @@ NIC_MODULE=proxycard
 URL=http://$CARD_ADDR:$NGINX_PORT/
 EOF
         cp "$G/proxycard.conf" "$R/etc/proxycard.conf"
-        gen_nginx_conf "$CARD_ADDR:$NGINX_PORT" >"$R/etc/nginx/nginx.conf"
+        gen_nginx_conf "$CARD_ADDR:$NGINX_PORT" "$CARD_BUS_ADDR" >"$R/etc/nginx/nginx.conf"
     else
         cat >"$R/etc/guest.env" <<EOF
 VARIANT=virtio

@@ -56,11 +56,22 @@ enum pcfw_proxy_kind {
 
 #define PCFW_MAX_LISTENERS  32
 
+/*
+ * The PROXY protocol (haproxy's proxy-protocol.txt) a pass-through
+ * listener writes first on each server connection, naming the client.
+ */
+enum pcfw_proxy_protocol {
+    PCFW_PP_NONE = 0,
+    PCFW_PP_V1 = 1,         /* "PROXY TCP4 src dst sport dport\r\n" */
+    PCFW_PP_V2 = 2,         /* the binary header, TCP over IPv4 */
+};
+
 /* One listening port of the NIC side and where its clients go. */
 struct pcfw_listener {
     uint16_t port;          /* card port clients connect to */
     uint16_t server_port;   /* server port on the bus side */
     uint8_t proxy;          /* enum pcfw_proxy_kind */
+    uint8_t proxy_protocol; /* enum pcfw_proxy_protocol (pass only) */
 };
 
 /*

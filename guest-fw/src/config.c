@@ -250,10 +250,11 @@ static int do_listen(struct pcfw_config *cfg, const struct line *l,
 {
     struct pcfw_listener li = { 0 };
     uint64_t port, sport;
+    int w = 3;                  /* the next word after the proxy's name */
 
-    if (l->nwords < 3 || l->nwords > 4) {
+    if (l->nwords < 3 || l->nwords > 6) {
         return fail(err, errlen, l, "expected 'listen PORT http|pass "
-                    "[SERVER_PORT]'");
+                    "[SERVER_PORT] [proxy-protocol v1|v2]'");
     }
     if (!parse_uint(l->word[1], 65535, &port) || port == 0) {
         return fail(err, errlen, l, "'%s' is not a port (1 to 65535)",
@@ -268,10 +269,48 @@ static int do_listen(struct pcfw_config *cfg, const struct line *l,
                     l->word[2]);
     }
     sport = port;
-    if (l->nwords == 4 &&
-        (!parse_uint(l->word[3], 65535, &sport) || sport == 0)) {
-        return fail(err, errlen, l, "'%s' is not a server port (1 to 65535)",
-                    l->word[3]);
+    if (w < l->nwords && strcmp(l->word[w], "proxy-protocol") != 0) {
+        if (!parse_uint(l->word[w], 65535, &sport) || sport == 0) {
+            return fail(err, errlen, l, "'%s' is not a server port "
+                        "(1 to 65535)", l->word[w]);
+        }
+        w++;
+    }
+    if (w < l->nwords) {
+        if (strcmp(l->word[w], "proxy-protocol") != 0) {
+            return fail(err, errlen, l, "unexpected '%s' (expected "
+                        "'proxy-protocol v1|v2')", l->word[w]);
+        }
+        /*
+         * An HTTP listener's server connections are pooled: one carries
+         * many clients' requests, so no one client can be named at its
+         * start; the client goes in each request's X-Forwarded-For and
+         * Forwarded fields instead (`forwarded on`).
+         */
+        if (li.proxy != PCFW_PROXY_PASS) {
+            return fail(err, errlen, l, "'proxy-protocol' is for pass "
+                        "listeners only: an HTTP listener's pooled server "
+                        "connections carry many clients, and 'forwarded on' "
+                        "names each request's client (X-Forwarded-For, "
+                        "Forwarded)");
+        }
+        if (w + 1 >= l->nwords) {
+            return fail(err, errlen, l, "'proxy-protocol' needs a version "
+                        "(v1 or v2)");
+        }
+        if (strcmp(l->word[w + 1], "v1") == 0) {
+            li.proxy_protocol = PCFW_PP_V1;
+        } else if (strcmp(l->word[w + 1], "v2") == 0) {
+            li.proxy_protocol = PCFW_PP_V2;
+        } else {
+            return fail(err, errlen, l, "unknown PROXY protocol version "
+                        "'%s' (v1 or v2)", l->word[w + 1]);
+        }
+        w += 2;
+    }
+    if (w < l->nwords) {
+        return fail(err, errlen, l, "unexpected '%s' after the PROXY "
+                    "protocol version", l->word[w]);
     }
     for (unsigned i = 0; i < cfg->n_listeners; i++) {
         if (cfg->listeners[i].port == port) {

@@ -86,6 +86,8 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     c->port = pcb->remote_port;
     c->local_port = pcb->local_port;
     c->server_port = li->port ? li->server_port : pcb->local_port;
+    /* `unmatched pass` has no listener line to ask for it: never. */
+    c->proxy_protocol = li->port ? li->proxy_protocol : PCFW_PP_NONE;
     c->proxy = li->proxy == PCFW_PROXY_HTTP ? &pcfw_http_proxy
                                             : &pcfw_pass_proxy;
     pcfw_list_init(&c->all);

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
+#include <stdio.h>
 #include <string.h>
 #include "cbguard.h"
 #include "fw_internal.h"
@@ -49,14 +50,88 @@ static void pass_abort(struct pcfw_client *c)
     pcfw_client_abort(c);
 }
 
+/*
+ * The PROXY protocol header naming client @c to the server (haproxy's
+ * proxy-protocol.txt): source the client's address and port, destination
+ * the card's NIC address and the card port it connected to (@dst, network
+ * byte order) -- what the server would have seen without the card.
+ */
+static void pass_make_pp(struct pcfw_client *c, uint8_t version, uint32_t dst)
+{
+    static const uint8_t sig[12] = { '\r', '\n', '\r', '\n', '\0', '\r',
+                                     '\n', 'Q', 'U', 'I', 'T', '\n' };
+    struct pcfw_pass_client *pc = &c->pd.pass;
+    uint32_t src = ip4_addr_get_u32(&c->addr);
+
+    if (version == PCFW_PP_V1) {
+        char s[IP4ADDR_STRLEN_MAX], d[IP4ADDR_STRLEN_MAX];
+        char line[PCFW_PP_MAX + 1];     /* snprintf's NUL: one more */
+        ip4_addr_t a;
+        int n;
+
+        ip4_addr_set_u32(&a, dst);
+        ip4addr_ntoa_r(&c->addr, s, sizeof(s));
+        ip4addr_ntoa_r(&a, d, sizeof(d));
+        /* At most PCFW_PP_MAX by that constant's definition. */
+        n = snprintf(line, sizeof(line), "PROXY TCP4 %s %s %u %u\r\n", s, d,
+                     c->port, c->local_port);
+        if (n > 0 && n <= PCFW_PP_MAX) {
+            memcpy(pc->pp, line, (size_t)n);
+            pc->pp_len = (uint8_t)n;
+        }
+    } else if (version == PCFW_PP_V2) {
+        uint8_t *p = pc->pp;
+
+        memcpy(p, sig, sizeof(sig));
+        p[12] = 0x21;           /* version 2, command PROXY */
+        p[13] = 0x11;           /* AF_INET, STREAM */
+        p[14] = 0;              /* 12 address bytes follow, big-endian */
+        p[15] = 12;
+        memcpy(p + 16, &src, 4);    /* both already in network order */
+        memcpy(p + 20, &dst, 4);
+        p[24] = (uint8_t)(c->port >> 8);
+        p[25] = (uint8_t)c->port;
+        p[26] = (uint8_t)(c->local_port >> 8);
+        p[27] = (uint8_t)c->local_port;
+        pc->pp_len = 28;
+    }
+}
+
+/*
+ * Queue what is left of the PROXY protocol header; true once all of it is.
+ * tcp_write may take only part (a short send buffer, no segment memory):
+ * the rest waits for the next pump (sent callback, client input, poll), and
+ * no client byte may go before it.
+ */
+static bool pass_send_pp(struct pcfw_client *c, bool *wrote)
+{
+    struct pcfw_pass_client *pc = &c->pd.pass;
+
+    while (pc->pp_sent < pc->pp_len) {
+        size_t n = pcfw_tcp_send(pc->srv, pc->pp + pc->pp_sent,
+                                 pc->pp_len - pc->pp_sent,
+                                 pcfw_bq_len(&c->in) > 0);
+
+        if (n == 0) {
+            return false;
+        }
+        pc->pp_sent += (uint8_t)n;
+        pcfw_pstats.bytes_to_server += n;
+        *wrote = true;
+    }
+    return true;
+}
+
 /* Move whatever can move, pass FINs on, end when both sides are done. */
 static void pass_pump(struct pcfw_client *c)
 {
     struct pcfw_pass_client *pc = &c->pd.pass;
     bool wrote = false;
+    bool pp_done;
 
-    /* client -> server */
-    while (pc->srv && pc->srv_connected && pcfw_bq_len(&c->in)) {
+    /* the PROXY protocol header first, then client -> server */
+    pp_done = pc->srv && pc->srv_connected && pass_send_pp(c, &wrote);
+    while (pp_done && pcfw_bq_len(&c->in)) {
         size_t len;
         const void *p = pcfw_bq_front(&c->in, &len);
 
@@ -69,7 +144,7 @@ static void pass_pump(struct pcfw_client *c)
         pcfw_pstats.bytes_to_server += len;
         wrote = true;
     }
-    if (pc->srv && pc->srv_connected && c->peer_fin && !pcfw_bq_len(&c->in) &&
+    if (pp_done && c->peer_fin && !pcfw_bq_len(&c->in) &&
         !pc->srv_shut && tcp_shutdown(pc->srv, 0, 1) == ERR_OK) {
         pc->srv_shut = true;
         wrote = true;
@@ -218,6 +293,8 @@ static bool pass_accept(struct pcfw_client *c)
 
     c->state = PCFW_CL_STREAM;
     pc->since_ms = pc->srv_active_ms = pcfw_now();
+    pass_make_pp(c, c->proxy_protocol,
+                 ip4_addr_get_u32(ip_2_ip4(&c->pcb->local_ip)));
     pcfw_list_push_tail(&pcfw_pass_proxy.clients, &c->link);
     pc->srv = pcfw_tcp_new_beside(c->pcb);
     if (!pc->srv) {
@@ -271,6 +348,17 @@ static void pass_tick(struct pcfw_client *c, uint32_t now)
     uint32_t srv_idle = now - pc->srv_active_ms;
 
     pass_open_srv_window(c);    /* held by the watermark, memory back */
+    if (pc->srv_connected && pc->pp_sent < pc->pp_len) {
+        /*
+         * The header's last write found no memory and nothing is in flight
+         * to bring a sent callback: a server that speaks first waits for
+         * it, and its client for the server.  Try again.
+         */
+        pass_pump(c);
+        if (pcfw_client_gone(c)) {
+            return;
+        }
+    }
     if (!pc->srv_connected &&
         now - pc->since_ms >= pcfw.cfg.connect_timeout_ms) {
         pass_abort(c);

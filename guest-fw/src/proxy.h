@@ -107,10 +107,24 @@ struct pcfw_http_client {
     bool answer_options;        /* OPTIONS with Max-Forwards: 0: ours */
 };
 
+/*
+ * Longest PROXY protocol header the card writes: v1 for TCP over IPv4,
+ * "PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n" (v2's is 28).
+ */
+#define PCFW_PP_MAX     56
+
 /* Pass-through proxy data of a client. */
 struct pcfw_pass_client {
     struct tcp_pcb *srv;        /* the client's own server connection */
     bool srv_connected;
+    /*
+     * The PROXY protocol header for the server, made at accept (it lives in
+     * the client struct, in card memory: a pass client is far smaller than
+     * the HTTP client it shares a union with, so it costs nothing more).
+     * pp_sent < pp_len: the rest must be queued before any client byte.
+     */
+    uint8_t pp[PCFW_PP_MAX];
+    uint8_t pp_len, pp_sent;
     bool client_fin;            /* client sent FIN: half-close the server */
     bool srv_fin;               /* server sent FIN: half-close the client */
     bool srv_shut;              /* FIN sent to the server */
@@ -126,6 +140,7 @@ struct pcfw_client {
     uint16_t port;
     uint16_t local_port;        /* the card port it connected to */
     uint16_t server_port;       /* its listener's, at accept */
+    uint8_t proxy_protocol;     /* its listener's (enum pcfw_proxy_protocol) */
     struct pcfw_proxy *proxy;
     struct pcfw_srv *srv;       /* server socket 408 (HTTP: pooled) */
     uint8_t state;              /* connection state 410 */

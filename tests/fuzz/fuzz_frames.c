@@ -81,8 +81,10 @@
     "timeout pool-idle 5s\ntimeout connect 1s\n"
 #define CONFIG_LIMITS \
     "max-clients 16\nmax-header 4k\nmax-body 64k\nbuffer 64k\n"
+/* The pass-through listener names its clients (PROXY protocol, issue 11). */
 #define CONFIG_LISTEN \
-    "listen 80 http 8080\nlisten 2222 pass 22\nunmatched pass\n"
+    "listen 80 http 8080\nlisten 2222 pass 22 proxy-protocol v1\n" \
+    "unmatched pass\n"
 
 /*
  * The security proxy at boot too: every input meets its checks.  The user
@@ -110,7 +112,8 @@ static const char config_text[] =
  */
 static const char *const reconfigs[8] = {
     CONFIG_LISTEN CONFIG_LIMITS CONFIG_TIMEOUTS,
-    "listen 80 http 8081\nlisten 2222 pass 22\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
+    "listen 80 http 8081\nlisten 2222 pass 22 proxy-protocol v2\n"
+    CONFIG_LIMITS CONFIG_TIMEOUTS,
     "listen 80 pass 8080\nunmatched refuse\n" CONFIG_LIMITS CONFIG_TIMEOUTS,
     CONFIG_LISTEN "forwarded off\n" CONFIG_LIMITS CONFIG_TIMEOUTS
     CONFIG_SECURITY "limit-rate 20/s burst 3\ndeny 10.0.2.66\n",

@@ -31,8 +31,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pctest import (  # noqa: E402
-    CURL, SIM, Card, HttpConn, Origin, RunDir, Skip, TapNet, TestFailure,
-    check, run_tap, sha256, test_registry,
+    CURL, SIM, Card, HttpConn, Nginx, Origin, RunDir, Skip, TapNet,
+    TestFailure, check, free_port, run_tap, sha256, test_registry,
 )
 
 TESTS, test = test_registry()
@@ -300,6 +300,41 @@ def t_oversize(env):
             r = c.read_response()
         check(r.status == 200 and r.body == b"ok\n", f"GET after: {r}")
         print(f"# TAP: {st}")
+
+
+# ------------------------------------ the PROXY protocol (issue 11) ----
+
+@test("PROXY protocol: pass-through listeners with proxy-protocol v1 and v2 "
+      "in front of nginx's proxy_protocol listener: the client from "
+      "10.0.2.103 gets its own address and port back; a plain pass-through "
+      "listener still works against a plain nginx listener")
+def t_proxy_protocol(env):
+    src = TapNet.CLIENT_ADDRS[3]
+    pp_port = free_port()
+    # One nginx, two listeners: $server_port says which one answered.
+    extra = (f"        listen 127.0.0.1:{pp_port} proxy_protocol;\n"
+             "        return 200 \"$server_port "
+             "$proxy_protocol_addr:$proxy_protocol_port\\n\";\n")
+    with Nginx(env.run.sub("pp-nginx"), extra=extra) as nginx, \
+            TapNet() as net:
+        conf = (f"listen 81 pass {pp_port} proxy-protocol v1\n"
+                f"listen 82 pass {pp_port} proxy-protocol v2\n"
+                f"listen 83 pass {nginx.port}\n")
+        with Card(env.run.sub("pp-card"), conf, {}, tap=net):
+            cases = ((81, pp_port, True), (82, pp_port, True),
+                     (83, nginx.port, False))
+            for card_port, srv_port, named in cases:
+                with net.conn(src, port=card_port, timeout=10) as c:
+                    sport = c.sock.getsockname()[1]
+                    c.send(b"GET / HTTP/1.1\r\nHost: card\r\n"
+                           b"Connection: close\r\n\r\n")
+                    r = c.read_response()
+                want = (f"{srv_port} {src}:{sport}\n" if named
+                        else f"{srv_port} :\n").encode()
+                print(f"# card port {card_port}: {r.status} {r.body!r}")
+                check(r.status == 200 and r.body == want,
+                      f"card port {card_port}: status {r.status}, body "
+                      f"{r.body!r}, wanted {want!r}\n" + nginx.tail_error())
 
 
 # ------------------------------------------------------------- runner ----

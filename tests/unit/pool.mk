@@ -35,7 +35,7 @@ POOL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -O1 -g -Wall -Wextra \
 	$(shell pkg-config --cflags check)
 POOL_LIBS   = $(shell pkg-config --libs check)
 POOL_OBJS   := $(POOL_DIR)/test_pool.o $(POOL_DIR)/test_attack.o \
-	$(POOL_DIR)/peer.o
+	$(POOL_DIR)/test_proxy_protocol.o $(POOL_DIR)/peer.o
 
 .PHONY: pool-test
 
@@ -50,6 +50,10 @@ $(POOL_DIR)/test_pool.o: tests/unit/test_pool.c $(PEER_OPTS) $(STAMP_SRC)
 	$(CC) $(POOL_CFLAGS) -c $< -o $@
 
 $(POOL_DIR)/test_attack.o: tests/unit/test_attack.c $(PEER_OPTS) $(STAMP_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(POOL_CFLAGS) -c $< -o $@
+
+$(POOL_DIR)/test_proxy_protocol.o: tests/unit/test_proxy_protocol.c $(PEER_OPTS) $(STAMP_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(POOL_CFLAGS) -c $< -o $@
 

@@ -114,6 +114,26 @@ START_TEST(test_listen_defaults_to_same_port_and_dhcp)
 }
 END_TEST
 
+/* Issue 11: `proxy-protocol v1|v2` on pass listeners, with or without a
+ * server port; none by default. */
+START_TEST(test_listen_proxy_protocol)
+{
+    ck_assert_msg(parse("listen 2222 pass 22 proxy-protocol v1\n"
+                        "listen 2223 pass proxy-protocol v2\n"
+                        "listen 2224 pass 22\n"
+                        "listen 80 http 8080\n") == 0, "%s", err);
+    ck_assert_uint_eq(cfg.n_listeners, 4);
+    ck_assert_uint_eq(cfg.listeners[0].server_port, 22);
+    ck_assert_uint_eq(cfg.listeners[0].proxy, PCFW_PROXY_PASS);
+    ck_assert_uint_eq(cfg.listeners[0].proxy_protocol, PCFW_PP_V1);
+    ck_assert_uint_eq(cfg.listeners[1].port, 2223);
+    ck_assert_uint_eq(cfg.listeners[1].server_port, 2223);
+    ck_assert_uint_eq(cfg.listeners[1].proxy_protocol, PCFW_PP_V2);
+    ck_assert_uint_eq(cfg.listeners[2].proxy_protocol, PCFW_PP_NONE);
+    ck_assert_uint_eq(cfg.listeners[3].proxy_protocol, PCFW_PP_NONE);
+}
+END_TEST
+
 /* The security proxy's directives (docs/security.md). */
 START_TEST(test_security_directives)
 {
@@ -187,6 +207,21 @@ START_TEST(test_errors)
         { "listen 80 ftp", "unknown proxy 'ftp'" },
         { "listen 80 http 0", "is not a server port" },
         { "listen 80 http\nlisten 80 pass", "line 2: port 80 is already listened on" },
+        /* Issue 11: the PROXY protocol, pass-through only. */
+        { "listen 80 http 8080 proxy-protocol v1",
+          "'proxy-protocol' is for pass listeners only: an HTTP listener's "
+          "pooled server connections carry many clients" },
+        { "listen 80 http proxy-protocol v2", "for pass listeners only" },
+        { "listen 22 pass proxy-protocol", "needs a version (v1 or v2)" },
+        { "listen 22 pass 22 proxy-protocol", "needs a version (v1 or v2)" },
+        { "listen 22 pass proxy-protocol v3",
+          "unknown PROXY protocol version 'v3' (v1 or v2)" },
+        { "listen 22 pass 22 v1", "unexpected 'v1' (expected 'proxy-protocol" },
+        { "listen 22 pass proxy-protocol v1 now", "unexpected 'now' after" },
+        { "listen 22 pass 22 22", "unexpected '22'" },
+        { "listen 22 pass x proxy-protocol v1", "'x' is not a server port" },
+        { "listen 22 pass 22 proxy-protocol v1 a b", "expected 'listen PORT "
+          "http|pass [SERVER_PORT] [proxy-protocol v1|v2]'" },
         { "nic address 10.0.2.15", "not an address with a prefix length" },
         { "nic address 10.0.2.256/24", "not an address with a prefix length" },
         { "nic address 10.0.2.15/31", "N from 1 to 30" },
@@ -265,6 +300,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_full_example);
     tcase_add_test(tc, test_listen_defaults_to_same_port_and_dhcp);
+    tcase_add_test(tc, test_listen_proxy_protocol);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_security_directives);
     tcase_add_test(tc, test_too_many_listeners);

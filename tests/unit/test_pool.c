@@ -24,6 +24,7 @@
 
 Suite *pool_suite(void);
 Suite *attack_suite(void);              /* test_attack.c */
+Suite *pp_suite(void);                  /* test_proxy_protocol.c */
 
 #define BASE_CONFIG                                 \
     "nic address 10.0.2.15/24 gateway 10.0.2.2\n"   \
@@ -1948,6 +1949,7 @@ int main(void)
     int failed;
 
     srunner_add_suite(sr, attack_suite());
+    srunner_add_suite(sr, pp_suite());
 
     /* One firmware per process: every test must run in its own child. */
     srunner_set_fork_status(sr, CK_FORK);

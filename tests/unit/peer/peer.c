@@ -400,6 +400,7 @@ struct client {
     bool shut_pending, shut;    /* peer_client_shutdown() */
     uint32_t unacked;           /* received while paused */
     uint32_t fin_ms;
+    uint16_t local_port;        /* its own port, as the card sees it */
 };
 
 static struct client clients[PEER_MAX_CONNS];
@@ -514,6 +515,7 @@ int peer_client_open(uint16_t port)
     if (tcp_connect(c->pcb, &dst, port, client_connected) != ERR_OK) {
         abort();
     }
+    c->local_port = c->pcb->local_port;     /* bound by tcp_connect */
     return nclients++;
 }
 
@@ -574,6 +576,11 @@ void peer_client_abort(int id)
         c->pcb = NULL;
         c->reset = true;
     }
+}
+
+uint16_t peer_client_port(int id)
+{
+    return client_get(id)->local_port;
 }
 
 bool peer_client_connected(int id)
@@ -646,6 +653,7 @@ struct sconn {
     struct tcp_pcb *pcb;        /* NULL once closed or reset, either side */
     struct peer_conn_info info;
     struct buf rx;              /* bytes not yet a complete request */
+    struct buf raw;             /* every byte received, in order */
     size_t stream_left;         /* peer_server_stream(): bytes still to send */
 };
 
@@ -863,6 +871,7 @@ static err_t server_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p,
     }
     for (struct pbuf *q = p; q; q = q->next) {
         buf_put(&s->rx, q->payload, q->len);
+        buf_put(&s->raw, q->payload, q->len);
     }
     tcp_recved(pcb, p->tot_len);
     pbuf_free(p);
@@ -959,6 +968,14 @@ unsigned peer_server_accepted(void)
 const struct peer_conn_info *peer_server_conn(unsigned conn)
 {
     return &sconn_get(conn)->info;
+}
+
+const char *peer_server_raw(unsigned conn, size_t *len)
+{
+    struct sconn *s = sconn_get(conn);
+
+    *len = s->raw.len;
+    return s->raw.p ? s->raw.p : "";
 }
 
 unsigned peer_server_requests(void)

@@ -105,6 +105,7 @@ void peer_client_shutdown(int id);
 /* Reset the connection (RST to the card) and forget it. */
 void peer_client_abort(int id);
 
+uint16_t peer_client_port(int id);      /* its source port */
 bool peer_client_connected(int id);     /* the handshake completed */
 bool peer_client_closed(int id);        /* FIN from the card (we close too) */
 bool peer_client_reset(int id);         /* RST from the card */
@@ -155,6 +156,12 @@ struct peer_conn_info {
     size_t unparsed;        /* bytes received that are no complete request */
 };
 const struct peer_conn_info *peer_server_conn(unsigned conn);
+
+/*
+ * Every byte server connection @conn received so far, in order (requests
+ * or not, NULs included; NUL-terminated too), its length in *@len.
+ */
+const char *peer_server_raw(unsigned conn, size_t *len);
 
 /* Complete requests received so far, in arrival order over all connections. */
 unsigned peer_server_requests(void);
