@@ -102,6 +102,7 @@ struct pcfw_rate_limit {
     uint32_t burst;
 };
 
+/* In this order: security.c looks for the kinds that read the path by range. */
 enum pcfw_http_rule_kind {
     PCFW_RULE_DENY_METHOD = 1,  /* 403 for this method */
     PCFW_RULE_DENY_HOST,        /* 403 for this Host (port ignored) */

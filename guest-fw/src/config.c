@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "pcfw.h"
+#include "sec_parse.h"
 
 #define MAX_WORDS   8
 /* A word holds a SHA-256 in hex (64 characters) and its NUL. */
@@ -573,6 +574,31 @@ static bool rule_word_ok(const char *s)
     return true;
 }
 
+/*
+ * Make the prefix @p (NUL-terminated, at most PCFW_RULE_VALUE) canonical in
+ * place, as requests are (sec_parse.h); false if it is not already a
+ * plain one (escapes, ';', ':' or '#': it would not mean what it shows).
+ * NULL: nothing to do.
+ */
+static bool canonical_prefix(char *p)
+{
+    char out[PCFW_RULE_VALUE + 2];
+    bool bad;
+
+    if (!p) {
+        return true;
+    }
+    if (strpbrk(p, "%;:#")) {
+        return false;
+    }
+    pcfw_sec_norm_path((const uint8_t *)p, strlen(p), out, &bad);
+    if (bad || strlen(out) >= PCFW_RULE_VALUE) {
+        return false;
+    }
+    strcpy(p, out);
+    return true;
+}
+
 static int do_security(struct pcfw_config *cfg, const struct line *l,
                        char *err, size_t errlen)
 {
@@ -626,6 +652,18 @@ static int do_security(struct pcfw_config *cfg, const struct line *l,
                           "[path /PREFIX]'");
         }
         strcpy(r.value, l->word[2]);
+        /*
+         * A rule compares the request's canonical path, so its own prefix
+         * is made canonical too ("/a//b" could never match as written);
+         * a host rule compares names without a port.
+         */
+        if (!canonical_prefix(r.kind == PCFW_RULE_DENY_PATH ? r.value
+                              : !deny ? r.path : NULL) ||
+            (r.kind == PCFW_RULE_DENY_HOST && strchr(r.value, ':'))) {
+            return fail(err, errlen, l, "'%s' is not a path prefix or host "
+                        "name a request could match (no escapes, '#', ';' "
+                        "or ':'; a host without port)", l->word[2]);
+        }
         if (sc->n_rules == PCFW_MAX_HTTP_RULES) {
             return fail(err, errlen, l, "more than %d http-deny/auth rules",
                         PCFW_MAX_HTTP_RULES);
@@ -729,6 +767,56 @@ static int do_line(struct pcfw_config *cfg, const struct line *l,
     return fail(err, errlen, l, "unknown directive '%s'", w);
 }
 
+/*
+ * The security proxy's HTTP rules guard a server port only if no
+ * pass-through route reaches the same port around them: refuse a `pass`
+ * listener to the server port of an HTTP listener the rules cover, and
+ * `unmatched pass` when such a server port is not itself a card port (a
+ * client would reach it raw).  docs/security.md.
+ */
+static int check_routes(const struct pcfw_config *cfg, char *err,
+                        size_t errlen)
+{
+    const struct pcfw_security_config *sc = &cfg->sec;
+
+    for (unsigned i = 0; i < cfg->n_listeners; i++) {
+        const struct pcfw_listener *h = &cfg->listeners[i];
+        bool guarded = false, listened = false;
+
+        if (h->proxy != PCFW_PROXY_HTTP) {
+            continue;
+        }
+        for (unsigned k = 0; k < sc->n_rules; k++) {
+            guarded |= !sc->rules[k].port || sc->rules[k].port == h->port;
+        }
+        if (!guarded) {
+            continue;
+        }
+        for (unsigned j = 0; j < cfg->n_listeners; j++) {
+            const struct pcfw_listener *p = &cfg->listeners[j];
+
+            listened |= p->port == h->server_port;
+            if (p->proxy == PCFW_PROXY_PASS &&
+                p->server_port == h->server_port) {
+                snprintf(err, errlen, "'listen %u pass %u' reaches server "
+                         "port %u around the http-deny/auth rules of card "
+                         "port %u", p->port, p->server_port, h->server_port,
+                         h->port);
+                return -1;
+            }
+        }
+        if (cfg->unmatched_pass && !listened) {
+            snprintf(err, errlen, "'unmatched pass' lets a client reach "
+                     "server port %u on card port %u, around the "
+                     "http-deny/auth rules of card port %u: listen on %u "
+                     "too, or 'unmatched refuse'", h->server_port,
+                     h->server_port, h->port, h->server_port);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
                       char *err, size_t errlen)
 {
@@ -772,5 +860,5 @@ int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
         }
         i++;
     }
-    return 0;
+    return check_routes(cfg, err, errlen);
 }

@@ -158,6 +158,7 @@ int pcfw_init(const struct pcfw_platform *platform,
             err = pcfw_pool_init();
         }
         if (err == PCFW_OK) {
+            pcfw_sec_init();
             err = pcfw_sec_prepare(&pcfw.cfg);
         }
         if (err == PCFW_OK) {
@@ -258,7 +259,8 @@ static int reconfigure(const char *text, size_t len, char *err, size_t errlen)
             PCFW_UNGUARD();
             snprintf(err, errlen, "not applied: %s; the running configuration "
                      "is unchanged", ret == PCFW_ERR_NOMEM
-                     ? "no card memory for its per-source table (sources)"
+                     ? "its per-source table ('sources') does not fit in "
+                       "card memory below 'mem-window'"
                      : "'sources' is below the clients connected now");
             return ret;
         }

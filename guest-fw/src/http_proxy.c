@@ -206,8 +206,12 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
      * must be the one the card wrote, not one the client chose.
      */
     int last_xff = -1, last_fwd = -1, last_via = -1;
+    bool screen = pcfw_sec_screens(c->local_port);
 
     for (unsigned i = 0; i < req->nfields; i++) {
+        if (screen && pcfw_sec_rerouting_field(raw, &req->fields[i])) {
+            continue;               /* dropped below */
+        }
         if (pcfw_http_field_is(raw, &req->fields[i], "x-forwarded-for")) {
             last_xff = (int)i;
         } else if (pcfw_http_field_is(raw, &req->fields[i], "forwarded")) {
@@ -255,7 +259,8 @@ static uint8_t *build_request_head(struct pcfw_client *c, const uint8_t *raw,
             pcfw_http_field_is(raw, f, "content-length") ||
             pcfw_http_field_is(raw, f, "transfer-encoding") ||
             pcfw_http_field_is(raw, f, "trailer") ||
-            (absolute && pcfw_http_field_is(raw, f, "host"))) {
+            (absolute && pcfw_http_field_is(raw, f, "host")) ||
+            (screen && pcfw_sec_rerouting_field(raw, f))) {
             continue;
         }
         hb_put(&b, raw + f->name_off, f->name_len);

@@ -479,6 +479,21 @@ static struct pcfw_pool *pool_any(uint16_t port)
     return NULL;
 }
 
+/* A pool this prepare made for @port (neither live nor armed yet). */
+static bool pool_prepared(uint16_t port)
+{
+    struct pcfw_list *pos, *tmp;
+
+    pcfw_list_for_each_safe(pos, tmp, &pools) {
+        struct pcfw_pool *pool = pcfw_container_of(pos, struct pcfw_pool, link);
+
+        if (pool->port == port && !pool->live && !pool->armed) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Forget the pools prepare made and commit did not take. */
 void pcfw_pool_unprepare(void)
 {
@@ -499,7 +514,14 @@ int pcfw_pool_prepare(const struct pcfw_config *cfg)
         const struct pcfw_listener *li = &cfg->listeners[i];
         struct pcfw_pool *pool;
 
-        if (li->proxy != PCFW_PROXY_HTTP || pool_any(li->server_port)) {
+        /*
+         * One pool per server port: also when an earlier listener of @cfg
+         * made it just now (not live or armed yet; before, two listeners
+         * to one server port at boot got a pool each, twice the
+         * connections, the second's never used).
+         */
+        if (li->proxy != PCFW_PROXY_HTTP || pool_any(li->server_port) ||
+            pool_prepared(li->server_port)) {
             continue;
         }
         pool = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*pool));

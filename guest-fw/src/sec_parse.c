@@ -8,43 +8,44 @@
 
 #include "sec_parse.h"
 
-static int hexval(uint8_t c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* See sec_parse.h; a reading that reaches more is the safe one. */
 size_t pcfw_sec_norm_path(const uint8_t *path, size_t len, char *out,
                           bool *bad)
 {
-    size_t n = 0, i;
-    bool again = true;
+    size_t n = 0, i, w = 0;
+    bool again = true, dir = true;
 
     *bad = false;
-    for (i = 0; i < len && path[i] != '?' && path[i] != '#'; i++) {
-        if (path[i] <= 0x20 || path[i] == 0x7f) {
+    /* Rooted: "*" (OPTIONS) and an empty path are read as under "/". */
+    if (len == 0 || (path[0] != '/' && path[0] != '\\')) {
+        out[n++] = '/';
+    }
+    for (i = 0; i < len && path[i] != '?'; i++) {
+        if (path[i] <= 0x20 || path[i] == 0x7f || path[i] == '#') {
             *bad = true;        /* never in a request-target (RFC 9112 3.2) */
             return 0;
         }
         out[n++] = (char)path[i];
     }
+    /*
+     * The first round decodes as a server does (a broken escape is a 400);
+     * later rounds decode what that made ("%2561": "%61", then "a"), and
+     * leave a '%' that is no escape as it is ("50%25off": "50%off").
+     */
     for (int round = 0; again && round < 4; round++) {
-        size_t w = 0;
-
+        w = 0;
         again = false;
         for (i = 0; i < n; i++) {
             uint8_t c = (uint8_t)out[i];
+            int hi = i + 2 < n ? pcfw_sec_hexval((uint8_t)out[i + 1]) : -1;
+            int lo = i + 2 < n ? pcfw_sec_hexval((uint8_t)out[i + 2]) : -1;
 
-            if (c == '%') {
-                int hi = i + 2 < n ? hexval((uint8_t)out[i + 1]) : -1;
-                int lo = i + 2 < n ? hexval((uint8_t)out[i + 2]) : -1;
-
-                if (hi < 0 || lo < 0) {
+            if (c == '%' && (hi < 0 || lo < 0)) {
+                if (round == 0) {
                     *bad = true;
                     return 0;
                 }
+            } else if (c == '%') {
                 c = (uint8_t)(hi << 4 | lo);
                 if (c < 0x20 || c == 0x7f) {    /* %00, %0d%0a ...: 400 */
                     *bad = true;
@@ -57,57 +58,68 @@ size_t pcfw_sec_norm_path(const uint8_t *path, size_t len, char *out,
         }
         n = w;
     }
-    /* Segments: '/' and '\' separate; "", "." and ".." move nothing forward. */
-    if (n && (out[0] == '/' || out[0] == '\\')) {
-        bool trailing = out[n - 1] == '/' || out[n - 1] == '\\';
-        size_t w = 0;
+    /*
+     * Segments, separated by '/' or '\' (IIS).  Each is cut at ';' (path
+     * parameters: Tomcat reads "/..;/" as "/../") and ':' (IIS streams),
+     * loses trailing blanks, and trailing dots unless it is "." or ".."
+     * (IIS: "admin." is "admin"); "", "." and ".." remove themselves (RFC
+     * 3986 5.2.4, never above the root).  A path that ends in a separator
+     * or in such a segment ends in '/' (RFC 3986: "/admin/." is "/admin/").
+     * Each segment is written at or before where it was read.
+     */
+    w = 0;
+    i = 0;
+    while (i < n) {
+        size_t start, seg;
 
-        /* Each segment is written at or before where it was read. */
-        i = 0;
-        while (i < n) {
-            size_t start, seg;
-
-            while (i < n && (out[i] == '/' || out[i] == '\\')) {
-                i++;
-            }
-            start = i;
-            while (i < n && out[i] != '/' && out[i] != '\\') {
-                i++;
-            }
-            seg = i - start;
-            if (seg == 0 || (seg == 1 && out[start] == '.')) {
-                continue;
-            }
-            if (seg == 2 && out[start] == '.' && out[start + 1] == '.') {
-                while (w > 0 && out[w - 1] != '/') {
-                    w--;
-                }
-                if (w > 0) {
-                    w--;        /* and its '/' */
-                }
-                continue;
-            }
-            out[w++] = '/';
-            for (size_t k = 0; k < seg; k++) {
-                out[w++] = (char)pcfw_sec_lower((uint8_t)out[start + k]);
-            }
+        while (i < n && (out[i] == '/' || out[i] == '\\')) {
+            i++;
+            dir = true;
         }
-        /* A trailing separator stays: "/admin/" is under "/admin/". */
-        if (trailing || w == 0) {
-            out[w++] = '/';
+        if (i == n) {
+            break;
         }
-        n = w;
-    } else {
-        /* "*" (OPTIONS), or an empty absolute-form path: "/". */
-        for (i = 0; i < n; i++) {
-            out[i] = (char)pcfw_sec_lower((uint8_t)out[i]);
+        start = i;
+        while (i < n && out[i] != '/' && out[i] != '\\') {
+            i++;
         }
-        if (n == 0) {
-            out[n++] = '/';
+        for (seg = 0; start + seg < i && out[start + seg] != ';' &&
+                      out[start + seg] != ':'; seg++) {
         }
+        while (seg && out[start + seg - 1] == ' ') {
+            seg--;
+        }
+        dir = true;
+        if (seg == 1 && out[start] == '.') {
+            continue;
+        }
+        if (seg == 2 && out[start] == '.' && out[start + 1] == '.') {
+            while (w > 0 && out[w - 1] != '/') {
+                w--;
+            }
+            if (w > 0) {
+                w--;        /* and its '/' */
+            }
+            continue;
+        }
+        while (seg && (out[start + seg - 1] == '.' ||
+                       out[start + seg - 1] == ' ')) {
+            seg--;
+        }
+        if (seg == 0) {
+            continue;
+        }
+        out[w++] = '/';
+        for (size_t k = 0; k < seg; k++) {
+            out[w++] = (char)pcfw_sec_lower((uint8_t)out[start + k]);
+        }
+        dir = false;
     }
-    out[n] = '\0';
-    return n;
+    if (dir || w == 0) {
+        out[w++] = '/';
+    }
+    out[w] = '\0';
+    return w;
 }
 
 /* Strict RFC 4648 base64 (padding required); -1 if malformed. */

@@ -13,6 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A hex digit's value, or -1. */
+static inline int pcfw_sec_hexval(uint8_t c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 static inline uint8_t pcfw_sec_lower(uint8_t c)
 {
     return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
@@ -21,14 +29,16 @@ static inline uint8_t pcfw_sec_lower(uint8_t c)
 /*
  * The request path @path[0, @len) as any server might read it, for prefix
  * rules, which only ever refuse, so that the reading that reaches the most
- * is the safe one: up to '?' or '#'; %XX decoded, again while that made a
- * new escape (double encoding, 4 rounds at most); '\' read as '/'; runs
- * of separators merged; "." and ".." segments removed (RFC 3986 5.2.4,
- * never above the root); ASCII lower case.  @out holds @len + 2 bytes.
- * *@bad: a blank or control byte, a broken escape or an escaped control
- * byte such as %00 or %0d (the request gets 400).  Returns
- * the length of the NUL-terminated result, which starts with '/' unless
- * the target was "*".
+ * is the safe one (docs/security.md, "The canonical path"): up to '?';
+ * %XX decoded, again while that made a new escape (4 rounds at most); a
+ * backslash read as '/'; each segment cut at ';' and ':' and without
+ * trailing blanks and dots; empty, "." and ".." segments removed (RFC 3986
+ * 5.2.4, never above the root); a final '/' kept, or added after a final
+ * dot segment; ASCII lower case; always rooted (an asterisk-form target
+ * reads as a slash and an asterisk).  @out holds @len + 2 bytes.
+ * *@bad: a blank, control byte or '#', a broken escape, or an escaped
+ * control byte such as %00 or %0d (the request gets 400).  Returns the
+ * length of the NUL-terminated result.
  */
 size_t pcfw_sec_norm_path(const uint8_t *path, size_t len, char *out,
                           bool *bad);

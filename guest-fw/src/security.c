@@ -11,6 +11,7 @@
 #include <string.h>
 #include "arch/cc.h"
 #include "arena.h"
+#include "bucket.h"
 #include "fw_internal.h"
 #include "sec_parse.h"
 #include "security.h"
@@ -48,7 +49,8 @@ static struct table *table, *prepared;
 /* TCP_SYN_PER_SOURCE_MAX (lwipopts.h, patches/lwip/0003): limit-half-open */
 unsigned short pcfw_syn_per_source = 128;
 static uint64_t hash_key;
-static uint32_t log_second, log_budget, log_suppressed;
+/* The log's second (UINT32_MAX: none yet, so the first second logs). */
+static uint32_t log_second = UINT32_MAX, log_budget, log_suppressed;
 
 static bool limits_on(const struct pcfw_security_config *sc)
 {
@@ -243,38 +245,15 @@ static void table_free(struct table *t)
     }
 }
 
-/* Add @ms of refill to a bucket of @rate, up to its burst. */
-static void refill(uint32_t *tokens, uint32_t *since_ms,
-                   const struct pcfw_rate_limit *rate)
-{
-    uint32_t now = pcfw_now();
-    uint64_t cap = (uint64_t)rate->burst * 1000;
-    uint64_t v = *tokens + (uint64_t)(now - *since_ms) * rate->milli_per_s /
-                 1000;
-
-    *tokens = (uint32_t)(v < cap ? v : cap);
-    *since_ms = now;
-}
-
-/* Take one token; false (and the seconds until one is back) if none. */
-static bool take(uint32_t *tokens, uint32_t *since_ms,
-                 const struct pcfw_rate_limit *rate, uint32_t *retry_s)
-{
-    refill(tokens, since_ms, rate);
-    if (*tokens >= 1000) {
-        *tokens -= 1000;
-        return true;
-    }
-    if (retry_s) {
-        uint64_t ms = ((uint64_t)(1000 - *tokens) * 1000 + rate->milli_per_s -
-                       1) / rate->milli_per_s;
-
-        *retry_s = (uint32_t)((ms + 999) / 1000);
-    }
-    return false;
-}
-
 /* ---- configuration ---- */
+
+void pcfw_sec_init(void)
+{
+    table = prepared = NULL;        /* a table of an earlier boot is gone */
+    log_second = UINT32_MAX;
+    log_budget = log_suppressed = 0;
+    pcfw_syn_per_source = 128;
+}
 
 static uint32_t live_clients(void)
 {
@@ -294,6 +273,24 @@ int pcfw_sec_prepare(const struct pcfw_config *cfg)
     }
     if (sc->sources < live_clients()) {
         return PCFW_ERR_ARG;
+    }
+    /*
+     * Not above the window watermark: a table that put card memory there
+     * would stall every client's window for as long as it exists.
+     */
+    {
+        uint64_t nb = 1, need;
+
+        while (nb < sc->sources) {
+            nb <<= 1;
+        }
+        need = nb * sizeof(uint32_t) + (uint64_t)sc->sources *
+               sizeof(struct src) + sizeof(struct table) +
+               3 * PCFW_ARENA_OVERHEAD;
+        if (pcfw_arena_in_use(pcfw.arena) + need >
+            (uint64_t)pcfw.mem_size * cfg->mem_window_pct / 100) {
+            return PCFW_ERR_NOMEM;
+        }
     }
     prepared = table_new(sc->sources);
     return prepared ? PCFW_OK : PCFW_ERR_NOMEM;
@@ -402,7 +399,8 @@ bool pcfw_sec_admit(uint32_t addr, uint16_t port, bool *counted)
         return false;
     }
     if (sc->conn_rate.milli_per_s &&
-        !take(&s->conn_tokens, &s->conn_ms, &sc->conn_rate, NULL)) {
+        !pcfw_bucket_take(&s->conn_tokens, &s->conn_ms, pcfw_now(),
+                          &sc->conn_rate, NULL)) {
         pcfw_pstats.sec_rate_limited++;
         sec_log("%s to port %u: refused, new connections too fast "
                 "(limit-rate)", addr_str(addr, ab), port);
@@ -453,7 +451,14 @@ static bool host_is(const uint8_t *raw, const struct pcfw_http_request *req,
         h = raw + req->fields[f].value_off;
         n = req->fields[f].value_len;
     }
-    if (n && h[0] != '[') {
+    /* The port goes: after the last ':' of a name, after "]:" of a literal. */
+    if (n && h[0] == '[') {
+        const uint8_t *end = memchr(h, ']', n);
+
+        if (end) {
+            n = (size_t)(end - h) + 1;
+        }
+    } else if (n) {
         const uint8_t *colon = memchr(h, ':', n);
 
         if (colon) {
@@ -463,15 +468,23 @@ static bool host_is(const uint8_t *raw, const struct pcfw_http_request *req,
     if (n && h[n - 1] == '.') {
         n--;
     }
-    if (n != want) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (pcfw_sec_lower(h[i]) != pcfw_sec_lower((uint8_t)name[i])) {
+    /* %XX decoded (a reg-name may carry escapes), ASCII case ignored. */
+    for (size_t i = 0, k = 0;; k++) {
+        uint8_t c;
+
+        if (i == n || k == want) {
+            return i == n && k == want;
+        }
+        c = h[i++];
+        if (c == '%' && i + 1 < n && pcfw_sec_hexval(h[i]) >= 0 &&
+            pcfw_sec_hexval(h[i + 1]) >= 0) {
+            c = (uint8_t)(pcfw_sec_hexval(h[i]) << 4 | pcfw_sec_hexval(h[i + 1]));
+            i += 2;
+        }
+        if (pcfw_sec_lower(c) != pcfw_sec_lower((uint8_t)name[k])) {
             return false;
         }
     }
-    return true;
 }
 
 static bool equal_ct(const uint8_t *a, const uint8_t *b, size_t n)
@@ -555,24 +568,58 @@ static bool authorized(const uint8_t *raw, const struct pcfw_http_request *req,
     }
 }
 
+/* Does an http-deny or auth rule apply on card port @port (kinds @lo-@hi)? */
+static bool rule_on_port(uint16_t port, int lo, int hi)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+
+    for (unsigned i = 0; i < sc->n_rules; i++) {
+        if (sc->rules[i].kind >= lo && sc->rules[i].kind <= hi &&
+            (!sc->rules[i].port || sc->rules[i].port == port)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool pcfw_sec_screens(uint16_t port)
+{
+    return rule_on_port(port, PCFW_RULE_DENY_METHOD, PCFW_RULE_AUTH_BEARER);
+}
+
+bool pcfw_sec_rerouting_field(const uint8_t *raw,
+                              const struct pcfw_http_field *f)
+{
+    static const char *const names[] = {
+        "forwarded", "x-forwarded-host", "x-forwarded-server",
+        "x-original-url", "x-rewrite-url", "x-http-method-override",
+        "x-http-method", "x-method-override",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (pcfw_http_field_is(raw, f, names[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
                      const struct pcfw_http_request *req, char *extra,
                      size_t extralen)
 {
     const struct pcfw_security_config *sc = &pcfw.cfg.sec;
     char ab[16], *path = NULL;
-    const uint8_t *p;
-    size_t plen;
     int status = 0;
-    bool bad;
 
     extra[0] = '\0';
     /* 4. limit-req */
     if (table && sc->req_rate.milli_per_s) {
         uint32_t i = src_find(table, c->addr.addr), retry;
 
-        if (i != NIL && !take(&table->e[i].req_tokens, &table->e[i].req_ms,
-                              &sc->req_rate, &retry)) {
+        if (i != NIL && !pcfw_bucket_take(&table->e[i].req_tokens,
+                                          &table->e[i].req_ms, pcfw_now(),
+                                          &sc->req_rate, &retry)) {
             pcfw_pstats.sec_req_limited++;
             snprintf(extra, extralen, "Retry-After: %u\r\n", retry);
             sec_log("%s: request refused, too many (limit-req)",
@@ -583,21 +630,29 @@ int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
     if (!sc->n_rules) {
         return 0;
     }
-    if (req->target_form == PCFW_HTTP_TARGET_ABSOLUTE) {
-        p = raw + req->path_off;
-        plen = req->path_len;
-    } else {
-        p = raw + req->target_off;
-        plen = req->target_len;
-    }
-    path = pcfw_arena_alloc(pcfw.arena, plen + 2);
-    if (!path) {
-        return 503;
-    }
-    pcfw_sec_norm_path(p, plen, path, &bad);
-    if (bad) {
-        pcfw_arena_free(pcfw.arena, path);
-        return 400;
+    /* The canonical path, only where a path or auth rule will read it. */
+    if (rule_on_port(c->local_port, PCFW_RULE_DENY_PATH,
+                     PCFW_RULE_AUTH_BEARER)) {
+        const uint8_t *p = raw + req->target_off;
+        size_t plen = req->target_len;
+        bool bad;
+
+        if (req->target_form == PCFW_HTTP_TARGET_ABSOLUTE) {
+            p = raw + req->path_off;
+            plen = req->path_len;
+        }
+        path = pcfw_arena_alloc(pcfw.arena, plen + 2);
+        if (!path) {
+            return 503;
+        }
+        pcfw_sec_norm_path(p, plen, path, &bad);
+        if (bad) {
+            pcfw_arena_free(pcfw.arena, path);
+            pcfw_pstats.sec_http_denied++;
+            sec_log("%s: request refused, a path no rule can read (400)",
+                    addr_str(c->addr.addr, ab));
+            return 400;
+        }
     }
     /* 5. http-deny, then 6. the first auth rule that covers the path. */
     for (unsigned i = 0; !status && i < sc->n_rules; i++) {
@@ -616,7 +671,7 @@ int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
             hit = host_is(raw, req, r->value);
             break;
         case PCFW_RULE_DENY_PATH:
-            hit = has_prefix_ci(path, r->value);
+            hit = path && has_prefix_ci(path, r->value);
             break;
         default:
             break;
@@ -633,7 +688,7 @@ int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
 
         if ((r->kind != PCFW_RULE_AUTH_BASIC &&
              r->kind != PCFW_RULE_AUTH_BEARER) ||
-            (r->port && r->port != c->local_port) ||
+            (r->port && r->port != c->local_port) || !path ||
             !has_prefix_ci(path, r->path)) {
             continue;
         }

@@ -37,6 +37,7 @@
  * changes); commit (after pcfw.cfg = @cfg) installs it and recounts every
  * live client in it; unprepare forgets a prepared table.
  */
+void pcfw_sec_init(void);        /* at boot, before the first prepare */
 int pcfw_sec_prepare(const struct pcfw_config *cfg);
 void pcfw_sec_unprepare(void);
 void pcfw_sec_commit(void);
@@ -59,5 +60,15 @@ void pcfw_sec_closed(uint32_t addr);
 int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
                      const struct pcfw_http_request *req, char *extra,
                      size_t extralen);
+
+/*
+ * When an http-deny or auth rule applies on card port @port, the fields by
+ * which a server may take another host, path or method than the one the
+ * rules saw (X-Forwarded-Host, X-Original-URL, X-HTTP-Method-Override, a
+ * client's Forwarded, ...) are not forwarded (http_proxy.c).
+ */
+bool pcfw_sec_screens(uint16_t port);
+bool pcfw_sec_rerouting_field(const uint8_t *raw,
+                              const struct pcfw_http_field *f);
 
 #endif /* PCFW_SECURITY_H */

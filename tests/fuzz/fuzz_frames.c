@@ -87,10 +87,13 @@
     "unmatched pass\n"
 
 /*
- * The security proxy at boot too: every input meets its checks.  The user
+ * The security proxy at boot too: every input meets its checks.  Card
+ * port 8080 is listened on, since with `unmatched pass` a client could
+ * otherwise reach server port 8080 around the rules (refused, config.c).  The user
  * is u, password p (salt 00: SHA-256 of 0x00 "p"), the token "t".
  */
 #define CONFIG_SECURITY \
+    "listen 8080 http 8080\n" /* else unmatched pass reaches it raw */ \
     "limit-conn 3\nlimit-req 50/s burst 5\nsources 64\n" \
     "http-deny path /x\nhttp-deny method PUT\nauth basic r path /a\n" \
     "user u 00 " \

@@ -2,9 +2,9 @@
  * libFuzzer target: what the security proxy parses (guest-fw/src/
  * sec_parse.c).  The input is a request path for pcfw_sec_norm_path(), and
  * the same bytes as base64 for pcfw_sec_base64().  Invariants besides the
- * sanitizers: the canonical path is no longer than the input plus one, is
- * "*"-like or starts with '/', holds no empty, "." or ".." segment and no
- * upper-case letter, and is its own canonical form when it holds none of
+ * sanitizers: the canonical path is no longer than the input plus one,
+ * starts with '/', holds no empty, "." or ".." segment, no ';', ':' or
+ * backslash and no upper-case letter, and is its own canonical form when it holds none of
  * "%?# " (normalizing twice changes nothing); base64 output stays within its
  * buffer and is 3/4 of the input.
  *
@@ -29,12 +29,10 @@
 static void check_canonical(const char *p, size_t n)
 {
     CHECK(strlen(p) == n);
-    if (p[0] != '/') {
-        return;                 /* "*", or a target without a leading '/' */
-    }
+    CHECK(p[0] == '/');
     for (size_t i = 0; i < n; i++) {
         CHECK(!(p[i] >= 'A' && p[i] <= 'Z'));
-        CHECK(p[i] != '\\');
+        CHECK(p[i] != '\\' && p[i] != ';' && p[i] != ':');
         if (p[i] == '/' && i + 1 < n) {
             const char *s = p + i + 1;
 
@@ -62,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
         CHECK(len <= n + 1);
         check_canonical(out, len);
         /* What decoding made ('%', '?', '#', ' ') reads otherwise again. */
-        if (out[0] == '/' && !strpbrk(out, "%?# ")) {
+        if (!strpbrk(out, "%?# ")) {
             again = malloc(len + 2);
             if (!again) {
                 abort();

@@ -470,6 +470,11 @@ def t_sec_auth(env):
         ("/data/private/x", good, 403), ("/data/Private", "", 403),
         ("/data/%2570rivate", "", 403), ("/data/public", "", 200),
         ("/data/a%zz", "", 400),
+        # Review findings: a final dot segment, Tomcat's path parameters,
+        # IIS's trailing dots; a '%' that decoding made is no escape.
+        ("/data/admin/.", "", 401), ("/data/admin/x/%2e%2e", "", 401),
+        ("/data/admin;x/", "", 401), ("/data/public/..;/admin/x", "", 401),
+        ("/data/admin./x", "", 401), ("/data/50%25off", "", 200),
     ]
     # The constants are what scripts/proxycard-passwd prints.
     tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -494,10 +499,24 @@ def t_sec_auth(env):
                 want = ('Basic realm="Staff"' if "admin" in path.lower()
                         or "%61" in path else 'Bearer realm="api"')
                 check(wa.startswith(want), f"{path}: WWW-Authenticate {wa!r}")
+        # Fields a server could route on around the rules are not passed on.
+        tok = token()
+        r = attempt(net, A[6], f"/data/public?t={tok}",
+                    "X-Forwarded-Host: secret.example\r\n"
+                    "X-Original-URL: /data/admin/\r\n"
+                    "X-HTTP-Method-Override: DELETE\r\n"
+                    "Forwarded: host=secret.example\r\n")
+        check(r != "reset" and r.status == 200, f"rerouting fields: {r}")
+        head = heads_for(origin, tok)[0]
+        for name in ("x-forwarded-host", "x-original-url",
+                     "x-http-method-override"):
+            check(not head_values(head, name), f"{name} reached the server")
+        check(head_values(head, "forwarded") == [f"for={A[6]}"],
+              f"Forwarded {head_values(head, 'forwarded')}")
         st = card.proxy_stats()
         print(f"# sec_auth_failed {st['sec_auth_failed']}, sec_http_denied "
               f"{st['sec_http_denied']}")
-        check(st["sec_auth_failed"] == 9 and st["sec_http_denied"] == 3,
+        check(st["sec_auth_failed"] == 14 and st["sec_http_denied"] == 4,
               f"counters {st['sec_auth_failed']} / {st['sec_http_denied']}")
 
 

@@ -182,6 +182,14 @@ START_TEST(test_security_directives)
     ck_assert_uint_eq(sc->users[0].hash[0], 0xbe);
     ck_assert_uint_eq(sc->n_tokens, 1);
     ck_assert_uint_eq(sc->tokens[0][31], 0x81);
+
+    /* Prefixes are kept canonical; a guarded HTTP server port that is a
+     * card port too may sit beside `unmatched pass`. */
+    ck_assert_int_eq(parse("listen 80 http 8080\nlisten 8080 http 8080\n"
+                           "unmatched pass\nhttp-deny path /A//b/./c/\n"
+                           "auth basic r path /Admin/x/..\n"), 0);
+    ck_assert_str_eq(sc->rules[0].value, "/a/b/c/");
+    ck_assert_str_eq(sc->rules[1].path, "/admin/");
 }
 END_TEST
 
@@ -256,6 +264,15 @@ START_TEST(test_errors)
           "expected 'user NAME SALT HASH'" },
         { "user alice 00 bede", "expected 'user NAME SALT HASH'" },
         { "token xyz", "expected 'token HASH'" },
+        /* Review findings: a pass route around the HTTP rules; prefixes
+         * a canonical request path could never match. */
+        { "listen 80 http 8080\nlisten 81 pass 8080\nauth basic r",
+          "'listen 81 pass 8080' reaches server port 8080 around" },
+        { "listen 80 http 8080\nunmatched pass\nhttp-deny path /x",
+          "'unmatched pass' lets a client reach server port 8080" },
+        { "http-deny path /a%2fb", "is not a path prefix or host" },
+        { "http-deny path /a;b", "is not a path prefix or host" },
+        { "http-deny host a.example:80", "is not a path prefix or host" },
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -1879,6 +1879,27 @@ START_TEST(test_ack_server_response)
 }
 END_TEST
 
+/*
+ * Two HTTP listeners to one server port share its pool: the server sees the
+ * pool's connections once (before: a pool each at boot, twice as many, the
+ * second pool's never used).  Found with fuzz-frames' configuration.
+ */
+START_TEST(test_listeners_share_pool)
+{
+    int c;
+
+    boot("pool 2\nlisten 81 http 8080\n");
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_pool(0, 2, 2);
+    c = peer_client_open(81);
+    peer_client_send_str(c, GET("/81"));
+    peer_run(EXCHANGE_MS);
+    assert_received(c, OK_RESP);
+    ck_assert_uint_eq(peer_server_accepted(), 2);
+    assert_healthy();
+}
+END_TEST
+
 Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -1929,6 +1950,7 @@ Suite *pool_suite(void)
     tcase_add_test(tc, test_request_push);
     tcase_add_test(tc, test_listener_readded);
     tcase_add_test(tc, test_keepalive_zero_not_reused);
+    tcase_add_test(tc, test_listeners_share_pool);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ack");

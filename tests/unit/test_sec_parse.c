@@ -1,7 +1,7 @@
 /*
- * Unit tests of what the security proxy parses and hashes: SHA-256 against
- * the FIPS 180-2 examples, the canonical path of prefix rules, strict
- * base64.
+ * Unit tests of what the security proxy parses, hashes and counts: SHA-256
+ * against the FIPS 180-2 examples, the canonical path of prefix rules,
+ * strict base64, the rate limits' token buckets.
  *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "fw_unit.h"
+#include "bucket.h"
 #include "sec_parse.h"
 #include "sha256.h"
 
@@ -75,9 +76,17 @@ START_TEST(test_norm_path)
         { "/./admin", "/admin" }, { "/admin/", "/admin/" },
         { "\\admin", "/admin" }, { "/x%2f..%2fadmin", "/admin" },
         { "/x%5c..%5cadmin", "/admin" }, { "/../../admin", "/admin" },
-        { "/a?x=/admin", "/a" }, { "/a#f", "/a" }, { "/", "/" },
-        { "*", "*" }, { "", "/" }, { "/a/b/..", "/a" }, { "/a/b/../", "/a/" },
+        { "/a?x=/admin", "/a" }, { "/", "/" },
+        { "*", "/*" }, { "", "/" }, { "/a/b/..", "/a/" }, { "/a/b/../", "/a/" },
         { "/a/%2e%2e/admin", "/admin" }, { "/admin%3fx", "/admin?x" },
+        /* Review findings: a final dot segment is a directory (RFC 3986,
+         * nginx, Apache); Tomcat's path parameters; IIS's dots, blanks and
+         * streams; a '%' that double decoding made, kept. */
+        { "/admin/.", "/admin/" }, { "/admin/x/%2e%2e", "/admin/" },
+        { "/admin;x/", "/admin/" }, { "/public/..;/admin/", "/admin/" },
+        { "/admin%3bjsessionid=1/", "/admin/" }, { "/admin./", "/admin/" },
+        { "/admin%20/", "/admin/" }, { "/admin::$INDEX_ALLOCATION/", "/admin/" },
+        { "/shop/50%25off", "/shop/50%off" }, { "/a/...", "/a/" },
     };
     char out[64];
     bool bad;
@@ -94,7 +103,7 @@ START_TEST(test_norm_path)
     {
         static const char *const broken[] = {
             "/a%", "/a%4", "/a%zz", "/a%00b", "/a%2500", "/a%0d%0aX: y",
-            "/a b", "/a\tb",
+            "/a b", "/a\tb", "/public#/../admin/",
         };
 
         for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
@@ -127,6 +136,44 @@ START_TEST(test_base64)
 }
 END_TEST
 
+/* Successes of attempts every @step ms for @ms at @rate (burst 1, full). */
+static unsigned bucket_run(uint32_t milli_per_s, uint32_t step, uint32_t ms)
+{
+    struct pcfw_rate_limit rate = { milli_per_s, 1 };
+    uint32_t tokens = 1000, since = 5, ok = 0;
+
+    for (uint32_t t = 5; t <= 5 + ms; t += step) {
+        ok += pcfw_bucket_take(&tokens, &since, t, &rate, NULL);
+    }
+    return ok;
+}
+
+/*
+ * Review finding: a `1/m` bucket (17 thousandths a second) asked every
+ * 51 ms gained nothing at each refill and never refilled: 1 success in
+ * 130 s, not 3.  The clock now keeps what did not make a thousandth.
+ */
+START_TEST(test_bucket_rates)
+{
+    struct pcfw_rate_limit ten = { 10000, 3 };
+    uint32_t tokens = 0, since = 0, retry = 0;
+
+    ck_assert_uint_eq(bucket_run(17, 51, 130000), 3);
+    ck_assert_uint_eq(bucket_run(17, 1, 130000), 3);
+    ck_assert_uint_eq(bucket_run(10000, 1, 1000), 11);
+    ck_assert_uint_eq(bucket_run(1000000000, 1, 10), 11);
+    /* Empty: back in 0.1 s, so Retry-After says 1 s; the burst caps it. */
+    ck_assert(!pcfw_bucket_take(&tokens, &since, 0, &ten, &retry));
+    ck_assert_uint_eq(retry, 1);
+    ck_assert(pcfw_bucket_take(&tokens, &since, 3600000, &ten, NULL));
+    ck_assert_uint_eq(tokens, 2000);
+    /* The clock wraps (49.7 days). */
+    tokens = 0;
+    since = UINT32_MAX - 50;
+    ck_assert(pcfw_bucket_take(&tokens, &since, 60, &ten, NULL));
+}
+END_TEST
+
 Suite *sec_parse_suite(void)
 {
     Suite *s = suite_create("sec_parse");
@@ -136,6 +183,7 @@ Suite *sec_parse_suite(void)
     tcase_add_test(tc, test_sha256_pieces);
     tcase_add_test(tc, test_norm_path);
     tcase_add_test(tc, test_base64);
+    tcase_add_test(tc, test_bucket_rates);
     suite_add_tcase(s, tc);
     return s;
 }
