@@ -21,67 +21,9 @@
 #include <string.h>
 #include "pcfw.h"
 #include "peer/peer.h"
+#include "pool_common.h"
 
 Suite *attack_suite(void);
-
-#define BASE_CONFIG                                 \
-    "nic address 10.0.2.15/24 gateway 10.0.2.2\n"   \
-    "bus address 10.0.3.15/24 gateway 10.0.3.2\n"   \
-    "server 10.0.3.2\n"                             \
-    "listen 80 http 8080\n"
-
-#define BOOT_MS         200
-#define EXCHANGE_MS     50
-
-#define GET(path)       "GET " path " HTTP/1.1\r\nHost: card\r\n\r\n"
-#define OK_RESP         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"  \
-                        "Connection: keep-alive\r\n\r\nok"
-
-static void boot(const char *extra)
-{
-    char cfg[1024];
-
-    snprintf(cfg, sizeof(cfg), "%s%s", BASE_CONFIG, extra);
-    peer_init();
-    peer_server_listen(8080);
-    ck_assert_int_eq(peer_card_boot(cfg), PCFW_OK);
-    peer_run(BOOT_MS);
-}
-
-static void reload(const char *extra)
-{
-    char cfg[1024], err[160];
-
-    snprintf(cfg, sizeof(cfg), "%s%s", BASE_CONFIG, extra);
-    ck_assert_msg(pcfw_reconfigure(cfg, strlen(cfg), err, sizeof(err)) ==
-                  PCFW_OK, "reload refused: %s", err);
-}
-
-static struct pcfw_stats stats(void)
-{
-    struct pcfw_stats st;
-
-    pcfw_get_stats(&st);
-    return st;
-}
-
-#define assert_received(c, want)    check_received((c), (want), __LINE__)
-
-static void check_received(int c, const char *want, int line)
-{
-    size_t len;
-    const char *got = peer_client_received(c, &len);
-
-    ck_assert_msg(len == strlen(want) && strcmp(got, want) == 0,
-                  "line %d: client %d received \"%s\" (%zu bytes), "
-                  "want \"%s\"", line, c, got, len, want);
-}
-
-static void assert_healthy(void)
-{
-    ck_assert_msg(peer_card_fault() == NULL, "card fault: %s",
-                  peer_card_fault());
-}
 
 /* Frames the card sent to clients. */
 static uint64_t tx_frames(void)
@@ -115,16 +57,6 @@ static void put32(uint8_t *p, uint32_t v)
 {
     put16(p, v >> 16);
     put16(p + 2, v);
-}
-
-static uint32_t get16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return get16(p) << 16 | get16(p + 2);
 }
 
 /* RFC 1071: the ones' complement sum of @n bytes, added to @sum. */
@@ -298,11 +230,6 @@ static uint32_t card_isn(uint32_t dst, uint16_t dport)
     return 0;
 }
 
-static uint64_t mem_in_use(void)
-{
-    return stats().mem.in_use;
-}
-
 /* A client on a fresh connection: served at once, byte-exact. */
 #define assert_served(path) check_served((path), __LINE__)
 
@@ -352,11 +279,6 @@ START_TEST(test_reload_resets_pass_timeouts)
     assert_healthy();
 }
 END_TEST
-
-static struct pcfw_proxy_stats pstats(void)
-{
-    return stats().proxy;
-}
 
 /*
  * 2. Issue 9 item 7: pass-through has its own limit (`max-pass-clients`),

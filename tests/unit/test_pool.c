@@ -21,35 +21,24 @@
 #include <string.h>
 #include "pcfw.h"
 #include "peer/peer.h"
+#include "pool_common.h"
 
 Suite *pool_suite(void);
 Suite *attack_suite(void);              /* test_attack.c */
 Suite *pp_suite(void);                  /* test_proxy_protocol.c */
 
-#define BASE_CONFIG                                 \
-    "nic address 10.0.2.15/24 gateway 10.0.2.2\n"   \
-    "bus address 10.0.3.15/24 gateway 10.0.3.2\n"   \
-    "server 10.0.3.2\n"                             \
-    "listen 80 http 8080\n"
-
 /* Virtual time after boot: ARP and every pool handshake are long done. */
-#define BOOT_MS         200
 /* One exchange over the in-memory links (no loss, no latency) and then some. */
-#define EXCHANGE_MS     50
 /* A reopened pool connection: the next pool tick (100 ms) and a handshake. */
 #define REOPEN_MS       300
 
 /* What a client sends, and what the server then sees from the card. */
-#define GET(path)       "GET " path " HTTP/1.1\r\nHost: card\r\n\r\n"
 #define FWD_GET(path)   "GET " path " HTTP/1.1\r\nHost: card\r\n"  \
                         "X-Forwarded-For: 10.0.2.2\r\n"             \
                         "Forwarded: for=10.0.2.2\r\n"             \
                         "Via: 1.1 proxycard\r\n\r\n"
 
 /* The server's default reply (PEER_DEFAULT_REPLY) as the client gets it. */
-#define OK_RESP         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"  \
-                        "Connection: keep-alive\r\n\r\nok"
-
 /* The card's own error answers (client.c, pcfw_client_error). */
 #define CARD_ERROR(code, reason, len)                               \
     "HTTP/1.1 " code " " reason "\r\nServer: proxycard\r\n"         \
@@ -58,25 +47,6 @@ Suite *pp_suite(void);                  /* test_proxy_protocol.c */
 #define RESP_502        CARD_ERROR("502", "Bad Gateway", "12")
 #define RESP_504        CARD_ERROR("504", "Gateway Timeout", "16")
 #define RESP_408        CARD_ERROR("408", "Request Timeout", "16")
-
-static void boot(const char *extra)
-{
-    char cfg[1024];
-
-    snprintf(cfg, sizeof(cfg), "%s%s", BASE_CONFIG, extra);
-    peer_init();
-    peer_server_listen(8080);
-    ck_assert_int_eq(peer_card_boot(cfg), PCFW_OK);
-    peer_run(BOOT_MS);
-}
-
-static struct pcfw_proxy_stats pstats(void)
-{
-    struct pcfw_stats st;
-
-    pcfw_get_stats(&st);
-    return st.proxy;
-}
 
 /* A new client connection sending @req. */
 static int request(const char *req)
@@ -91,22 +61,11 @@ static int request(const char *req)
  * The assertions below name the caller's line: a helper's own line would
  * not say which step of a test failed.
  */
-#define assert_received(c, want)    check_received((c), (want), __LINE__)
 #define assert_request(i, want)     check_request((i), (want), __LINE__)
 #define assert_pool(in_use, idle, connects) \
     check_pool((in_use), (idle), (connects), __LINE__)
 
 /* Client @c received exactly @want so far. */
-static void check_received(int c, const char *want, int line)
-{
-    size_t len;
-    const char *got = peer_client_received(c, &len);
-
-    ck_assert_msg(len == strlen(want) && strcmp(got, want) == 0,
-                  "line %d: client %d received \"%s\" (%zu bytes), "
-                  "want \"%s\"", line, c, got, len, want);
-}
-
 /* Request @i as the server saw it is exactly @want; returns its connection. */
 static unsigned check_request(unsigned i, const char *want, int line)
 {
@@ -134,12 +93,6 @@ static void check_pool(unsigned in_use, unsigned idle, unsigned connects,
                   "want %u %u %u", line, (unsigned long long)ps.srv_in_use,
                   (unsigned long long)ps.srv_idle,
                   (unsigned long long)ps.srv_connects, in_use, idle, connects);
-}
-
-static void assert_healthy(void)
-{
-    ck_assert_msg(peer_card_fault() == NULL, "card fault: %s",
-                  peer_card_fault());
 }
 
 /* 1. Boot opens exactly `pool` connections; a GET is answered byte-exact. */
@@ -897,14 +850,6 @@ END_TEST
  */
 #define OOSEQ_SEGS      3000
 #define OOSEQ_BOUND     (512u << 10)    /* 128 queued frames and then some */
-
-static uint64_t mem_in_use(void)
-{
-    struct pcfw_stats st;
-
-    pcfw_get_stats(&st);
-    return st.mem.in_use;
-}
 
 START_TEST(test_ooseq_bounded)
 {
@@ -1682,22 +1627,12 @@ static struct { uint32_t ack, ms; } acks[ACKS_MAX];
 static unsigned n_acks, n_bare_acks;
 static enum pcfw_port ack_port = PCFW_PORT_NIC;    /* whose ACKs ack_tap keeps */
 
-static uint32_t be16(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return be16(p) << 16 | be16(p + 2);
-}
-
 static void ack_tap(enum pcfw_port port, const void *frame, size_t len)
 {
     const uint8_t *f = frame, *ip = f + 14, *tcp;
     uint32_t ack, data;
 
-    if (port != ack_port || len < 14 + 20 + 20 || be16(f + 12) != 0x0800 ||
+    if (port != ack_port || len < 14 + 20 + 20 || get16(f + 12) != 0x0800 ||
         ip[9] != 6) {
         return;
     }
@@ -1705,8 +1640,8 @@ static void ack_tap(enum pcfw_port port, const void *frame, size_t len)
     if (!(tcp[13] & 0x10)) {
         return;                         /* no ACK (a RST) */
     }
-    ack = be32(tcp + 8);
-    data = be16(ip + 2) - (uint32_t)(ip[0] & 0xf) * 4 - (tcp[12] >> 4) * 4u;
+    ack = get32(tcp + 8);
+    data = get16(ip + 2) - (uint32_t)(ip[0] & 0xf) * 4 - (tcp[12] >> 4) * 4u;
     if (!data && !(tcp[13] & 0x07)) {
         n_bare_acks++;
     }

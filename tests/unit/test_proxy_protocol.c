@@ -18,29 +18,17 @@
 #include <string.h>
 #include "pcfw.h"
 #include "peer/peer.h"
+#include "pool_common.h"
 
 Suite *pp_suite(void);
 
-#define BASE_CONFIG                                 \
-    "nic address 10.0.2.15/24 gateway 10.0.2.2\n"   \
-    "bus address 10.0.3.15/24 gateway 10.0.3.2\n"   \
-    "server 10.0.3.2\n"                             \
-    "pool 1\n"                                      \
-    "listen 80 http 8080\n"
-
-#define BOOT_MS         200
-#define EXCHANGE_MS     50
-
-static void boot(const char *extra)
+/* One pooled connection, never used here: the server's connection 0. */
+static void pp_boot(const char *extra)
 {
     char cfg[1024];
 
-    snprintf(cfg, sizeof(cfg), "%s%s", BASE_CONFIG, extra);
-    peer_init();
-    peer_server_listen(8080);
-    ck_assert_int_eq(peer_card_boot(cfg), PCFW_OK);
-    peer_run(BOOT_MS);
-    /* Connection 0 is the HTTP listener's pooled one: never used here. */
+    snprintf(cfg, sizeof(cfg), "pool 1\n%s", extra);
+    boot(cfg);
     ck_assert_uint_eq(peer_server_accepted(), 1);
 }
 
@@ -113,7 +101,7 @@ START_TEST(test_pp_v1_then_client_bytes)
     size_t n;
     int c;
 
-    boot("listen 81 pass 8080 proxy-protocol v1\n");
+    pp_boot("listen 81 pass 8080 proxy-protocol v1\n");
     c = peer_client_open(81);
     peer_run(EXCHANGE_MS);
     ck_assert(peer_client_connected(c));
@@ -140,7 +128,7 @@ START_TEST(test_pp_v2_byte_exact)
     size_t n;
     int c;
 
-    boot("listen 82 pass 8080 proxy-protocol v2\n");
+    pp_boot("listen 82 pass 8080 proxy-protocol v2\n");
     c = peer_client_open(82);
     peer_run(EXCHANGE_MS);
     ck_assert_uint_eq(peer_server_accepted(), 2);
@@ -168,7 +156,7 @@ START_TEST(test_pp_client_first)
     for (size_t i = 0; i < sizeof(data); i++) {
         data[i] = (char)('a' + i % 26);
     }
-    boot("listen 81 pass 8080 proxy-protocol v1\n"
+    pp_boot("listen 81 pass 8080 proxy-protocol v1\n"
          "listen 82 pass 8080 proxy-protocol v2\n");
     c = peer_client_open(81);
     peer_client_send(c, data, sizeof(data));
@@ -200,7 +188,7 @@ START_TEST(test_pp_off_and_unmatched)
 {
     int c, u;
 
-    boot("listen 81 pass 8080 proxy-protocol v1\n"
+    pp_boot("listen 81 pass 8080 proxy-protocol v1\n"
          "listen 83 pass 8080\n"
          "unmatched pass\n");
     c = peer_client_open(83);
@@ -227,14 +215,14 @@ START_TEST(test_pp_reconfigure)
     size_t n;
     int old, c;
 
-    boot("listen 81 pass 8080\n");
+    pp_boot("listen 81 pass 8080\n");
     old = peer_client_open(81);
     peer_client_send_str(old, "a");
     peer_run(EXCHANGE_MS);
     ck_assert_uint_eq(peer_server_accepted(), 2);
-    ck_assert_msg(pcfw_reconfigure(BASE_CONFIG "listen 81 pass 8080 "
+    ck_assert_msg(pcfw_reconfigure(BASE_CONFIG "pool 1\n" "listen 81 pass 8080 "
                                    "proxy-protocol v1\n",
-                                   strlen(BASE_CONFIG "listen 81 pass 8080 "
+                                   strlen(BASE_CONFIG "pool 1\n" "listen 81 pass 8080 "
                                           "proxy-protocol v1\n"),
                                    err, sizeof(err)) == PCFW_OK, "%s", err);
     peer_client_send_str(old, "b");
