@@ -348,11 +348,12 @@ USER_ALICE = ("user alice 73616c74 "
 TOKEN_123 = "token c8963414bf6c4c869eeac5f8a057c3dc574d422f1b108397b66f67bab3d2f981"
 
 
-def attempt(net, src, path, headers=""):
-    """A GET from src on a new connection: the Response, or "reset" when the
-    card refused the connection (reset at accept, before any byte)."""
+def attempt(net, src, path, headers="", port=80):
+    """A GET from src on a new connection to the card's port: the Response,
+    or "reset" when the card refused the connection (reset at accept,
+    before any byte)."""
     try:
-        with net.conn(src, timeout=5) as c:
+        with net.conn(src, port=port, timeout=5) as c:
             c.send(f"GET {path} HTTP/1.1\r\nHost: card\r\n{headers}"
                    "\r\n".encode())
             return c.read_response()
@@ -388,6 +389,38 @@ def t_sec_acl(env):
         check(st["sec_acl_denied"] == 2, f"sec_acl_denied {st['sec_acl_denied']}")
         check("denied by rule 1" in card.stderr_text(), "no log line for the "
               "refusal:\n" + card.stderr_tail())
+
+
+@test("security: a pass-through listener gets the accept-time checks too: "
+      "deny by source and limit-conn, nothing reaches the server")
+def t_sec_pass(env):
+    A = TapNet.CLIENT_ADDRS
+    with DataOrigin(b"raw\n") as origin, TapNet() as net:
+        conf = (f"listen 80 http {origin.port}\npool 1\n"
+                f"listen 2222 pass {origin.port}\n"
+                f"deny {A[1]} port 2222\nlimit-conn 1\n")
+        with Card(env.run.sub("sec-pass"), conf, {}, tap=net) as card:
+            card.wait_pool(1)
+            tok = token()
+            r = attempt(net, A[0], f"/data-{tok}", port=2222)
+            check(r != "reset" and r.status == 200 and r.body == b"raw\n",
+                  f"{A[0]} through the pass listener: {r}")
+            check(seen(origin, tok) == 1, "the allowed one did not arrive")
+            tok = token()
+            r = attempt(net, A[1], f"/data-{tok}", port=2222)
+            check(r == "reset", f"{A[1]} denied on port 2222: {r}")
+            check(seen(origin, tok) == 0, "the denied one reached the server")
+            r = attempt(net, A[1], "/data-http")       # port 80: allowed
+            check(r != "reset" and r.status == 200, f"{A[1]} on port 80: {r}")
+            with net.conn(A[2], port=2222, timeout=5) as held:
+                held.send(b"GET /data-held HTTP/1.1\r\nHost: card\r\n\r\n")
+                check(held.read_response().status == 200, "held")
+                r = attempt(net, A[2], "/data-second", port=2222)
+                check(r == "reset", f"a second pass connection from {A[2]}: {r}")
+            st = card.proxy_stats()
+            check(st["sec_acl_denied"] == 1 and st["sec_conn_limited"] == 1,
+                  f"counters: acl {st['sec_acl_denied']}, conn "
+                  f"{st['sec_conn_limited']}")
 
 
 @test("security: limit-conn caps one source's connections, released as they "
