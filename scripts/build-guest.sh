@@ -78,6 +78,7 @@ POOL=8                  # the card's pool; nginx must see at most this many conn
 CARD_ADDR=10.76.0.1     # the server's end of the bus link (datasheet §5)
 CARD_BUS_ADDR=10.76.0.2 # the card's own end of it: where nginx's clients come from
 NGINX_PORT=8080         # nginx's port on the bus link
+NGINX_PP_PORT=8081      # nginx's proxy_protocol port (card port 2222, pass-through)
 NIC_ADDR=10.0.2.15      # the virtio guest's address (QEMU user networking's guest)
 
 say() { printf 'build-guest: %s\n' "$*"; }
@@ -243,6 +244,9 @@ EOF
 write_if_changed "$G/proxycard.conf" <<EOF
 # Loaded by the guest's init with 'proxycardctl load /etc/proxycard.conf'.
 listen 80 http $NGINX_PORT
+# Pass-through with the client's address in a PROXY protocol v2 header, to
+# nginx's proxy_protocol listener (docs/security.md).
+listen 2222 pass $NGINX_PP_PORT proxy-protocol v2
 pool $POOL
 EOF
 
@@ -265,9 +269,18 @@ gen_nginx_conf() {   # gen_nginx_conf LISTEN [CARD]
     # "Client identity to the server").  Trusted from the card only, and the
     # last address only (no real_ip_recursive), so that a client's own
     # X-Forwarded-For cannot pose as another address.
+    local pp=
     if [ -n "${2:-}" ]; then
         realip="    set_real_ip_from $2;
     real_ip_header X-Forwarded-For;"
+        # The pass-through listener's server: it answers with the address
+        # the card's PROXY protocol header named.
+        pp="    server {
+        listen ${1%:*}:$NGINX_PP_PORT proxy_protocol;
+        location / {
+            return 200 \"\$proxy_protocol_addr\\n\";
+        }
+    }"
     fi
     cat <<EOF
 # nginx in the proxycard guest.  Error log to the file (the console shows
@@ -298,6 +311,7 @@ $realip
             stub_status;
         }
     }
+$pp
 }
 EOF
 }

@@ -743,6 +743,35 @@ MISC_IRQS = ("awk '/proxycard-misc/ { s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]
 UPTIME = "cut -d' ' -f1 /proc/uptime"
 
 
+def t_client_identity(env):
+    """The card names each client to nginx: by X-Forwarded-For on the HTTP
+    listener (set_real_ip_from the card), by a PROXY protocol v2 header on
+    the pass-through listener 2222 (scripts/build-guest.sh)."""
+    if env.variant != "card":
+        raise Skip("the card only")
+    vm = env.need_tapvm()
+    client = "10.0.2.2"         # the namespace's side of the TAP (run-vm.sh)
+    tok = uuid.uuid4().hex[:10]
+
+    def curl_ns(url):
+        r = subprocess.run(["ip", "netns", "exec", vm.netns, CURL or "curl",
+                            "-sS", "--noproxy", "*", "-H",
+                            "X-Forwarded-For: 6.6.6.6", url],
+                           capture_output=True, timeout=30)
+        check(r.returncode == 0, f"curl {url}: {r.stderr!r}")
+        return r.stdout
+    curl_ns(f"http://10.0.2.15/?id={tok}")
+    out = vm.cmd.ok(f"grep -F 'id={tok}' /var/log/nginx/access.log", timeout=30)
+    addr = out.split()[2] if out.split() else None
+    print(f"# nginx logged {addr} for the HTTP request (the client's own "
+          f"X-Forwarded-For said 6.6.6.6)")
+    check(addr == client, f"nginx logged {addr!r}, not {client}: {out!r}")
+    body = curl_ns("http://10.0.2.15:2222/")
+    print(f"# through pass-through port 2222, nginx's $proxy_protocol_addr: "
+          f"{body!r}")
+    check(body == f"{client}\n".encode(), f"proxy_protocol_addr {body!r}")
+
+
 def need_card_vm(env):
     if env.variant != "card":
         raise Skip("the card's driver only")
@@ -913,6 +942,8 @@ TESTS = [
     ("card driver: INTx when MSI-X is off (pci=nomsi)", t_intx),
     ("boot on a TAP in a network namespace (--tap)", t_tap_boot),
     (f"{N_CLIENTS} concurrent clients, nginx connections counted", t_many_clients),
+    ("the client's address reaches nginx (X-Forwarded-For, PROXY v2)",
+     t_client_identity),
     ("Ctrl-C (SIGINT) stops QEMU and removes the namespace", t_ctrl_c),
 ]
 
@@ -976,7 +1007,8 @@ def main(argv):
                 print(f"not ok {i} - {name}")
                 msg = failure_message(e)
                 notes = getattr(e, "__notes__", [])
-                vm = env.tapvm if fn in (t_many_clients, t_ctrl_c) else env.vm
+                vm = (env.tapvm if fn in (t_many_clients, t_client_identity,
+                                          t_ctrl_c) else env.vm)
                 if vm is not None and not any("guest console" in n for n in notes):
                     msg += "\n" + vm.console_tail()
                 for line in msg.splitlines():
