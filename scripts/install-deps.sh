@@ -14,11 +14,12 @@ set -eu
 # Build: QEMU 7.2 (meson, ninja, glib, pixman, slirp, zlib), lwIP, the firmware.
 # Run: SeaBIOS and QEMU's option ROMs (Debian's dfsg QEMU source has none).
 # Test: Check for unit tests, binutils' nm for the symbol check, a real
-# server (nginx) and client (curl) for the end-to-end tests.
+# server (nginx) and client (curl) for the end-to-end tests, slowhttptest for
+# the VM test of slow headers, slow bodies and slow readers (tests/vm/).
 PKGS="build-essential pkg-config dpkg-dev ninja-build meson python3 \
       libglib2.0-dev libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev \
       flex bison check binutils xz-utils seabios qemu-system-data \
-      nginx curl"
+      nginx curl slowhttptest"
 
 # Fuzzing (make check runs each libFuzzer target of tests/fuzz/ briefly;
 # make fuzz, make fuzz-device): clang-14; libFuzzer and the sanitizers'
