@@ -41,6 +41,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -718,6 +719,204 @@ def t_many_clients(env):
               "clients on virtio-net (one each expected)")
 
 
+
+# slowhttptest (Debian's package) from the namespace against the card, one
+# mode after another.  make check runs SLOW_CONNS connections a mode;
+# PCTEST_SLOW_CONNS=5000 is the issue's full run (about 25 s of ramp a mode
+# under TCG: slowhttptest gets ~200 connections a second through, not -r).
+SLOW_CONNS = int(os.environ.get("PCTEST_SLOW_CONNS", "2000"))
+SLOWHTTPTEST = shutil.which("slowhttptest")
+# mode flag, name, extra arguments.  Slow read fetches / (287 bytes): a
+# response the card can hold for every client (see docs/security.md: 5,000
+# slow readers of 64 KiB need 320 MB, more than the card's 64 MiB, and then
+# hold the pool).
+SLOW_MODES = [
+    ("-H", "slow headers", ["-i", "10"]),
+    ("-B", "slow body", ["-i", "10", "-s", "8192"]),
+    ("-X", "slow read", ["-w", "16", "-y", "64", "-n", "2", "-z", "32", "-k", "1"]),
+]
+# After slowhttptest ends, the card's clients must be gone within its own
+# timeouts (idle, send: 60 s by default) and a margin: its FINs and RSTs come
+# all at once and the TAP drops many (QEMU reads it slowly under TCG).
+SLOW_DRAIN = 80
+
+
+def slow_csv(path):
+    """slowhttptest's CSV (-g -o): [(second, closed, pending, connected)]."""
+    rows = []
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return rows
+    for line in lines[1:]:
+        f = line.split(",")
+        if len(f) >= 4 and all(x.strip().isdigit() for x in f[:4]):
+            rows.append(tuple(int(x) for x in f[:4]))
+    return rows
+
+
+def card_or_skip(env):
+    if env.variant != "card":
+        raise Skip("the card only")
+    if not SLOWHTTPTEST:
+        raise Skip("slowhttptest is not installed (scripts/install-deps.sh)")
+    if env.tapvm is None and env.tap_error is None:
+        t_tap_boot(env)             # run alone ("card: slow"): boot it here
+    return env.need_tapvm()
+
+
+def pctl(values):
+    v = sorted(values)
+    return (v[len(v) // 2], v[-1]) if v else (0.0, 0.0)
+
+
+def t_slowhttptest(env):
+    vm = card_or_skip(env)
+    pool = card_pool()
+    n = SLOW_CONNS
+    length = min(40, max(20, n // 200 + 12))
+    nginx_url = "http://10.76.0.1:8080/nginx_status"
+    stub = re.compile(r"Active connections:\s*(\d+)\s*server accepts handled requests\s*(\d+)")
+
+    status_calls = [0]
+
+    def nginx_status():
+        status_calls[0] += 1
+        out = vm.cmd.ok(f"wget -q -O - {nginx_url}", timeout=20)
+        m = stub.search(out)
+        check(m, f"stub_status: {out!r}")
+        return int(m[1]) - 1, int(m[2])         # minus this status request
+
+    def nofile():
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = n + 1024
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+
+    failures = []
+    for flag, name, extra in SLOW_MODES:
+        prefix = env.run.path / f"slow{flag[1:]}"
+        _, accepts0 = nginx_status()
+        calls0 = status_calls[0]
+        st0 = vm.qmp_stats()
+        stop = threading.Event()
+        peak = {"nginx": 0, "pool": 0, "clients": 0}
+        probes = []                         # (seconds, http code or error)
+
+        def poll():
+            while not stop.is_set():
+                try:
+                    active, _ = nginx_status()
+                    st = vm.qmp_stats()
+                except (TestFailure, OSError, ValueError):
+                    return
+                peak["nginx"] = max(peak["nginx"], active)
+                peak["pool"] = max(peak["pool"], st["server-in-use"] + st["server-idle"])
+                peak["clients"] = max(peak["clients"], st["clients-active"])
+                stop.wait(0.2)
+
+        def probe():
+            while not stop.is_set():
+                t = time.monotonic()
+                try:
+                    r = subprocess.run(["ip", "netns", "exec", vm.netns, CURL, "-sS",
+                                        "--noproxy", "*", "--max-time", "5", "-o",
+                                        "/dev/null", "-w", "%{http_code}",
+                                        "http://10.0.2.15/"], capture_output=True,
+                                       timeout=10)
+                    code = r.stdout.decode() if r.returncode == 0 else \
+                        f"curl exit {r.returncode}: {r.stderr.decode(errors='replace').strip()}"
+                except subprocess.TimeoutExpired:
+                    code = "curl timed out"
+                probes.append((time.monotonic() - t, code))
+                stop.wait(max(0.0, 0.5 - (time.monotonic() - t)))
+        threads = [threading.Thread(target=poll, daemon=True),
+                   threading.Thread(target=probe, daemon=True)]
+        for th in threads:
+            th.start()
+        url = "http://10.0.2.15/"
+        args = ["ip", "netns", "exec", vm.netns, SLOWHTTPTEST, flag, "-c", str(n),
+                "-r", "1000", "-l", str(length), "-p", "3", "-u", url, "-g",
+                "-o", str(prefix)] + extra
+        t0 = time.monotonic()
+        out = open(f"{prefix}.out", "wb")
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=nofile)
+        out.close()
+        try:
+            rc = proc.wait(timeout=length + 30)
+        except subprocess.TimeoutExpired:
+            rc = None
+        finally:
+            stop_process(proc, timeout=5)
+            stop.set()
+            for th in threads:
+                th.join(timeout=30)
+        took = time.monotonic() - t0
+        text = Path(f"{prefix}.out").read_bytes().decode(errors="replace")
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+        m = re.search(r"Exit status:\s*(.*)", text)
+        why = m[1].strip() if m else "?"
+        rows = slow_csv(Path(f"{prefix}.csv"))
+        most = max((c + cl for _, cl, _, c in rows), default=0)
+        last = rows[-1] if rows else (0, 0, 0, 0)
+        # The card's clients after the run: back near 0 within its timeouts.
+        t_end = time.monotonic()
+        while True:
+            st = vm.qmp_stats()
+            if st["clients-active"] <= n // 100 or time.monotonic() - t_end > SLOW_DRAIN:
+                break
+            time.sleep(1)
+        drained = time.monotonic() - t_end
+        active, accepts1 = nginx_status()
+        # Each status request is a connection of its own, straight to nginx.
+        accepted = accepts1 - accepts0 - (status_calls[0] - calls0)
+        lat = [d for d, c in probes if c == "200"]
+        bad = [(d, c) for d, c in probes if c != "200"]
+        p50, pmax = pctl([d for d, _ in probes])
+        print(f"# {name} ({flag}, -c {n}, -l {length}): {took:.1f}s, slowhttptest "
+              f"'{why}' (exit {rc}); at most {most} connections (connected+closed), at the "
+              f"end {last[3]} connected, {last[1]} closed, {last[2]} pending")
+        print(f"#   probe: {len(lat)} of {len(probes)} answered 200, latency p50 "
+              f"{p50 * 1000:.0f} ms, max {pmax * 1000:.0f} ms"
+              + (f"; failed: {bad[:3]}" if bad else ""))
+        print(f"#   nginx: at most {peak['nginx']} connections active (pool {pool}), "
+              f"{accepted} accepted during the mode (the card reopens idle ones every "
+              f"pool-idle); card: at most {peak['pool']} server connections, "
+              f"{peak['clients']} clients active, {st['clients-active']} left "
+              f"{drained:.0f}s after the end; server-connects "
+              f"+{st['server-connects'] - st0['server-connects']}, responses-4xx "
+              f"+{st['responses-4xx'] - st0['responses-4xx']}, errors "
+              f"+{st['errors'] - st0['errors']}, clients-refused "
+              f"+{st['clients-refused'] - st0['clients-refused']}, mem-high-water "
+              f"{st['mem-high-water']}, mem-failures {st['mem-failures']}")
+        if rc is None:
+            failures.append(f"{name}: slowhttptest did not end within {length + 30} s")
+        if most < n * 9 // 10:
+            failures.append(f"{name}: slowhttptest had at most {most} of {n} connections")
+        if not probes or bad:
+            failures.append(f"{name}: {len(bad)} of {len(probes)} probes failed: {bad[:5]}")
+        if peak["nginx"] > pool or peak["pool"] > pool:
+            failures.append(f"{name}: nginx had {peak['nginx']} connections active, the "
+                            f"card {peak['pool']} server connections; the pool is {pool}")
+        if st["clients-active"] > n // 100:
+            failures.append(f"{name}: {st['clients-active']} clients still active "
+                            f"{drained:.0f} s after slowhttptest ended")
+        if not vm.alive():
+            failures.append(f"{name}: QEMU ended")
+            break
+    trouble = [l for l in vm.console_text().splitlines() if KERNEL_TROUBLE.search(l)]
+    check(not trouble, "the kernel complained:\n" + "\n".join(trouble[:20]))
+    check(not failures, "\n".join(failures))
+    log = vm.cmd.ok("proxycardctl log", timeout=30)
+    crit = [l for l in log.splitlines() if re.match(r"\[(error|crit|fatal)", l)]
+    check(not crit, "the card logged:\n" + "\n".join(crit[:20]))
+    r = subprocess.run(["ip", "netns", "exec", vm.netns, CURL, "-sS", "--noproxy", "*",
+                        "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://10.0.2.15/"], capture_output=True, timeout=20)
+    check(r.stdout == b"200", f"curl / after slowhttptest: {r.stdout!r} {r.stderr!r}")
+
 def t_ctrl_c(env):
     vm = env.need_tapvm()
     ns, qpid = vm.netns, vm.qemu_pid
@@ -944,6 +1143,8 @@ TESTS = [
     (f"{N_CLIENTS} concurrent clients, nginx connections counted", t_many_clients),
     ("the client's address reaches nginx (X-Forwarded-For, PROXY v2)",
      t_client_identity),
+    ("slowhttptest: slow headers, slow body, slow read; a probe served, nginx sees the pool",
+     t_slowhttptest),
     ("Ctrl-C (SIGINT) stops QEMU and removes the namespace", t_ctrl_c),
 ]
 
@@ -1008,7 +1209,7 @@ def main(argv):
                 msg = failure_message(e)
                 notes = getattr(e, "__notes__", [])
                 vm = (env.tapvm if fn in (t_many_clients, t_client_identity,
-                                          t_ctrl_c) else env.vm)
+                                          t_slowhttptest, t_ctrl_c) else env.vm)
                 if vm is not None and not any("guest console" in n for n in notes):
                     msg += "\n" + vm.console_tail()
                 for line in msg.splitlines():
