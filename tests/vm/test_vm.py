@@ -13,8 +13,11 @@ the proxycard, through the driver's pcard0), two VMs in turn:
     200 concurrent clients in the namespace, all answered byte-exact, and the
     connections nginx saw (its access log's $connection, stub_status' active
     connections polled during the run): at most the card's pool on the card,
-    one per client on virtio; then SIGINT (Ctrl-C) to run-vm.sh stops QEMU and
-    removes the namespace.
+    one per client on virtio; on the card, slowhttptest's slow headers, slow
+    body and slow read (-H, -B, -X; PCTEST_SLOW_CONNS connections each, default
+    2000) with a curl probe every 0.5 s that must always get 200, nginx and the
+    card at most the pool's connections, the card's clients gone after; then
+    SIGINT (Ctrl-C) to run-vm.sh stops QEMU and removes the namespace.
 
 The card's driver also gets tests of its own ("card driver: ..."): the
 proxycard_stats file and ethtool -S as an unprivileged user served from a
@@ -33,7 +36,8 @@ Prints TAP on stdout; exit status 0 only if no test failed.  When a step
 fails, the guest's console log (its tail) is printed with the diagnostics.
 Usage: test_vm.py [SUBSTRING...]   run only tests whose name contains one
 Environment: BUILD (default build), VM_ACCEL (auto, tcg or kvm; default auto:
-run-vm.sh's cached KVM probe decides), PCTEST_KEEP=1 keeps the run directory.
+run-vm.sh's cached KVM probe decides), PCTEST_KEEP=1 keeps the run directory,
+PCTEST_SLOW_CONNS=N slowhttptest's connections a mode (default 2000).
 """
 
 import ctypes
