@@ -879,6 +879,7 @@ def main(argv):
                             capture_output=True, text=True).stdout.strip()
     extra = ["-name", "pcbench,debug-threads=on"]
     vms = {}
+    failure = None
     idle = {}
     accel = "?"
     nginx = None
@@ -954,6 +955,10 @@ def main(argv):
                         f"peak {r['server_peak_active']}, errors {r['client_errors']}, "
                         f"retrans {r['retrans']}")
                     time.sleep(1.0)     # let closing connections settle
+    except Exception as e:                      # noqa: BLE001
+        # Keep what was measured: write the partial results, then fail.
+        failure = f"{type(e).__name__}: {e}"
+        say("FAILED: " + failure)
     finally:
         if nginx:
             nginx.stop()
@@ -961,19 +966,22 @@ def main(argv):
             vm.stop(timeout=20)
     meta = {"started": started, "quick": args.quick, "commit": commit, "accel": accel,
             "mem": "512M", "duration": dur, "reps": reps, "loads": loads, "paths": paths,
-            "cpus": os.cpu_count(), "idle_ms_per_s": idle, "wall_s": time.monotonic() - t_start,
+            "cpus": os.cpu_count(), "idle_ms_per_s": idle, "failure": failure, "wall_s": time.monotonic() - t_start,
             "boot_s": {k: v.boot_time for k, v in vms.items()},
             "host_nginx": HOST_NGINX_CONF.format(d="DIR", guest=GUEST_IP, ns=NS_IP,
                                                  port=PROXY_PORT)}
     stem = out / f"serve-{started}{'-quick' if args.quick else ''}"
     Path(f"{stem}.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
-    md = summarise(runs, meta)
+    md = summarise(runs, meta) if runs else "# serve bench: no runs\n"
+    if failure:
+        md += f"\n**The bench failed: {failure}** (the figures above are partial).\n"
     md += f"\nWall time of the bench: {meta['wall_s']:.0f} s.\n"
     Path(f"{stem}.md").write_text(md)
     print(md)
     say(f"wrote {stem}.json, {stem}.md")
-    plot(f"{stem}.json")
-    return 0
+    if runs:
+        plot(f"{stem}.json")
+    return 1 if failure else 0
 
 
 if __name__ == "__main__":
