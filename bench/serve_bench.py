@@ -11,7 +11,9 @@ three ways, with the same load generator, interleaved within each repetition:
           nginx runs in the VM's namespace (ip netns exec), listens on
           10.0.2.2:8080 (the namespace's own address: clients reach it over
           the namespace's loopback) and proxies to 10.0.2.15:80 over the TAP,
-          with proxy_buffering on, HTTP/1.1 and upstream keepalive 32.  This is
+          with proxy_buffering on, HTTP/1.1 and upstream keepalive 1024 (more
+          than any load's concurrent requests: nginx at its best, no upstream
+          connection churn; --nginx-keepalive 8 shows the churn).  This is
           the "software that the card replaces": a buffering proxy on the host
           that absorbs slow clients before they reach the guest.
   card    the proxycard on a TAP device in its own namespace (run-vm.sh --tap);
@@ -458,7 +460,7 @@ http {{
     keepalive_requests 1000000;
     upstream guest {{
         server {guest}:80;
-        keepalive 32;
+        keepalive {keepalive};
     }}
     server {{
         listen {ns}:{port} backlog=4096;
@@ -474,14 +476,15 @@ http {{
 
 
 class HostNginx:
-    def __init__(self, d, netns):
+    def __init__(self, d, netns, keepalive):
         self.dir, self.netns, self.proc = d, netns, None
+        self.keepalive = keepalive
 
     def start(self):
         self.dir.mkdir(parents=True, exist_ok=True)
         conf = self.dir / "nginx.conf"
         conf.write_text(HOST_NGINX_CONF.format(d=self.dir, guest=GUEST_IP, ns=NS_IP,
-                                               port=PROXY_PORT))
+                                               port=PROXY_PORT, keepalive=self.keepalive))
         # ip netns exec execs nginx: the Popen pid is nginx's master.
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, "/usr/sbin/nginx", "-c", str(conf),
@@ -714,6 +717,8 @@ def summarise(runs, meta):
     lines.append(f"# serve bench {meta['started']} ({'quick' if meta['quick'] else 'full'})\n")
     lines.append(f"Commit {meta['commit']}; accelerator {meta['accel']}; 1 vCPU, {meta['mem']} guest; "
                  f"D = {meta['duration']} s per run; {meta['reps']} repetition(s); "
+                 f"host nginx: 1 worker, proxy_buffering on, upstream keepalive "
+                 f"{meta.get('nginx_keepalive', '?')}; "
                  f"slow = new connection, {len(slow_request(GUEST_IP))}-byte GET {SLOW_PATH} in 8 pieces "
                  "over 2 s, response read at 4 KB/s; fast = keep-alive, back to back. "
                  "Cells: median (min–max) over repetitions.\n")
@@ -851,6 +856,8 @@ def main(argv):
     ap.add_argument("--loads", help="e.g. slow:50,slow:200,fast:50,ka1:1")
     ap.add_argument("--paths", default="virtio,nginx,card")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--nginx-keepalive", type=int, default=1024,
+                    help="the host nginx's upstream keepalive (default 1024)")
     ap.add_argument("--with-10k", action="store_true", help="add 10,000 slow clients (full)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -906,7 +913,8 @@ def main(argv):
             say(f"{variant}: READY after {vm.boot_time:.1f} s; QEMU pid {vm.qemu_pid}, "
                 f"namespace {vm.netns}")
         if "nginx" in paths:
-            nginx = HostNginx(work / "host-nginx", vms["virtio"].netns).start()
+            nginx = HostNginx(work / "host-nginx", vms["virtio"].netns,
+                              args.nginx_keepalive).start()
             say(f"host nginx: master pid {nginx.proc.pid} in {vms['virtio'].netns}, "
                 f"{NS_IP}:{PROXY_PORT} -> {GUEST_IP}:80")
         objs = {}
@@ -966,10 +974,12 @@ def main(argv):
             vm.stop(timeout=20)
     meta = {"started": started, "quick": args.quick, "commit": commit, "accel": accel,
             "mem": "512M", "duration": dur, "reps": reps, "loads": loads, "paths": paths,
+            "nginx_keepalive": args.nginx_keepalive,
             "cpus": os.cpu_count(), "idle_ms_per_s": idle, "failure": failure, "wall_s": time.monotonic() - t_start,
             "boot_s": {k: v.boot_time for k, v in vms.items()},
             "host_nginx": HOST_NGINX_CONF.format(d="DIR", guest=GUEST_IP, ns=NS_IP,
-                                                 port=PROXY_PORT)}
+                                                 port=PROXY_PORT,
+                                                 keepalive=args.nginx_keepalive)}
     stem = out / f"serve-{started}{'-quick' if args.quick else ''}"
     Path(f"{stem}.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     md = summarise(runs, meta) if runs else "# serve bench: no runs\n"
