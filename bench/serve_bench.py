@@ -832,6 +832,7 @@ def plot(results_json):
                                        [h - m for m, h in zip(med, hi)]],
                         marker="o", capsize=3, label=p, color=colours[p])
         ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("slow clients")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{ylabel} ({data['meta']['started']})", fontsize=9)
