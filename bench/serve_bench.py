@@ -527,6 +527,19 @@ class HostNginx:
                 pass
         return t
 
+    def reload(self, timeout=15.0):
+        """SIGHUP: new workers; the old one closes its idle upstream
+        connections and exits (else the guest's nginx counts hundreds of idle
+        keep-alive connections from earlier runs as active on every path)."""
+        old = set(nginx_pids(self.proc.pid)) - {self.proc.pid}
+        os.kill(self.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not old & set(nginx_pids(self.proc.pid)):
+                return True
+            time.sleep(0.2)
+        return False
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             from pctest import stop_process
@@ -674,6 +687,7 @@ METRICS = [
     ("host_nginx_ms_req", "host nginx ms/req", 2),
     ("server_accepts", "server accepts", 0),
     ("server_peak_active", "server peak active", 0),
+    ("server_active_before", "active before", 0),
     ("req_s", "req/s", 0),
     ("p50_ms", "p50 ms", 1),
     ("p99_ms", "p99 ms", 1),
@@ -961,6 +975,8 @@ def main(argv):
         # the card's pool dialling).
         for p in objs.values():
             run_load(p, "fast", 2, 2.0, None)
+        if nginx:
+            nginx.reload()
         # What each VM costs with no load: the floor under every per-request
         # figure (a TCG guest's timer ticks, QEMU's main loop, the card's poll).
         idle = {}
@@ -990,8 +1006,10 @@ def main(argv):
                         f"{(r['qemu_ms_req'] or 0):.2f} ms/req, accepts {r['server_accepts']}, "
                         f"peak {r['server_peak_active']}, errors {r['client_errors']}, "
                         f"retrans {r['retrans']}")
+                    if p.nginx and not p.nginx.reload():
+                        say("host nginx: the old worker did not exit in 15 s")
                     time.sleep(1.0)     # let closing connections settle
-    except Exception as e:                      # noqa: BLE001
+    except BaseException as e:                  # noqa: BLE001 (SIGTERM, Ctrl-C too)
         # Keep what was measured: write the partial results, then fail.
         failure = f"{type(e).__name__}: {e}"
         say("FAILED: " + failure)
