@@ -6,6 +6,9 @@
 #                 "N passed, N failed"
 #   make run      boot the guest: nginx served through the card
 #                 (PORT=8080, RUN_ARGS="--virtio|--tap|...")
+#   make bench    virtio-net, a host nginx proxy and the card, same guest,
+#                 same slow and fast clients (bench/serve_bench.py; about
+#                 25 min; make bench-quick: about 3 min; BENCH_ARGS=...)
 #   make fuzz-device  QEMU's device fuzzer on the card, ASan+UBSan build in
 #                 build/qemu-fuzz (FUZZ_TIME=600 s; docs/fuzzing-device.md)
 #   make clean    remove what we built (keeps the fetched sources)
@@ -38,13 +41,13 @@ STAMP_SRC    := $(BUILD)/.stamp-src
 STAMP_GRAFT  := $(BUILD)/.stamp-graft
 
 .PHONY: all check clean distclean qemu fw unit sim driver guest run help \
-	fuzz fuzz-device
+	fuzz fuzz-device bench bench-quick
 .DELETE_ON_ERROR:
 
 all: qemu sim guest
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,18p' Makefile
 
 # ---- set-up: packages, sources ----------------------------------------------
 
@@ -170,6 +173,14 @@ guest: $(DRV_KO) $(DRV_CTL) | $(STAMP_DEPS)
 # [RUN_ARGS="--virtio | --tap | --kvm ..."] (scripts/run-vm.sh --help).
 run: qemu guest
 	BUILD=$(BUILD) scripts/run-vm.sh --port $(PORT) $(RUN_ARGS)
+
+# Not part of make check: the server's CPU per request with slow and fast
+# clients, three ways (docs/performance.md, "Serving benchmark").  Needs root.
+bench: qemu guest
+	BUILD=$(abspath $(BUILD)) python3 bench/serve_bench.py $(BENCH_ARGS)
+
+bench-quick: qemu guest
+	BUILD=$(abspath $(BUILD)) python3 bench/serve_bench.py --quick $(BENCH_ARGS)
 
 # ---- unit tests (Check) ------------------------------------------------------
 

@@ -26,6 +26,10 @@ PKGS="build-essential pkg-config dpkg-dev ninja-build meson python3 \
 # runtimes are in libclang-rt-14-dev, llvm-symbolizer (in llvm-14)
 # symbolises ASan's and UBSan's reports.
 PKGS="$PKGS clang-14 libclang-rt-14-dev llvm-14"
+
+# Benchmarks (make bench, not part of make check): the PNG plots of
+# bench/serve_bench.py.  Debian's python3 (/usr/bin/python3) has it.
+PKGS="$PKGS python3-matplotlib"
 case "${1:-}" in
 --fuzz | "") ;;
 *) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
