@@ -255,11 +255,6 @@ void pcfw_sec_init(void)
     pcfw_syn_per_source = 128;
 }
 
-static uint32_t live_clients(void)
-{
-    return (uint32_t)pcfw_pstats.clients_active;
-}
-
 int pcfw_sec_prepare(const struct pcfw_config *cfg)
 {
     const struct pcfw_security_config *sc = &cfg->sec;
@@ -271,7 +266,7 @@ int pcfw_sec_prepare(const struct pcfw_config *cfg)
     if (table && table->size == sc->sources) {
         return PCFW_OK;         /* kept as it is, counts and all */
     }
-    if (sc->sources < live_clients()) {
+    if (sc->sources < pcfw_pstats.clients_active) {
         return PCFW_ERR_ARG;
     }
     /*

@@ -146,6 +146,14 @@ static void forge_syn(uint32_t src, uint16_t sport, uint16_t dport)
     forge(src, sport, dport, 1000, 0, TH_SYN, NULL);
 }
 
+/* SYNs from @src to card port 80 from ports @first .. @first + @n - 1. */
+static void syn_burst(uint32_t src, unsigned first, unsigned n)
+{
+    for (unsigned i = first; i < first + n; i++) {
+        forge_syn(src, (uint16_t)(1024 + i), 80);
+    }
+}
+
 /* The i-th of many spoofed sources: 198.18.0.0/15, one port each. */
 static uint32_t spoofed(unsigned i)
 {
@@ -418,9 +426,7 @@ START_TEST(test_syn_flood_one_source)
     for (unsigned i = 0; i < 800; i++) {
         forge_syn(spoofed(i), (uint16_t)(1024 + i), 80);
     }
-    for (unsigned i = 0; i < 1000; i++) {
-        forge_syn(ONE_SOURCE, (uint16_t)(1024 + i), 80);
-    }
+    syn_burst(ONE_SOURCE, 0, 1000);
     peer_run(0);
     n = synacks_to(ONE_SOURCE);
     fprintf(stderr, "test_syn_flood_one_source: 1000 SYNs from one source: "
@@ -451,18 +457,14 @@ START_TEST(test_limit_half_open)
 
     boot("pool 1\nlimit-half-open 16\n");
     peer_card_tap(tap);
-    for (unsigned i = 0; i < 100; i++) {
-        forge_syn(ONE_SOURCE, (uint16_t)(1024 + i), 80);
-    }
+    syn_burst(ONE_SOURCE, 0, 100);
     peer_run(0);
     n = synacks_to(ONE_SOURCE);
     fprintf(stderr, "test_limit_half_open: 100 SYNs from one source, "
             "limit-half-open 16: %u SYN-ACKs\n", n);
     ck_assert_uint_eq(n, 16);
     reload("pool 1\nlimit-half-open 32\n");
-    for (unsigned i = 100; i < 200; i++) {
-        forge_syn(ONE_SOURCE, (uint16_t)(1024 + i), 80);
-    }
+    syn_burst(ONE_SOURCE, 100, 100);
     peer_run(0);
     ck_assert_uint_eq(synacks_to(ONE_SOURCE), 32);
     peer_card_tap(NULL);
