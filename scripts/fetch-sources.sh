@@ -65,6 +65,9 @@ patch_tree() {
     if [ -e "$dir/.proxycard-patched" ]; then
         return 1            # patched with another set: caller re-unpacks
     fi
+    # Marked before the first patch: a run that fails half-way leaves a
+    # tree the next run unpacks again instead of patching twice.
+    echo "incomplete" >"$dir/.proxycard-patched"
     for p in "$@"; do
         for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p"); do
             sed -i 's/\r$//' "$dir/$f"

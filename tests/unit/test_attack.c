@@ -17,6 +17,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pcfw.h"
@@ -88,10 +89,11 @@ static uint32_t fold(uint32_t sum)
 static const uint8_t card_bus_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x03, 0x0f };
 static const uint8_t peer_bus_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x03, 0x02 };
 
-/* The same on @port, to the card's address @dst there or elsewhere. */
-static void forge_on(enum pcfw_port port, uint32_t dst, uint32_t src,
-                     uint16_t sport, uint16_t dport, uint32_t seq,
-                     uint32_t ack, uint8_t flags, const char *data)
+/* The same on @port, to the card's address @dst there, window @wnd. */
+static void forge_seg(enum pcfw_port port, uint32_t dst, uint32_t src,
+                      uint16_t sport, uint16_t dport, uint32_t seq,
+                      uint32_t ack, uint8_t flags, uint16_t wnd,
+                      const char *data)
 {
     uint8_t f[14 + 20 + 24 + 512];
     uint8_t *ip = f + 14, *tcp = ip + 20;
@@ -122,7 +124,7 @@ static void forge_on(enum pcfw_port port, uint32_t dst, uint32_t src,
     put32(tcp + 8, ack);
     tcp[12] = (uint8_t)(((20 + opt) / 4) << 4);
     tcp[13] = flags;
-    put16(tcp + 14, 65535);
+    put16(tcp + 14, wnd);
     if (opt) {
         tcp[20] = 2;                    /* MSS 1460 */
         tcp[21] = 4;
@@ -132,6 +134,14 @@ static void forge_on(enum pcfw_port port, uint32_t dst, uint32_t src,
     sum = sum16(0, ip + 12, 8) + 6 + (uint32_t)tcplen;
     put16(tcp + 16, fold(sum16(sum, tcp, tcplen)));
     pcfw_input(port, f, 14 + 20 + tcplen);
+}
+
+/* The same with a 65535-byte window, to the card's address @dst or another. */
+static void forge_on(enum pcfw_port port, uint32_t dst, uint32_t src,
+                     uint16_t sport, uint16_t dport, uint32_t seq,
+                     uint32_t ack, uint8_t flags, const char *data)
+{
+    forge_seg(port, dst, src, sport, dport, seq, ack, flags, 65535, data);
 }
 
 static void forge(uint32_t src, uint16_t sport, uint16_t dport, uint32_t seq,
@@ -878,6 +888,30 @@ END_TEST
  * has passed since then.  Before, the card counted from when it read the
  * last byte, 3 s later, and sent the next request on the old connection.
  */
+/*
+ * A client that stopped reading asks for /big; the silent server answers
+ * with the head @head (Content-Length @body, then @extra) and streams
+ * @body bytes.  Returns the client; the server connection in *@conn.
+ */
+static int paused_big_response(char *head, size_t head_size, size_t body,
+                               const char *extra, unsigned *conn)
+{
+    int c;
+
+    peer_server_default(PEER_SILENT, NULL);
+    c = peer_client_open(80);
+    peer_client_pause(c, true);
+    peer_client_send_str(c, GET("/big"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_requests(), 1);
+    peer_server_request(0, NULL, conn);
+    snprintf(head, head_size, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+             "%s\r\n", body, extra);
+    ck_assert_int_eq(peer_server_send(*conn, head), 0);
+    ck_assert_int_eq(peer_server_stream(*conn, body), 0);
+    return c;
+}
+
 /* Fits the server's send buffer once the card holds its window. */
 #define HELD_BODY       (180 * 1000)
 
@@ -890,17 +924,8 @@ START_TEST(test_pool_idle_counts_held_window)
     int c;
 
     boot("pool 1\nbuffer 16k\ntimeout pool-idle 60m\n");
-    peer_server_default(PEER_SILENT, NULL);
-    c = peer_client_open(80);
-    peer_client_pause(c, true);
-    peer_client_send_str(c, GET("/big"));
-    peer_run(EXCHANGE_MS);
-    ck_assert_uint_eq(peer_server_requests(), 1);
-    peer_server_request(0, NULL, &conn);
-    snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
-             "Keep-Alive: timeout=5\r\n\r\n", HELD_BODY);
-    ck_assert_int_eq(peer_server_send(conn, head), 0);
-    ck_assert_int_eq(peer_server_stream(conn, HELD_BODY), 0);
+    c = paused_big_response(head, sizeof(head), HELD_BODY,
+                            "Keep-Alive: timeout=5\r\n", &conn);
     while (peer_server_stream_left(conn) && waited < 2000) {
         peer_run(10);
         waited += 10;
@@ -1103,6 +1128,132 @@ START_TEST(test_strong_host_shared_address)
 }
 END_TEST
 
+/*
+ * Found by fuzz-frames (tests/fuzz/regressions/frames/mss-local-too-small):
+ * lwIP took an MSS option from any segment, so one data-less ACK carrying
+ * "MSS 64" shrank the segment size of a connection whose unsent queue held
+ * full-sized segments, and the card's next tcp_write faulted the firmware
+ * ("mss_local is too small").  Now the option counts only in a SYN
+ * (patches/lwip/0004): the response arrives whole, in segments of the MSS
+ * the client's SYN announced, and the card serves on.
+ */
+#define MSS_BODY        (256 * 1024)
+
+static uint16_t mss_port;               /* the client's port */
+static size_t mss_seg_min, mss_seg_max; /* data segments to it */
+
+static void mss_tap(enum pcfw_port port, const void *frame, size_t len)
+{
+    const uint8_t *f = frame, *ip = f + 14, *tcp;
+    size_t data;
+
+    if (port != PCFW_PORT_NIC || len < 14 + 20 + 20 ||
+        get16(f + 12) != 0x0800 || ip[9] != 6) {
+        return;
+    }
+    tcp = ip + (ip[0] & 0xf) * 4;
+    data = get16(ip + 2) - (size_t)(ip[0] & 0xf) * 4 -
+           (size_t)(tcp[12] >> 4) * 4;
+    if (get16(tcp + 2) == mss_port && data) {
+        mss_seg_min = data < mss_seg_min ? data : mss_seg_min;
+        mss_seg_max = data > mss_seg_max ? data : mss_seg_max;
+    }
+}
+
+START_TEST(test_mss_option_after_syn)
+{
+    static const uint8_t mss64[4] = { 2, 4, 0, 64 };
+    char head[128];
+    unsigned conn;
+    size_t len;
+    const char *got;
+    int c;
+
+    boot("pool 1\n");
+    c = paused_big_response(head, sizeof(head), MSS_BODY, "", &conn);
+    peer_run(1000);                     /* the paused client's window shuts */
+
+    mss_port = peer_client_port(c);
+    mss_seg_min = SIZE_MAX;
+    mss_seg_max = 0;
+    peer_card_tap(mss_tap);
+    peer_client_forge_opts(c, 0, mss64, sizeof(mss64), NULL, 0);
+    peer_run(EXCHANGE_MS);
+    peer_client_pause(c, false);
+    peer_run(5000);
+    peer_card_tap(NULL);
+
+    got = peer_client_received(c, &len);
+    ck_assert(!peer_client_reset(c));
+    ck_assert_uint_eq(len, strlen(head) + strlen("Connection: keep-alive\r\n") +
+                      MSS_BODY);
+    ck_assert(got[len - 1] == 's');
+    fprintf(stderr, "test_mss_option_after_syn: data segments after the "
+            "forged MSS 64: %zu to %zu bytes\n", mss_seg_min, mss_seg_max);
+    ck_assert_uint_eq(mss_seg_max, 1460);
+    peer_server_default(PEER_REPLY, PEER_DEFAULT_REPLY);
+    assert_served("/after");
+    assert_healthy();
+}
+END_TEST
+
+/*
+ * The same fault by the window (fuzz-frames, the input's actual cause): a
+ * client whose SYN announces a zero window gets segments of the full MSS
+ * queued (lwIP's mss_local falls back to pcb->mss while the largest window
+ * is 0), then opens a 1,024-byte window, so mss_local became 512 and the
+ * next tcp_write faulted.  Now the queued segments stay as they are and
+ * new data goes in 512-byte segments (patches/lwip/0004): every byte
+ * arrives, in order.
+ */
+#define WND_BODY        (64 * 1024)
+#define WND_HEAD        "HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n"
+#define WND_GOT         (sizeof(WND_HEAD) - 1 + \
+                         sizeof("Connection: keep-alive\r\n") - 1 + WND_BODY)
+
+START_TEST(test_window_opens_small)
+{
+    const uint32_t src = spoofed(6100);
+    const uint16_t sport = 6100;
+    struct track *t = &track[sport];
+    uint32_t seq = 1001 + strlen(GET("/big"));
+    unsigned conn, rounds = 0;
+
+    boot("pool 1\n");
+    assert_served("/before");           /* the gateway's address resolved */
+    peer_server_default(PEER_SILENT, NULL);
+    peer_card_tap(tap);
+    forge_seg(PCFW_PORT_NIC, CARD_NIC_IP, src, sport, 80, 1000, 0, TH_SYN, 0,
+              NULL);
+    ck_assert_uint_eq(synacks_to(src), 1);
+    forge_seg(PCFW_PORT_NIC, CARD_NIC_IP, src, sport, 80, 1001, t->isn + 1,
+              TH_ACK | TH_PSH, 0, GET("/big"));
+    peer_run(EXCHANGE_MS);
+    ck_assert_uint_eq(peer_server_requests(), 2);
+    peer_server_request(1, NULL, &conn);
+    ck_assert_int_eq(peer_server_send(conn, WND_HEAD), 0);
+    ck_assert_int_eq(peer_server_stream(conn, WND_BODY), 0);
+    peer_run(1000);                     /* queued behind the zero window */
+
+    /* The window opens to 1,024 bytes; the client acknowledges all it got. */
+    while (t->nxt - (t->isn + 1) < WND_GOT && rounds++ < 2000 &&
+           !pcfw_fault()) {
+        forge_seg(PCFW_PORT_NIC, CARD_NIC_IP, src, sport, 80, seq, t->nxt,
+                  TH_ACK, 1024, NULL);
+        peer_run(10);
+    }
+    peer_card_tap(NULL);
+    ck_assert_msg(!pcfw_fault(), "the card faulted: %s", pcfw_fault());
+    ck_assert_uint_eq(t->nxt - (t->isn + 1), WND_GOT);
+    ck_assert(!t->rst);
+    forge_seg(PCFW_PORT_NIC, CARD_NIC_IP, src, sport, 80, seq, t->nxt,
+              TH_RST, 0, NULL);
+    peer_server_default(PEER_REPLY, PEER_DEFAULT_REPLY);
+    assert_served("/after");
+    assert_healthy();
+}
+END_TEST
+
 Suite *attack_suite(void)
 {
     Suite *s = suite_create("attack");
@@ -1125,6 +1276,8 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_pool_idle_counts_held_window);
     tcase_add_test(tc, test_strong_host);
     tcase_add_test(tc, test_strong_host_shared_address);
+    tcase_add_test(tc, test_mss_option_after_syn);
+    tcase_add_test(tc, test_window_opens_small);
     tcase_add_test(tc, test_connection_flood);
     tcase_add_test(tc, test_source_flood_bounded);
     tcase_add_test(tc, test_client_costs);

@@ -610,17 +610,25 @@ uint32_t peer_client_fin_ms(int id)
  */
 void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len)
 {
+    peer_client_forge_opts(id, ahead, NULL, 0, data, len);
+}
+
+void peer_client_forge_opts(int id, uint32_t ahead, const uint8_t *opts,
+                            size_t optlen, const void *data, size_t len)
+{
     struct client *c = client_get(id);
     struct netif *n = &nif[PCFW_PORT_NIC];
+    size_t hlen = TCP_HLEN + optlen;
     struct tcp_hdr *th;
     struct pbuf *p;
 
-    if (!c->pcb || len > TCP_MSS) {
+    if (!c->pcb || len > TCP_MSS || optlen > 40 || optlen % 4) {
         fprintf(stderr, "peer: client %d cannot forge a %zu-byte segment "
-                "(%s)\n", id, len, c->pcb ? "too long" : "no connection");
+                "with %zu bytes of options (%s)\n", id, len, optlen,
+                c->pcb ? "bad lengths" : "no connection");
         abort();
     }
-    p = pbuf_alloc(PBUF_IP, (u16_t)(TCP_HLEN + len), PBUF_RAM);
+    p = pbuf_alloc(PBUF_IP, (u16_t)(hlen + len), PBUF_RAM);
     if (!p) {
         abort();
     }
@@ -630,9 +638,14 @@ void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len)
     th->dest = lwip_htons(c->pcb->remote_port);
     th->seqno = lwip_htonl(c->pcb->snd_nxt + ahead);
     th->ackno = lwip_htonl(c->pcb->rcv_nxt);
-    TCPH_HDRLEN_FLAGS_SET(th, TCP_HLEN / 4, TCP_ACK);
+    TCPH_HDRLEN_FLAGS_SET(th, hlen / 4, TCP_ACK);
     th->wnd = lwip_htons((u16_t)c->pcb->rcv_wnd);
-    memcpy((char *)p->payload + TCP_HLEN, data, len);
+    if (optlen) {
+        memcpy((char *)p->payload + TCP_HLEN, opts, optlen);
+    }
+    if (len) {
+        memcpy((char *)p->payload + hlen, data, len);
+    }
     th->chksum = ip_chksum_pseudo(p, IP_PROTO_TCP, p->tot_len,
                                   &c->pcb->local_ip, &c->pcb->remote_ip);
     if (ip_output_if(p, &c->pcb->local_ip, &c->pcb->remote_ip, 64, 0,

@@ -117,6 +117,9 @@ uint32_t peer_client_fin_ms(int id);    /* when the FIN came (if closed) */
  * a hole), behind the client's TCP.  Delivered by the next peer_run().
  */
 void peer_client_forge(int id, uint32_t ahead, const void *data, size_t len);
+/* The same with TCP options @opts (@optlen, a multiple of 4, at most 40). */
+void peer_client_forge_opts(int id, uint32_t ahead, const uint8_t *opts,
+                            size_t optlen, const void *data, size_t len);
 
 /* ---- the scripted HTTP server on 10.0.3.2 ---- */
 
