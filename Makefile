@@ -72,7 +72,7 @@ LWIP_FILES := \
 	netif/ethernet.c
 FW_FILES := arena.c bytequeue.c cbguard.c client.c config.c fw.c http_parse.c \
 	http_proxy.c master.c pass_proxy.c pool.c ports.c sec_parse.c security.c \
-	sha256.c sys.c tcpio.c
+	sha256.c shed.c sys.c tcpio.c
 
 FW_INCLUDES := -Iguest-fw/include -Iguest-fw/src -Iguest-fw/port \
 	-I$(LWIP_SRC)/src/include

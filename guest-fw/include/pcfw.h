@@ -165,6 +165,7 @@ struct pcfw_config {
     uint32_t server_timeout_ms;     /* response must start within (504) */
     uint32_t server_read_timeout_ms; /* between two reads of a response */
     uint32_t send_timeout_ms;       /* client acknowledges nothing (reset) */
+    uint32_t shed_timeout_ms;       /* above mem-window: slow reader reset (0: off) */
     uint32_t idle_timeout_ms;       /* idle client keep-alive connection */
     uint32_t pool_idle_timeout_ms;  /* idle pooled server connection */
     uint32_t connect_timeout_ms;    /* server connection set-up (502) */
@@ -190,6 +191,7 @@ struct pcfw_proxy_stats {
     uint64_t clients_active;        /* client connections open now */
     uint64_t clients_accepted;
     uint64_t clients_refused;       /* max-clients or card memory */
+    uint64_t clients_shed;          /* slow readers reset above mem-window */
     uint64_t requests;              /* complete HTTP requests received */
     uint64_t responses[6];          /* to clients, by class 1xx..5xx; [0] other */
     uint64_t bytes_from_clients;

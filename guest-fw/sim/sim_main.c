@@ -769,7 +769,8 @@ static void sim_json_firmware(FILE *f, Sim *s)
             ", \"sec_rate_limited\": %" PRIu64 ", \"sec_table_full\": %" PRIu64
             ", \"sec_req_limited\": %" PRIu64 ", \"sec_http_denied\": %" PRIu64
             ", \"sec_auth_failed\": %" PRIu64 ", \"sec_sources\": %" PRIu64
-            ", \"sec_sources_evicted\": %" PRIu64 "}\n  },\n",
+            ", \"sec_sources_evicted\": %" PRIu64
+            ", \"clients_shed\": %" PRIu64 "}\n  },\n",
             st.proxy.clients_active, st.proxy.clients_accepted,
             st.proxy.clients_refused, st.proxy.requests,
             st.proxy.responses[0], st.proxy.responses[1], st.proxy.responses[2],
@@ -782,7 +783,7 @@ static void sim_json_firmware(FILE *f, Sim *s)
             st.proxy.sec_rate_limited, st.proxy.sec_table_full,
             st.proxy.sec_req_limited, st.proxy.sec_http_denied,
             st.proxy.sec_auth_failed, st.proxy.sec_sources,
-            st.proxy.sec_sources_evicted);
+            st.proxy.sec_sources_evicted, st.proxy.clients_shed);
 }
 
 static void sim_json_harness(FILE *f, const Sim *s)

@@ -32,6 +32,7 @@
 #include "http_parse.h"
 #include "proxy.h"
 #include "security.h"
+#include "shed.h"
 #include "tcpio.h"
 
 #define PCFW_LINGER_MS      5000
@@ -422,6 +423,7 @@ static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     }
     pcfw_cb_enter(&cb, pcb);
     c->last_active_ms = c->sent_ms = pcfw_now();
+    pcfw_shed_acked(c, len);
     pcfw_client_flush(c);
     if (!cb.aborted && !c->dead && c->state != PCFW_CL_CLOSING) {
         c->proxy->ops->drained(c);
@@ -441,6 +443,7 @@ static err_t client_poll(void *arg, struct tcp_pcb *pcb)
     pcfw_cb_enter(&cb, pcb);
     if (!pcfw_client_output_pending(c)) {
         c->sent_ms = now;       /* the send timeout runs only while pending */
+        pcfw_shed_caught_up(c);
     }
     if (c->state == PCFW_CL_CLOSING) {
         if (pcfw_client_output_pending(c)
@@ -477,6 +480,7 @@ void pcfw_client_setup(struct pcfw_client *c, struct tcp_pcb *pcb)
     c->pcb = pcb;
     c->state = PCFW_CL_READING;
     c->last_active_ms = c->sent_ms = pcfw_now();
+    pcfw_shed_caught_up(c);
     pcfw_list_init(&c->link);
     pcfw_list_init(&c->delack);
     pcfw_bq_init(&c->in, pcfw.arena, 4096);

@@ -45,6 +45,7 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->server_timeout_ms = 60 * 1000;
     cfg->server_read_timeout_ms = 60 * 1000;
     cfg->send_timeout_ms = 60 * 1000;
+    cfg->shed_timeout_ms = 10 * 1000;
     cfg->idle_timeout_ms = 60 * 1000;
     cfg->pool_idle_timeout_ms = 4 * 1000;   /* below Apache's and Node's 5 s */
     cfg->connect_timeout_ms = 5 * 1000;
@@ -345,6 +346,7 @@ static int do_timeout(struct pcfw_config *cfg, const struct line *l,
         { "server-read", offsetof(struct pcfw_config, server_read_timeout_ms),
           false },
         { "send", offsetof(struct pcfw_config, send_timeout_ms), false },
+        { "shed", offsetof(struct pcfw_config, shed_timeout_ms), true },
         { "idle", offsetof(struct pcfw_config, idle_timeout_ms), false },
         { "pool-idle", offsetof(struct pcfw_config, pool_idle_timeout_ms),
           false },
@@ -357,7 +359,7 @@ static int do_timeout(struct pcfw_config *cfg, const struct line *l,
 
     if (l->nwords != 3) {
         return fail(err, errlen, l, "expected 'timeout "
-                    "header|body|server|server-read|send|idle|pool-idle|connect|"
+                    "header|body|server|server-read|send|shed|idle|pool-idle|connect|"
                     "pass-idle|pass-keepalive DURATION'");
     }
     for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {

@@ -19,6 +19,7 @@
 #include "fw_internal.h"
 #include "pool.h"
 #include "security.h"
+#include "shed.h"
 
 struct pcfw_state pcfw;
 
@@ -195,6 +196,7 @@ uint32_t pcfw_poll(void)
      * fails) and an idle card has no deadline for them at all.
      */
     ack = pcfw_client_delack_run();
+    pcfw_shed_run();
     entry_done();
     next = sys_timeouts_sleeptime();
     if (ack < next) {

@@ -752,34 +752,62 @@ static void srv_send_request(struct pcfw_client *c)
     }
 }
 
-/* Pair ready clients with idle connections (FIG. 8 steps 802-810, FIG. 9). */
+/* Give ready client @c an idle connection of @pool if one suits it. */
+static void http_pair(struct pcfw_pool *pool, struct pcfw_client *c)
+{
+    struct pcfw_srv *s;
+
+    if (pool_of(c) != pool) {
+        return;
+    }
+    s = pcfw_pool_take(pool, c, c->pd.http.want_fresh);
+    if (!s) {
+        /* A retry with only used ones idle: have a fresh one made. */
+        pcfw_pool_want(pool, c->pd.http.want_fresh);
+        return;
+    }
+    c->srv = s;
+    c->pd.http.on_fresh = s->uses == 1;
+    c->state = PCFW_CL_PENDING;
+    c->pd.http.wait_start_ms = pcfw_now();
+    pcfw_list_remove(&c->link);
+    pcfw_list_push_tail(&pcfw_http_proxy.pending, &c->link);
+    srv_send_request(c);
+}
+
+/*
+ * Pair ready clients with idle connections (FIG. 8 steps 802-810, FIG. 9):
+ * oldest first, unless the oldest has waited PCFW_READY_LIFO_MS.  Then the
+ * queue is standing (more requests come than the pool serves: a slow
+ * server, or slow readers holding the pool), and the newest go first
+ * (adaptive LIFO): a client that just asked is still there to read its
+ * answer, while the oldest waiters may have given up long ago, and a
+ * backlog of thousands (slowhttptest's) no longer keeps a new client waiting
+ * behind all of it.  The oldest still get their 504 at `timeout server`.
+ */
 static void http_run(struct pcfw_pool *pool)
 {
-    struct pcfw_list *pos, *tmp;
+    struct pcfw_list *ready = &pcfw_http_proxy.ready, *pos, *tmp;
+    struct pcfw_client *oldest;
 
-    pcfw_list_for_each_safe(pos, tmp, &pcfw_http_proxy.ready) {
-        struct pcfw_client *c = pcfw_container_of(pos, struct pcfw_client, link);
-        struct pcfw_srv *s;
-
-        if (pcfw_list_empty(&pool->idle)) {
-            return;
+    if (pcfw_list_empty(ready) || pcfw_list_empty(&pool->idle)) {
+        return;
+    }
+    oldest = pcfw_container_of(ready->next, struct pcfw_client, link);
+    if (pcfw_now() - oldest->pd.http.wait_start_ms < PCFW_READY_LIFO_MS) {
+        pcfw_list_for_each_safe(pos, tmp, ready) {
+            if (pcfw_list_empty(&pool->idle)) {
+                return;
+            }
+            http_pair(pool, pcfw_container_of(pos, struct pcfw_client, link));
         }
-        if (pool_of(c) != pool) {
-            continue;
+    } else {
+        pcfw_list_for_each_safe_rev(pos, tmp, ready) {
+            if (pcfw_list_empty(&pool->idle)) {
+                return;
+            }
+            http_pair(pool, pcfw_container_of(pos, struct pcfw_client, link));
         }
-        s = pcfw_pool_take(pool, c, c->pd.http.want_fresh);
-        if (!s) {
-            /* A retry with only used ones idle: have a fresh one made. */
-            pcfw_pool_want(pool, c->pd.http.want_fresh);
-            continue;
-        }
-        c->srv = s;
-        c->pd.http.on_fresh = s->uses == 1;
-        c->state = PCFW_CL_PENDING;
-        c->pd.http.wait_start_ms = pcfw_now();
-        pcfw_list_remove(&c->link);
-        pcfw_list_push_tail(&pcfw_http_proxy.pending, &c->link);
-        srv_send_request(c);
     }
 }
 

@@ -108,6 +108,12 @@ struct pcfw_http_client {
 };
 
 /*
+ * The ready queue is standing once its oldest request has waited this long
+ * for a pooled connection: then the newest go first (http_run()).
+ */
+#define PCFW_READY_LIFO_MS      1000
+
+/*
  * Longest PROXY protocol header the card writes: v1 for TCP over IPv4,
  * "PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n" (v2's is 28).
  */
@@ -154,6 +160,8 @@ struct pcfw_client {
     uint32_t win_owed;          /* acknowledged, window held (watermark) */
     uint32_t last_active_ms;
     uint32_t sent_ms;           /* output pending: last ACK progress */
+    uint32_t progress_ms;       /* last PCFW_SHED_UNIT acknowledged (shed.c) */
+    uint32_t progress_bytes;    /* acknowledged since progress_ms */
     bool dead;                  /* freed; reaped when the entry point ends */
     bool peer_fin;              /* the client sent FIN */
     bool shut_tx;               /* our FIN is queued */

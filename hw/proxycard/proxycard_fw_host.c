@@ -268,6 +268,7 @@ void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT])
     v[PROXYCARD_STAT_SEC_AUTH_FAILED] = p->sec_auth_failed;
     v[PROXYCARD_STAT_SEC_SOURCES] = p->sec_sources;
     v[PROXYCARD_STAT_SEC_SOURCES_EVICTED] = p->sec_sources_evicted;
+    v[PROXYCARD_STAT_CLIENTS_SHED] = p->clients_shed;
     v[PROXYCARD_STAT_BYTES_FROM_CLIENTS] = p->bytes_from_clients;
     v[PROXYCARD_STAT_BYTES_TO_CLIENTS] = p->bytes_to_clients;
     v[PROXYCARD_STAT_BYTES_TO_SERVER] = p->bytes_to_server;

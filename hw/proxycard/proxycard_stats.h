@@ -54,7 +54,8 @@
     X(SEC_HTTP_DENIED, "sec-http-denied")                   \
     X(SEC_AUTH_FAILED, "sec-auth-failed")                   \
     X(SEC_SOURCES, "sec-sources")                           \
-    X(SEC_SOURCES_EVICTED, "sec-sources-evicted")
+    X(SEC_SOURCES_EVICTED, "sec-sources-evicted")             \
+    X(CLIENTS_SHED, "clients-shed")
 
 #define PROXYCARD_STAT_ENUM_(id, name) PROXYCARD_STAT_##id,
 enum proxycard_stat {

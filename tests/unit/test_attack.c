@@ -822,6 +822,123 @@ START_TEST(test_watermark_slow_readers)
 END_TEST
 
 /*
+ * Slow readers of large responses under memory pressure (issue 9): they
+ * filled card memory past `mem-window`, the pool's connections stalled
+ * mid-response waiting for memory only they could free, and a new client
+ * waited behind all of them (in the VM, 5,000 slowhttptest readers of
+ * 64 KiB starved a probe for the whole run).  Now readers that made no
+ * progress for `timeout shed` are reset, longest stalled first, until
+ * memory is below the watermark (shed.c), and the ready queue, once it
+ * stands, serves its newest first (http_run()): the probe is answered, a
+ * slow reader that keeps up is never reset, nothing fails, memory returns.
+ */
+#define SHED_READERS    140
+#define SHED_BODY       200000
+#define SHED_HEAD       "HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n"
+#define SHED_GOT        (strlen(SHED_HEAD) + \
+                         strlen("Connection: keep-alive\r\n") + SHED_BODY)
+
+static unsigned shed_answered;      /* requests the server answered */
+
+/* Run @ms of virtual time; the server answers each new request in full. */
+static void shed_run(uint32_t ms)
+{
+    for (uint32_t t = 0; t < ms; t += 10) {
+        while (shed_answered < peer_server_requests()) {
+            unsigned conn;
+
+            peer_server_request(shed_answered++, NULL, &conn);
+            ck_assert_int_eq(peer_server_send(conn, SHED_HEAD), 0);
+            ck_assert_int_eq(peer_server_stream(conn, SHED_BODY), 0);
+        }
+        peer_run(10);
+    }
+}
+
+START_TEST(test_shed_slow_readers)
+{
+    int r[SHED_READERS], steady, probe;
+    unsigned shed = 0, whole = 0;
+    uint32_t asked, served_ms = 0;
+    struct pcfw_stats st;
+    uint64_t base;
+    size_t len;
+
+    boot("pool 4\ntimeout pool-idle 60m\n");
+    base = mem_in_use();
+    peer_server_default(PEER_SILENT, NULL);
+    for (int i = 0; i < SHED_READERS; i++) {
+        r[i] = peer_client_open(80);
+        peer_client_pause(r[i], true);
+        peer_client_send_str(r[i], GET("/big"));
+    }
+    steady = peer_client_open(80);      /* reads a little every second */
+    peer_client_send_str(steady, GET("/big"));
+    for (int t = 0; t < 30; t++) {
+        peer_client_pause(steady, t % 10 != 0);
+        shed_run(100);
+    }
+    st = stats();
+    ck_assert_uint_gt(st.mem.in_use, st.mem.size / 4 * 3);
+    ck_assert_uint_eq(st.proxy.clients_shed, 0);  /* none stalled 10 s yet */
+
+    probe = peer_client_open(80);
+    peer_client_send_str(probe, GET("/probe"));
+    asked = peer_now();
+    for (int t = 0; t < 300; t++) {
+        peer_client_pause(steady, t % 10 != 0);
+        shed_run(100);
+        peer_client_received(probe, &len);
+        if (!served_ms && len == SHED_GOT) {
+            served_ms = peer_now() - asked;
+        }
+    }
+    st = stats();
+    fprintf(stderr, "test_shed_slow_readers: %d paused readers of %d bytes: "
+            "probe answered after %u ms, %llu readers reset, %llu of %llu "
+            "bytes in use, %llu allocation failures, %u requests\n",
+            SHED_READERS, SHED_BODY, served_ms,
+            (unsigned long long)st.proxy.clients_shed,
+            (unsigned long long)st.mem.in_use,
+            (unsigned long long)st.mem.size,
+            (unsigned long long)st.mem.failures, peer_server_requests());
+    ck_assert_msg(served_ms, "the probe was not answered in 30 s");
+    ck_assert_uint_lt(served_ms, 12000);
+    ck_assert_uint_gt(st.proxy.clients_shed, 0);
+    ck_assert_uint_eq(st.mem.failures, 0);
+
+    /* Everyone reads again: the reset readers got RST, the others it all. */
+    peer_client_pause(steady, false);
+    for (int i = 0; i < SHED_READERS; i++) {
+        peer_client_pause(r[i], false);
+    }
+    shed_run(20000);
+    ck_assert(!peer_client_reset(steady));
+    peer_client_received(steady, &len);
+    ck_assert_uint_eq(len, SHED_GOT);
+    for (int i = 0; i < SHED_READERS; i++) {
+        peer_client_received(r[i], &len);
+        shed += peer_client_reset(r[i]);
+        whole += !peer_client_reset(r[i]) && len == SHED_GOT;
+    }
+    ck_assert_uint_eq(shed, stats().proxy.clients_shed);
+    ck_assert_uint_eq(shed + whole, SHED_READERS);
+    peer_server_default(PEER_REPLY, PEER_DEFAULT_REPLY);
+    assert_served("/after");
+    for (int i = 0; i < SHED_READERS; i++) {
+        if (!peer_client_reset(r[i])) {
+            peer_client_shutdown(r[i]);
+        }
+    }
+    peer_client_shutdown(steady);
+    peer_client_shutdown(probe);
+    peer_run(2000);
+    ck_assert_uint_le(mem_in_use() - base, 16384);
+    assert_healthy();
+}
+END_TEST
+
+/*
  * 11. A 4-tuple used again within the same millisecond gets a new ISN
  * (sys.c: the ISN's clock part never repeats); before, both SYN-ACKs
  * carried the same sequence number.
@@ -1271,6 +1388,7 @@ Suite *attack_suite(void)
     tcase_add_test(tc, test_watermark_uploads);
     tcase_add_test(tc, test_watermark_refuse);
     tcase_add_test(tc, test_watermark_slow_readers);
+    tcase_add_test(tc, test_shed_slow_readers);
     tcase_add_test(tc, test_isn_not_repeated);
     tcase_add_test(tc, test_isn_clock_after_idle);
     tcase_add_test(tc, test_pool_idle_counts_held_window);

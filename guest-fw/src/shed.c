@@ -1,0 +1,97 @@
+/*
+ * proxycard firmware: giving up the slowest readers under memory pressure
+ * (docs/firmware.md, "Slow readers under memory pressure").
+ *
+ * Above `mem-window` the card holds every receive window shut, the
+ * servers' too: a pooled connection whose response waits for card memory
+ * stalls mid-response.  If the memory is held by clients that read their
+ * responses slowly (slowhttptest -X: 32 bytes every 2 s), only those clients
+ * can free it, and every other request waits behind them for as long as
+ * they like.  So while memory is above the watermark, a client that has
+ * made no progress (PCFW_SHED_UNIT bytes acknowledged, or all of them) for
+ * `timeout shed` is reset, longest stalled first, until memory is below the
+ * watermark.  Its buffered response and its server connection, if it held
+ * one mid-response, go with it; the pool opens a fresh connection.  A
+ * client that keeps up with PCFW_SHED_UNIT per `timeout shed` (410 bytes a
+ * second by default) is never reset, and below the watermark nobody is.
+ *
+ * Copyright (c) 2026 The proxycard authors
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include <stddef.h>
+#include "fw_internal.h"
+#include "proxy.h"
+#include "shed.h"
+
+static uint32_t last_pass_ms;
+static bool ever_ran;
+
+void pcfw_shed_acked(struct pcfw_client *c, uint32_t n)
+{
+    c->progress_bytes += n;
+    if (c->progress_bytes >= PCFW_SHED_UNIT) {
+        pcfw_shed_caught_up(c);
+    }
+}
+
+void pcfw_shed_caught_up(struct pcfw_client *c)
+{
+    c->progress_ms = pcfw_now();
+    c->progress_bytes = 0;
+}
+
+struct slowest {
+    struct pcfw_client *c;
+    uint32_t stalled_ms;
+    uint32_t now;
+};
+
+static void find_slowest(struct pcfw_client *c, void *arg)
+{
+    struct slowest *w = arg;
+    uint32_t stalled;
+
+    if (!pcfw_client_output_pending(c)) {
+        return;
+    }
+    stalled = w->now - c->progress_ms;
+    if (stalled >= pcfw.cfg.shed_timeout_ms &&
+        (!w->c || stalled > w->stalled_ms)) {
+        w->c = c;
+        w->stalled_ms = stalled;
+    }
+}
+
+void pcfw_shed_run(void)
+{
+    uint32_t now = pcfw_now();
+
+    if (!pcfw.cfg.shed_timeout_ms ||
+        (ever_ran && now - last_pass_ms < PCFW_SHED_PASS_MS) ||
+        !pcfw_mem_above(PCFW_WM_WINDOW)) {
+        return;
+    }
+    ever_ran = true;
+    last_pass_ms = now;
+    /*
+     * One scan per client reset: O(clients) each, at most
+     * PCFW_SHED_PER_PASS a pass, only while memory is above the watermark.
+     */
+    for (unsigned n = 0; n < PCFW_SHED_PER_PASS &&
+                         pcfw_mem_above(PCFW_WM_WINDOW); n++) {
+        struct slowest w = { .now = now };
+
+        pcfw_master_each_client(find_slowest, &w);
+        if (!w.c) {
+            return;
+        }
+        if (pcfw_pstats.clients_shed++ % 1000 == 0) {
+            pcfw_log(PCFW_LOG_WARN, "card memory above mem-window: reset "
+                     "a client that read nothing for %u ms (%llu so far; "
+                     "one line per 1000)", (unsigned)w.stalled_ms,
+                     (unsigned long long)pcfw_pstats.clients_shed);
+        }
+        pcfw_client_abort(w.c);
+    }
+}
