@@ -45,7 +45,7 @@ void pcfw_config_defaults(struct pcfw_config *cfg)
     cfg->server_timeout_ms = 60 * 1000;
     cfg->server_read_timeout_ms = 60 * 1000;
     cfg->send_timeout_ms = 60 * 1000;
-    cfg->shed_timeout_ms = 10 * 1000;
+    cfg->shed_timeout_ms = 5 * 1000;
     cfg->idle_timeout_ms = 60 * 1000;
     cfg->pool_idle_timeout_ms = 4 * 1000;   /* below Apache's and Node's 5 s */
     cfg->connect_timeout_ms = 5 * 1000;

@@ -9,11 +9,12 @@
  * can free it, and every other request waits behind them for as long as
  * they like.  So while memory is above the watermark, a client that has
  * made no progress (PCFW_SHED_UNIT bytes acknowledged, or all of them) for
- * `timeout shed` is reset, longest stalled first, until memory is below the
- * watermark.  Its buffered response and its server connection, if it held
+ * `timeout shed` is reset, longest stalled first, until memory is
+ * PCFW_SHED_LOW_PCT points below the watermark.  Its buffered response and its server connection, if it held
  * one mid-response, go with it; the pool opens a fresh connection.  A
- * client that keeps up with PCFW_SHED_UNIT per `timeout shed` (410 bytes a
- * second by default) is never reset, and below the watermark nobody is.
+ * client that keeps up with PCFW_SHED_UNIT per `timeout shed` (820 bytes a
+ * second by default) is never reset, and until memory passes the watermark
+ * nobody is.
  *
  * Copyright (c) 2026 The proxycard authors
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -26,6 +27,7 @@
 
 static uint32_t last_pass_ms;
 static bool ever_ran;
+static bool shedding;           /* above mem-window, not yet below the low mark */
 
 void pcfw_shed_acked(struct pcfw_client *c, uint32_t n)
 {
@@ -63,25 +65,45 @@ static void find_slowest(struct pcfw_client *c, void *arg)
     }
 }
 
+/*
+ * Below this, shedding stops: PCFW_SHED_LOW_PCT points under mem-window, so
+ * that what it frees makes room for new responses at once instead of
+ * memory hovering at the watermark, where every pooled connection stalls
+ * again with its next response.
+ */
+static bool below_low_mark(void)
+{
+    uint32_t pct = pcfw.cfg.mem_window_pct > PCFW_SHED_LOW_PCT
+                   ? pcfw.cfg.mem_window_pct - PCFW_SHED_LOW_PCT : 0;
+
+    return pcfw_arena_in_use(pcfw.arena) <=
+           (size_t)((uint64_t)pcfw.mem_size * pct / 100);
+}
+
 void pcfw_shed_run(void)
 {
     uint32_t now = pcfw_now();
 
     if (!pcfw.cfg.shed_timeout_ms ||
-        (ever_ran && now - last_pass_ms < PCFW_SHED_PASS_MS) ||
-        !pcfw_mem_above(PCFW_WM_WINDOW)) {
+        (ever_ran && now - last_pass_ms < PCFW_SHED_PASS_MS)) {
         return;
     }
     ever_ran = true;
     last_pass_ms = now;
+    if (pcfw_mem_above(PCFW_WM_WINDOW)) {
+        shedding = true;
+    }
     /*
      * One scan per client reset: O(clients) each, at most
-     * PCFW_SHED_PER_PASS a pass, only while memory is above the watermark.
+     * PCFW_SHED_PER_PASS a pass, only while shedding.
      */
-    for (unsigned n = 0; n < PCFW_SHED_PER_PASS &&
-                         pcfw_mem_above(PCFW_WM_WINDOW); n++) {
+    for (unsigned n = 0; shedding && n < PCFW_SHED_PER_PASS; n++) {
         struct slowest w = { .now = now };
 
+        if (below_low_mark()) {
+            shedding = false;
+            return;
+        }
         pcfw_master_each_client(find_slowest, &w);
         if (!w.c) {
             return;

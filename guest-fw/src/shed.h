@@ -22,6 +22,9 @@ struct pcfw_client;
 /* Most clients reset in one pass: bounds the work of one pcfw_poll(). */
 #define PCFW_SHED_PER_PASS      64
 
+/* Once above mem-window, shed down to this many points below it. */
+#define PCFW_SHED_LOW_PCT       10
+
 /* Passes run at most this often (ms). */
 #define PCFW_SHED_PASS_MS       100
 
@@ -30,9 +33,9 @@ void pcfw_shed_acked(struct pcfw_client *c, uint32_t n);
 /* The card has nothing unacknowledged for the client: it is keeping up. */
 void pcfw_shed_caught_up(struct pcfw_client *c);
 /*
- * While card memory is above `mem-window`, reset the clients that made no
- * progress for `timeout shed`, longest first, until memory is below it
- * again.  From pcfw_poll().
+ * Once card memory is above `mem-window`, reset the clients that made no
+ * progress for `timeout shed`, longest first, until memory is
+ * PCFW_SHED_LOW_PCT points below it.  From pcfw_poll().
  */
 void pcfw_shed_run(void);
 

@@ -14,9 +14,12 @@ the proxycard, through the driver's pcard0), two VMs in turn:
     connections nginx saw (its access log's $connection, stub_status' active
     connections polled during the run): at most the card's pool on the card,
     one per client on virtio; on the card, slowhttptest's slow headers, slow
-    body and slow read (-H, -B, -X; PCTEST_SLOW_CONNS connections each, default
-    2000) with a curl probe every 0.5 s that must always get 200, nginx and the
-    card at most the pool's connections, the card's clients gone after; then
+    body and slow read of a small and of a 64 KiB response (-H, -B, -X, -X;
+    PCTEST_SLOW_CONNS connections each, default 2000) with a curl probe every
+    0.5 s that must always get 200 (within 5 s; 20 s while 64 KiB readers fill
+    card memory and the card sheds them), nginx and the card at most the
+    pool's connections, no card memory allocation failing, the card's clients
+    gone after; then
     SIGINT (Ctrl-C) to run-vm.sh stops QEMU and removes the namespace.
 
 The card's driver also gets tests of its own ("card driver: ..."): the
@@ -38,6 +41,7 @@ Usage: test_vm.py [SUBSTRING...]   run only tests whose name contains one
 Environment: BUILD (default build), VM_ACCEL (auto, tcg or kvm; default auto:
 run-vm.sh's cached KVM probe decides), PCTEST_KEEP=1 keeps the run directory,
 PCTEST_SLOW_CONNS=N slowhttptest's connections a mode (default 2000).
+PCTEST_SLOW_MODES=I,J only those slowhttptest modes (1-based; default all 4).
 """
 
 import ctypes
@@ -730,15 +734,24 @@ def t_many_clients(env):
 # under TCG: slowhttptest gets ~200 connections a second through, not -r).
 SLOW_CONNS = int(os.environ.get("PCTEST_SLOW_CONNS", "2000"))
 SLOWHTTPTEST = shutil.which("slowhttptest")
-# mode flag, name, extra arguments.  Slow read fetches / (287 bytes): a
-# response the card can hold for every client (see docs/security.md: 5,000
-# slow readers of 64 KiB need 320 MB, more than the card's 64 MiB, and then
-# hold the pool).
+# mode flag, name, extra arguments, path, the probe's time limit (s).  The
+# first slow read fetches / (287 bytes): a response the card can hold for
+# every client.  The second fetches 64 KiB: 2,000 readers need 131 MB, more
+# than the card's 64 MiB, so memory passes mem-window and the card must shed
+# the stalled readers (`timeout shed`, 10 s) to keep answering the probe;
+# the probe may wait for that (docs/firmware.md, "Slow readers under memory
+# pressure").
+SLOW_READ = ["-w", "16", "-y", "64", "-n", "2", "-z", "32", "-k", "1"]
 SLOW_MODES = [
-    ("-H", "slow headers", ["-i", "10"]),
-    ("-B", "slow body", ["-i", "10", "-s", "8192"]),
-    ("-X", "slow read", ["-w", "16", "-y", "64", "-n", "2", "-z", "32", "-k", "1"]),
+    ("-H", "slow headers", ["-i", "10"], "/", 5),
+    ("-B", "slow body", ["-i", "10", "-s", "8192"], "/", 5),
+    ("-X", "slow read", SLOW_READ, "/", 5),
+    ("-X", "slow read of 64 KiB", SLOW_READ, "/f64k1.bin", 20),
 ]
+# PCTEST_SLOW_MODES=4 or =1,3: only those modes (1-based), to iterate on one.
+if os.environ.get("PCTEST_SLOW_MODES"):
+    SLOW_MODES = [SLOW_MODES[int(i) - 1]
+                  for i in os.environ["PCTEST_SLOW_MODES"].split(",")]
 # After slowhttptest ends, the card's clients must be gone within its own
 # timeouts (idle, send: 60 s by default) and a margin: its FINs and RSTs come
 # all at once and the TAP drops many (QEMU reads it slowly under TCG).
@@ -799,8 +812,8 @@ def t_slowhttptest(env):
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
 
     failures = []
-    for flag, name, extra in SLOW_MODES:
-        prefix = env.run.path / f"slow{flag[1:]}"
+    for flag, name, extra, path, probe_max in SLOW_MODES:
+        prefix = env.run.path / f"slow{flag[1:]}{'-big' if path != '/' else ''}"
         _, accepts0 = nginx_status()
         calls0 = status_calls[0]
         st0 = vm.qmp_stats()
@@ -825,10 +838,10 @@ def t_slowhttptest(env):
                 t = time.monotonic()
                 try:
                     r = subprocess.run(["ip", "netns", "exec", vm.netns, CURL, "-sS",
-                                        "--noproxy", "*", "--max-time", "5", "-o",
+                                        "--noproxy", "*", "--max-time", str(probe_max), "-o",
                                         "/dev/null", "-w", "%{http_code}",
                                         "http://10.0.2.15/"], capture_output=True,
-                                       timeout=10)
+                                       timeout=probe_max + 5)
                     code = r.stdout.decode() if r.returncode == 0 else \
                         f"curl exit {r.returncode}: {r.stderr.decode(errors='replace').strip()}"
                 except subprocess.TimeoutExpired:
@@ -839,7 +852,7 @@ def t_slowhttptest(env):
                    threading.Thread(target=probe, daemon=True)]
         for th in threads:
             th.start()
-        url = "http://10.0.2.15/"
+        url = "http://10.0.2.15" + path
         args = ["ip", "netns", "exec", vm.netns, SLOWHTTPTEST, flag, "-c", str(n),
                 "-r", "1000", "-l", str(length), "-p", "3", "-u", url, "-g",
                 "-o", str(prefix)] + extra
@@ -893,7 +906,8 @@ def t_slowhttptest(env):
               f"+{st['server-connects'] - st0['server-connects']}, responses-4xx "
               f"+{st['responses-4xx'] - st0['responses-4xx']}, errors "
               f"+{st['errors'] - st0['errors']}, clients-refused "
-              f"+{st['clients-refused'] - st0['clients-refused']}, mem-high-water "
+              f"+{st['clients-refused'] - st0['clients-refused']}, clients-shed "
+              f"+{st['clients-shed'] - st0['clients-shed']}, mem-high-water "
               f"{st['mem-high-water']}, mem-failures {st['mem-failures']}")
         if rc is None:
             failures.append(f"{name}: slowhttptest did not end within {length + 30} s")
@@ -904,6 +918,12 @@ def t_slowhttptest(env):
         if peak["nginx"] > pool or peak["pool"] > pool:
             failures.append(f"{name}: nginx had {peak['nginx']} connections active, the "
                             f"card {peak['pool']} server connections; the pool is {pool}")
+        if st["mem-failures"]:
+            failures.append(f"{name}: {st['mem-failures']} card memory allocations failed")
+        if path != "/" and st["mem-high-water"] > st["mem-size"] * 3 // 4 and \
+                st["clients-shed"] == st0["clients-shed"]:
+            failures.append(f"{name}: card memory passed mem-window and no slow reader "
+                            "was shed")
         if st["clients-active"] > n // 100:
             failures.append(f"{name}: {st['clients-active']} clients still active "
                             f"{drained:.0f} s after slowhttptest ended")
