@@ -425,6 +425,9 @@ static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     c->last_active_ms = c->sent_ms = pcfw_now();
     pcfw_shed_acked(c, len);
     pcfw_client_flush(c);
+    if (!pcfw_client_output_pending(c)) {
+        pcfw_shed_caught_up(c);
+    }
     if (!cb.aborted && !c->dead && c->state != PCFW_CL_CLOSING) {
         c->proxy->ops->drained(c);
     }

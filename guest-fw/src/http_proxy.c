@@ -697,7 +697,7 @@ static void http_parse_more(struct pcfw_client *c)
             return;
         }
         finish_request_head(h, req_body_len(c));
-        h->wait_start_ms = pcfw_now();
+        h->wait_start_ms = h->ready_ms = pcfw_now();
         pcfw_pstats.requests++;
         if (h->answer_options) {
             http_answer_options(c);
@@ -776,9 +776,34 @@ static void http_pair(struct pcfw_pool *pool, struct pcfw_client *c)
 }
 
 /*
+ * The oldest request of @pool's in the ready queue: retries go to the head,
+ * so the head is not always the oldest (a few retries, never many).
+ */
+static uint32_t http_oldest_ready_ms(struct pcfw_pool *pool, uint32_t now)
+{
+    struct pcfw_list *pos, *tmp;
+    uint32_t oldest = 0;
+
+    pcfw_list_for_each_safe(pos, tmp, &pcfw_http_proxy.ready) {
+        struct pcfw_client *c = pcfw_container_of(pos, struct pcfw_client, link);
+
+        if (pool_of(c) == pool) {
+            uint32_t waited = now - c->pd.http.ready_ms;
+
+            oldest = waited > oldest ? waited : oldest;
+            if (c->pd.http.want_fresh) {
+                continue;               /* a retry: look further */
+            }
+            break;                      /* requests behind it are younger */
+        }
+    }
+    return oldest;
+}
+
+/*
  * Pair ready clients with idle connections (FIG. 8 steps 802-810, FIG. 9):
- * oldest first, unless the oldest has waited PCFW_READY_LIFO_MS.  Then the
- * queue is standing (more requests come than the pool serves: a slow
+ * oldest first, unless @pool's oldest has waited PCFW_READY_LIFO_MS since
+ * its request was complete.  Then the queue is standing (more requests come than the pool serves: a slow
  * server, or slow readers holding the pool), and the newest go first
  * (adaptive LIFO): a client that just asked is still there to read its
  * answer, while the oldest waiters may have given up long ago, and a
@@ -788,13 +813,11 @@ static void http_pair(struct pcfw_pool *pool, struct pcfw_client *c)
 static void http_run(struct pcfw_pool *pool)
 {
     struct pcfw_list *ready = &pcfw_http_proxy.ready, *pos, *tmp;
-    struct pcfw_client *oldest;
 
     if (pcfw_list_empty(ready) || pcfw_list_empty(&pool->idle)) {
         return;
     }
-    oldest = pcfw_container_of(ready->next, struct pcfw_client, link);
-    if (pcfw_now() - oldest->pd.http.wait_start_ms < PCFW_READY_LIFO_MS) {
+    if (http_oldest_ready_ms(pool, pcfw_now()) < PCFW_READY_LIFO_MS) {
         pcfw_list_for_each_safe(pos, tmp, ready) {
             if (pcfw_list_empty(&pool->idle)) {
                 return;

@@ -93,6 +93,7 @@ struct pcfw_http_client {
     uint32_t req_start_ms;      /* first byte of this request */
     uint32_t body_read_ms;      /* the body's last bytes came then */
     uint32_t wait_start_ms;     /* queued or sent: start of server wait */
+    uint32_t ready_ms;          /* the request was complete (not reset by a retry) */
     /* response side */
     uint8_t rphase;
     struct pcfw_http_head_scan rscan;

@@ -73,8 +73,9 @@ static void find_slowest(struct pcfw_client *c, void *arg)
  */
 static bool below_low_mark(void)
 {
-    uint32_t pct = pcfw.cfg.mem_window_pct > PCFW_SHED_LOW_PCT
-                   ? pcfw.cfg.mem_window_pct - PCFW_SHED_LOW_PCT : 0;
+    uint32_t win = pcfw.cfg.mem_window_pct;
+    uint32_t pct = win - (win / 2 < PCFW_SHED_LOW_PCT ? win / 2
+                                                      : PCFW_SHED_LOW_PCT);
 
     return pcfw_arena_in_use(pcfw.arena) <=
            (size_t)((uint64_t)pcfw.mem_size * pct / 100);
@@ -106,6 +107,11 @@ void pcfw_shed_run(void)
         }
         pcfw_master_each_client(find_slowest, &w);
         if (!w.c) {
+            /* Nobody to shed: below the watermark, memory is falling
+             * without help, and a reader stalling later is not shed. */
+            if (!pcfw_mem_above(PCFW_WM_WINDOW)) {
+                shedding = false;
+            }
             return;
         }
         if (pcfw_pstats.clients_shed++ % 1000 == 0) {

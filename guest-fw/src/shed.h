@@ -22,7 +22,8 @@ struct pcfw_client;
 /* Most clients reset in one pass: bounds the work of one pcfw_poll(). */
 #define PCFW_SHED_PER_PASS      64
 
-/* Once above mem-window, shed down to this many points below it. */
+/* Once above mem-window, shed down to this many points below it (at most
+ * half the watermark). */
 #define PCFW_SHED_LOW_PCT       10
 
 /* Passes run at most this often (ms). */
