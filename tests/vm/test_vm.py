@@ -111,6 +111,7 @@ class CmdChannel:
         self.buf = b""
         self.n = 0
         self.lock = threading.Lock()
+        self.ready = False          # the guest's cmdchan answered once
 
     def _connect(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -118,12 +119,50 @@ class CmdChannel:
         self.sock = s
         self.buf = b""
 
+    def _wait_ready(self, timeout):
+        """
+        Ping until the guest's cmdchan answers.  READY is the last line of
+        the guest's rcS, and init starts cmdchan only after it: a command
+        sent at once could reach ttyS1 before cmdchan opened it, and be lost
+        (seen once under load: a fresh VM's first command timed out).
+        "true" is harmless if a ping is lost and the next one answered.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.ready:
+            self.n += 1
+            self.sock.sendall(f"p{self.n}{uuid.uuid4().hex[:6]} true\n".encode())
+            wait_until = min(deadline, time.monotonic() + 2.0)
+            pong = re.compile(rb"@@END p\S* \d+\n")
+            while not pong.search(self.buf):
+                left = wait_until - time.monotonic()
+                if left <= 0:
+                    break
+                self.sock.settimeout(left)
+                try:
+                    data = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not data:
+                    self.close()
+                    raise TestFailure("command channel closed before the guest answered")
+                self.buf += data
+            m = None
+            for m in pong.finditer(self.buf):
+                pass
+            if m:
+                self.buf = self.buf[m.end():]
+                self.ready = True
+            elif time.monotonic() >= deadline:
+                self.close()
+                raise TestFailure(f"the guest's command channel did not answer in {timeout}s")
+
     def run(self, cmd, timeout=60.0):
         """Run one shell command line in the guest: (status, output)."""
         check("\n" not in cmd, "one line only")
         with self.lock:
             if self.sock is None:
                 self._connect()
+            self._wait_ready(timeout)
             self.n += 1
             tag = f"t{self.n}{uuid.uuid4().hex[:6]}"
             self.sock.sendall(f"{tag} {cmd}\n".encode())
