@@ -119,6 +119,23 @@ class CmdChannel:
         self.sock = s
         self.buf = b""
 
+    def _recv(self, deadline, what):
+        """Add what the guest sent to self.buf; False once @deadline passed."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                self.close()
+                raise TestFailure(f"command channel closed {what}")
+            self.buf += data
+            return True
+
     def _wait_ready(self, timeout):
         """
         Ping until the guest's cmdchan answers.  READY is the last line of
@@ -133,19 +150,9 @@ class CmdChannel:
             self.sock.sendall(f"p{self.n}{uuid.uuid4().hex[:6]} true\n".encode())
             wait_until = min(deadline, time.monotonic() + 2.0)
             pong = re.compile(rb"@@END p\S* \d+\n")
-            while not pong.search(self.buf):
-                left = wait_until - time.monotonic()
-                if left <= 0:
-                    break
-                self.sock.settimeout(left)
-                try:
-                    data = self.sock.recv(65536)
-                except socket.timeout:
-                    continue
-                if not data:
-                    self.close()
-                    raise TestFailure("command channel closed before the guest answered")
-                self.buf += data
+            while not pong.search(self.buf) and \
+                    self._recv(wait_until, "before the guest answered"):
+                pass
             m = None
             for m in pong.finditer(self.buf):
                 pass
@@ -179,20 +186,10 @@ class CmdChannel:
                             rc = int(self.buf[j + len(end):k])
                             self.buf = self.buf[k + 1:]
                             return rc, out.decode(errors="replace")
-                left = deadline - time.monotonic()
-                if left <= 0:
+                if not self._recv(deadline, f"during: {cmd}"):
                     # The answer may still come: start afresh next time.
                     self.close()
                     raise TestFailure(f"guest command timed out after {timeout}s: {cmd}")
-                self.sock.settimeout(left)
-                try:
-                    data = self.sock.recv(65536)
-                except socket.timeout:
-                    continue
-                if not data:
-                    self.close()
-                    raise TestFailure(f"command channel closed during: {cmd}")
-                self.buf += data
 
     def ok(self, cmd, timeout=60.0):
         rc, out = self.run(cmd, timeout)
