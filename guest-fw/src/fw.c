@@ -81,6 +81,11 @@ static uint32_t pcfw_tw_max(size_t mem_size)
     return (uint32_t)(mem_size / 16 / cost);
 }
 
+size_t pcfw_mem_mark(uint32_t pct)
+{
+    return (size_t)((uint64_t)pcfw.mem_size * pct / 100);
+}
+
 bool pcfw_mem_above(enum pcfw_watermark wm)
 {
     static const char *const what[] = {
@@ -88,7 +93,7 @@ bool pcfw_mem_above(enum pcfw_watermark wm)
     };
     uint32_t pct = wm == PCFW_WM_WINDOW ? pcfw.cfg.mem_window_pct
                                         : pcfw.cfg.mem_refuse_pct;
-    size_t mark = (size_t)((uint64_t)pcfw.mem_size * pct / 100);
+    size_t mark = pcfw_mem_mark(pct);
     size_t in_use = pcfw_arena_in_use(pcfw.arena);
     bool above = in_use > mark;
 

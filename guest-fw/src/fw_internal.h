@@ -51,6 +51,8 @@ enum pcfw_watermark {
     PCFW_WM_REFUSE,
 };
 bool pcfw_mem_above(enum pcfw_watermark wm);
+/* @pct percent of card memory, in bytes (the watermarks' arithmetic). */
+size_t pcfw_mem_mark(uint32_t pct);
 
 /* ports.c: the two Ethernet ports as lwIP netifs. */
 int pcfw_ports_init(void);

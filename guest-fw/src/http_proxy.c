@@ -803,8 +803,9 @@ static uint32_t http_oldest_ready_ms(struct pcfw_pool *pool, uint32_t now)
 /*
  * Pair ready clients with idle connections (FIG. 8 steps 802-810, FIG. 9):
  * oldest first, unless @pool's oldest has waited PCFW_READY_LIFO_MS since
- * its request was complete.  Then the queue is standing (more requests come than the pool serves: a slow
- * server, or slow readers holding the pool), and the newest go first
+ * its request was complete.  Then the queue is standing (more requests
+ * come than the pool serves: a slow server, or slow readers holding the
+ * pool), and the newest go first
  * (adaptive LIFO): a client that just asked is still there to read its
  * answer, while the oldest waiters may have given up long ago, and a
  * backlog of thousands (slowhttptest's) no longer keeps a new client waiting
@@ -813,24 +814,17 @@ static uint32_t http_oldest_ready_ms(struct pcfw_pool *pool, uint32_t now)
 static void http_run(struct pcfw_pool *pool)
 {
     struct pcfw_list *ready = &pcfw_http_proxy.ready, *pos, *tmp;
+    bool lifo;
 
     if (pcfw_list_empty(ready) || pcfw_list_empty(&pool->idle)) {
         return;
     }
-    if (http_oldest_ready_ms(pool, pcfw_now()) < PCFW_READY_LIFO_MS) {
-        pcfw_list_for_each_safe(pos, tmp, ready) {
-            if (pcfw_list_empty(&pool->idle)) {
-                return;
-            }
-            http_pair(pool, pcfw_container_of(pos, struct pcfw_client, link));
-        }
-    } else {
-        pcfw_list_for_each_safe_rev(pos, tmp, ready) {
-            if (pcfw_list_empty(&pool->idle)) {
-                return;
-            }
-            http_pair(pool, pcfw_container_of(pos, struct pcfw_client, link));
-        }
+    lifo = http_oldest_ready_ms(pool, pcfw_now()) >= PCFW_READY_LIFO_MS;
+    /* http_pair() may unlink only @pos: step from what was next to it. */
+    for (pos = lifo ? ready->prev : ready->next;
+         pos != ready && !pcfw_list_empty(&pool->idle); pos = tmp) {
+        tmp = lifo ? pos->prev : pos->next;
+        http_pair(pool, pcfw_container_of(pos, struct pcfw_client, link));
     }
 }
 

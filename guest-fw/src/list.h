@@ -86,9 +86,4 @@ static inline struct pcfw_list *pcfw_list_pop_head(struct pcfw_list *head)
     for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); \
          (pos) = (tmp), (tmp) = (pos)->next)
 
-/* The same from the tail. */
-#define pcfw_list_for_each_safe_rev(pos, tmp, head) \
-    for ((pos) = (head)->prev, (tmp) = (pos)->prev; (pos) != (head); \
-         (pos) = (tmp), (tmp) = (pos)->prev)
-
 #endif /* PCFW_LIST_H */

@@ -283,7 +283,7 @@ int pcfw_sec_prepare(const struct pcfw_config *cfg)
                sizeof(struct src) + sizeof(struct table) +
                3 * PCFW_ARENA_OVERHEAD;
         if (pcfw_arena_in_use(pcfw.arena) + need >
-            (uint64_t)pcfw.mem_size * cfg->mem_window_pct / 100) {
+            pcfw_mem_mark(cfg->mem_window_pct)) {
             return PCFW_ERR_NOMEM;
         }
     }

@@ -26,7 +26,6 @@
 #include "shed.h"
 
 static uint32_t last_pass_ms;
-static bool ever_ran;
 static bool shedding;           /* above mem-window, not yet below the low mark */
 
 void pcfw_shed_acked(struct pcfw_client *c, uint32_t n)
@@ -77,19 +76,16 @@ static bool below_low_mark(void)
     uint32_t pct = win - (win / 2 < PCFW_SHED_LOW_PCT ? win / 2
                                                       : PCFW_SHED_LOW_PCT);
 
-    return pcfw_arena_in_use(pcfw.arena) <=
-           (size_t)((uint64_t)pcfw.mem_size * pct / 100);
+    return pcfw_arena_in_use(pcfw.arena) <= pcfw_mem_mark(pct);
 }
 
 void pcfw_shed_run(void)
 {
     uint32_t now = pcfw_now();
 
-    if (!pcfw.cfg.shed_timeout_ms ||
-        (ever_ran && now - last_pass_ms < PCFW_SHED_PASS_MS)) {
+    if (!pcfw.cfg.shed_timeout_ms || now - last_pass_ms < PCFW_SHED_PASS_MS) {
         return;
     }
-    ever_ran = true;
     last_pass_ms = now;
     if (pcfw_mem_above(PCFW_WM_WINDOW)) {
         shedding = true;
@@ -116,8 +112,9 @@ void pcfw_shed_run(void)
         }
         if (pcfw_pstats.clients_shed++ % 1000 == 0) {
             pcfw_log(PCFW_LOG_WARN, "card memory above mem-window: reset "
-                     "a client that read nothing for %u ms (%llu so far; "
-                     "one line per 1000)", (unsigned)w.stalled_ms,
+                     "a client that took under %u bytes in %u ms (%llu so "
+                     "far; one line per 1000)", PCFW_SHED_UNIT,
+                     (unsigned)w.stalled_ms,
                      (unsigned long long)pcfw_pstats.clients_shed);
         }
         pcfw_client_abort(w.c);

@@ -78,7 +78,7 @@
 /* Short timeouts, so that a few time steps reach them. */
 #define CONFIG_TIMEOUTS \
     "timeout request 2s\ntimeout server 3s\ntimeout idle 4s\n" \
-    "timeout pool-idle 5s\ntimeout connect 1s\n"
+    "timeout pool-idle 5s\ntimeout connect 1s\ntimeout shed 1s\n"
 #define CONFIG_LIMITS \
     "max-clients 16\nmax-header 4k\nmax-body 64k\nbuffer 64k\n"
 /* The pass-through listener names its clients (PROXY protocol, issue 11). */

@@ -4,8 +4,10 @@
 # boot, curl, byte-exact downloads up to 10 MiB, ethtool -S counters, driver
 # unload and reload under traffic, poweroff, 200 concurrent clients from a
 # network namespace on a TAP device (nginx sees at most the card's pool),
-# slowhttptest's slow headers, slow body and slow read from that namespace
-# with a probe client served throughout (the card only), Ctrl-C; for the card's driver: cached statistics, a 64 KiB configuration,
+# slowhttptest's slow headers, slow body and slow reads (a small and a
+# 64 KiB response) from that namespace with a probe client served
+# throughout (the card only), Ctrl-C; for the card's driver: cached
+# statistics, a 64 KiB configuration,
 # ethtool -G, INTx (a boot with pci=nomsi).  Prints TAP ("1..N", "ok N -
 # name", "not ok N - name" with "#" diagnostics and the guest's console,
 # "# SKIP reason"); exit status 0 only if nothing failed.  The card's tests
