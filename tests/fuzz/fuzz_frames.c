@@ -40,7 +40,8 @@
  *   op & 7 == 4  ODD: the next CLIENT/SERVER record gets a sequence offset
  *                (s16 LE) and a window (u8, in 256-byte units).
  *   op & 7 == 5  DRAIN: a second round of the automatic replies.
- *   op & 7 == 6  RECONFIG: load reconfigs[op bits 3-5] (pcfw_reconfigure).
+ *   op & 7 == 6  RECONFIG: load reconfigs[op bits 3-5] (pcfw_reconfigure);
+ *                only the first MAX_RECONFIGS of an input, the rest skipped.
  *   otherwise    skipped.
  *
  * Invariants besides the sanitizers: the firmware never faults (an lwIP
@@ -139,6 +140,13 @@ static const uint16_t client_ports[4] = { 80, 2222, 8081, 80 };
 #define MAX_CONNS       32
 #define MAX_PENDING     64
 #define MAX_STEPS       512         /* pcfw_poll calls per input */
+/*
+ * One byte in eight of a random input is a RECONFIG, and parsing a
+ * configuration and redialling its pools costs more than anything else an
+ * input does: uncapped, reconfigurations took half the target's time.  The
+ * firmware's reconfiguration paths need a few per input, not hundreds.
+ */
+#define MAX_RECONFIGS   4
 
 /* One TCP connection the card has with a peer we play. */
 struct conn {
@@ -171,6 +179,7 @@ struct harness {
     uint16_t next_peer_port;
     bool auto_accept, auto_ack;
     unsigned steps;
+    unsigned reconfigs;             /* RECONFIG records applied */
     uint64_t frames_out;
 };
 
@@ -849,6 +858,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t n)
         case 6: {                                   /* RECONFIG */
             const char *text = reconfigs[(op >> 3) & 7];
             char err[256];
+
+            if (H.reconfigs >= MAX_RECONFIGS) {
+                break;
+            }
+            H.reconfigs++;
             pcfw_reconfigure(text, strlen(text), err, sizeof(err));
             CHECK(pcfw_fault() == NULL);
             pump();
