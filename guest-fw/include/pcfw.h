@@ -80,7 +80,14 @@ struct pcfw_listener {
  * proxy sees it, and to every HTTP request before it is forwarded.
  */
 #define PCFW_MAX_ACL        64
+#define PCFW_MAX_LIMITS     8       /* limit-conn, limit-rate, limit-req */
 #define PCFW_MAX_HTTP_RULES 32
+/*
+ * The rules above are numbered 1, 2, ... in the order their lines appear
+ * (all kinds together); the first PCFW_SEC_RULE_COUNTERS have a counter of
+ * their own (sec-rule-N), every rule one of its kind.
+ */
+#define PCFW_SEC_RULE_COUNTERS 32
 #define PCFW_MAX_USERS      64
 #define PCFW_MAX_TOKENS     64
 #define PCFW_RULE_VALUE     64      /* a rule's value, NUL included */
@@ -93,6 +100,8 @@ struct pcfw_acl_rule {
     uint32_t net, mask;     /* network byte order; mask 0 matches all */
     uint16_t port;          /* card port; 0: every listener */
     bool allow;
+    uint32_t line;          /* configuration line */
+    uint16_t no;            /* rule number (above) */
 };
 
 /* A token bucket per source: @burst tokens, refilled at @milli_per_s / 1000
@@ -100,6 +109,26 @@ struct pcfw_acl_rule {
 struct pcfw_rate_limit {
     uint32_t milli_per_s;
     uint32_t burst;
+};
+
+enum pcfw_limit_kind {
+    PCFW_LIMIT_CONN = 1,        /* limit-conn: connections open at once */
+    PCFW_LIMIT_RATE,            /* limit-rate: new connections */
+    PCFW_LIMIT_REQ,             /* limit-req: HTTP requests (429) */
+};
+
+/*
+ * A per-source limit.  With a port it counts a source's connections or
+ * requests on that card port only; without, on every listener together.
+ * Every limit that applies must allow a connection or request.
+ */
+struct pcfw_limit_rule {
+    uint8_t kind;                       /* enum pcfw_limit_kind */
+    uint16_t port;                      /* card port; 0: every listener */
+    uint32_t conns;                     /* PCFW_LIMIT_CONN */
+    struct pcfw_rate_limit rate;        /* PCFW_LIMIT_RATE, _REQ */
+    uint32_t line;
+    uint16_t no;
 };
 
 /* In this order: security.c looks for the kinds that read the path by range. */
@@ -116,6 +145,8 @@ struct pcfw_http_rule {
     uint16_t port;                      /* card port; 0: every HTTP listener */
     char value[PCFW_RULE_VALUE];        /* method, host or prefix; auth: realm */
     char path[PCFW_RULE_VALUE];         /* auth: the prefix it guards */
+    uint32_t line;
+    uint16_t no;
 };
 
 /* A `user`: the password itself never reaches the card, only its hash. */
@@ -129,9 +160,8 @@ struct pcfw_user {
 struct pcfw_security_config {
     unsigned n_acl;
     struct pcfw_acl_rule acl[PCFW_MAX_ACL];
-    uint32_t limit_conn;                /* connections per source at once */
-    struct pcfw_rate_limit conn_rate;   /* new connections per source */
-    struct pcfw_rate_limit req_rate;    /* HTTP requests per source (429) */
+    unsigned n_limits;
+    struct pcfw_limit_rule limits[PCFW_MAX_LIMITS];
     uint32_t sources;                   /* per-source table entries */
     uint32_t half_open;                 /* half-open connections per source */
     unsigned n_rules;
@@ -214,6 +244,13 @@ struct pcfw_proxy_stats {
     uint64_t sec_auth_failed;       /* requests: `auth` (401) */
     uint64_t sec_sources;           /* per-source entries in use now */
     uint64_t sec_sources_evicted;   /* entries reused for another source */
+    /*
+     * What rule N decided, for N <= PCFW_SEC_RULE_COUNTERS: connections an
+     * allow rule admitted; connections or requests every other rule
+     * refused.  Zeroed when a configuration is loaded (the numbers may
+     * name other rules then).
+     */
+    uint64_t sec_rule_hits[PCFW_SEC_RULE_COUNTERS];
 };
 
 struct pcfw_stats {

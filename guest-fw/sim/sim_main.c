@@ -770,7 +770,7 @@ static void sim_json_firmware(FILE *f, Sim *s)
             ", \"sec_req_limited\": %" PRIu64 ", \"sec_http_denied\": %" PRIu64
             ", \"sec_auth_failed\": %" PRIu64 ", \"sec_sources\": %" PRIu64
             ", \"sec_sources_evicted\": %" PRIu64
-            ", \"clients_shed\": %" PRIu64 "}\n  },\n",
+            ", \"clients_shed\": %" PRIu64 ", \"sec_rule_hits\": [",
             st.proxy.clients_active, st.proxy.clients_accepted,
             st.proxy.clients_refused, st.proxy.requests,
             st.proxy.responses[0], st.proxy.responses[1], st.proxy.responses[2],
@@ -784,6 +784,10 @@ static void sim_json_firmware(FILE *f, Sim *s)
             st.proxy.sec_req_limited, st.proxy.sec_http_denied,
             st.proxy.sec_auth_failed, st.proxy.sec_sources,
             st.proxy.sec_sources_evicted, st.proxy.clients_shed);
+    for (int r = 0; r < PCFW_SEC_RULE_COUNTERS; r++) {
+        fprintf(f, "%s%" PRIu64, r ? ", " : "", st.proxy.sec_rule_hits[r]);
+    }
+    fprintf(f, "]}\n  },\n");
 }
 
 static void sim_json_harness(FILE *f, const Sim *s)

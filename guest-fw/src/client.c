@@ -74,7 +74,7 @@ static void client_free(struct pcfw_client *c)
     pcfw_bq_clear(&c->out);
     pcfw_pstats.clients_active--;
     if (c->sec_counted) {
-        pcfw_sec_closed(c->addr.addr);
+        pcfw_sec_closed(c->addr.addr, c->local_port);
         c->sec_counted = false;
     }
     if (c->proxy == &pcfw_pass_proxy) {

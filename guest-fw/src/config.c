@@ -405,8 +405,6 @@ static const struct num_directive num_directives[] = {
       false },
     { "mem-refuse", offsetof(struct pcfw_config, mem_refuse_pct), 4, 1, 100,
       false },
-    { "limit-conn", offsetof(struct pcfw_config, sec.limit_conn), 4, 0,
-      1000000, false },
     { "limit-half-open", offsetof(struct pcfw_config, sec.half_open), 4, 1,
       1024, false },
     { "sources", offsetof(struct pcfw_config, sec.sources), 4, 64, 1000000,
@@ -501,37 +499,90 @@ static bool parse_rule_tail(const struct line *l, int from, uint16_t *port,
     return true;
 }
 
-/* N/s or N/m, and an optional "burst N". */
-static int do_rate(struct pcfw_rate_limit *r, const struct line *l,
-                   char *err, size_t errlen)
+/* N/s or N/m in @word into @r (burst 1): false if it is not one. */
+static bool parse_rate(const char *word, struct pcfw_rate_limit *r)
 {
     char num[MAX_WORD];
-    const char *slash = l->nwords >= 2 ? strchr(l->word[1], '/') : NULL;
-    uint64_t n, burst = 1;
+    const char *slash = strchr(word, '/');
+    uint64_t n;
     size_t len;
 
-    if (!slash || (slash[1] != 's' && slash[1] != 'm') ||
-        slash[2] != '\0' || (l->nwords != 2 && l->nwords != 4)) {
-        goto bad;
+    if (!slash || (slash[1] != 's' && slash[1] != 'm') || slash[2] != '\0') {
+        return false;
     }
-    len = (size_t)(slash - l->word[1]);
-    memcpy(num, l->word[1], len);
+    len = (size_t)(slash - word);
+    memcpy(num, word, len);
     num[len] = '\0';
     if (!parse_uint(num, 1000000, &n) || n == 0) {
-        goto bad;
-    }
-    if (l->nwords == 4 && (strcmp(l->word[2], "burst") != 0 ||
-                           !parse_uint(l->word[3], 1000000, &burst) ||
-                           burst == 0)) {
-        goto bad;
+        return false;
     }
     r->milli_per_s = slash[1] == 's' ? (uint32_t)(n * 1000)
                                      : (uint32_t)((n * 1000 + 59) / 60);
-    r->burst = (uint32_t)burst;
+    r->burst = 1;
+    return true;
+}
+
+/*
+ * limit-conn N [port P], limit-rate and limit-req N/s|N/m [burst B]
+ * [port P].  A later line of the same kind and port replaces an earlier
+ * one (limit-conn 0 removes it), so a limit set twice means what it did
+ * when there was one of each.
+ */
+static int do_limit(struct pcfw_security_config *sc, const struct line *l,
+                    enum pcfw_limit_kind kind, char *err, size_t errlen)
+{
+    struct pcfw_limit_rule r = { .kind = (uint8_t)kind, .line = l->no };
+    unsigned k;
+    uint64_t v;
+    bool ok = l->nwords >= 2;
+
+    if (ok && kind == PCFW_LIMIT_CONN) {
+        ok = parse_uint(l->word[1], 1000000, &v);
+        r.conns = (uint32_t)v;
+    } else if (ok) {
+        ok = parse_rate(l->word[1], &r.rate);
+    }
+    for (int i = 2; ok && i < l->nwords; i += 2) {
+        ok = i + 1 < l->nwords;
+        if (ok && kind != PCFW_LIMIT_CONN &&
+            strcmp(l->word[i], "burst") == 0) {
+            ok = parse_uint(l->word[i + 1], 1000000, &v) && v > 0;
+            r.rate.burst = (uint32_t)v;
+        } else if (ok && strcmp(l->word[i], "port") == 0) {
+            ok = parse_uint(l->word[i + 1], 65535, &v) && v > 0;
+            r.port = (uint16_t)v;
+        } else {
+            ok = false;
+        }
+    }
+    if (!ok) {
+        return fail(err, errlen, l, kind == PCFW_LIMIT_CONN
+                    ? "expected 'limit-conn N [port P]' (N from 0 to 1000000)"
+                    : "expected '%s N/s|N/m [burst B] [port P]' (N and B "
+                      "from 1 to 1000000)", l->word[0]);
+    }
+    for (k = 0; k < sc->n_limits; k++) {
+        if (sc->limits[k].kind == r.kind && sc->limits[k].port == r.port) {
+            break;
+        }
+    }
+    if (kind == PCFW_LIMIT_CONN && r.conns == 0) {
+        if (k < sc->n_limits) {
+            memmove(&sc->limits[k], &sc->limits[k + 1],
+                    (sc->n_limits - k - 1) * sizeof(sc->limits[0]));
+            sc->n_limits--;
+        }
+        return 0;
+    }
+    if (k == PCFW_MAX_LIMITS) {
+        return fail(err, errlen, l, "more than %d limit-conn/limit-rate/"
+                    "limit-req rules", PCFW_MAX_LIMITS);
+    }
+    sc->limits[k] = r;
+    if (k == sc->n_limits) {
+        sc->n_limits++;
+    }
     return 0;
-bad:
-    return fail(err, errlen, l, "expected '%s N/s|N/m [burst N]' (N from 1 "
-                "to 1000000)", l->word[0]);
 }
 
 static bool parse_hex(const char *s, uint8_t *out, size_t max, size_t *n)
@@ -608,7 +659,7 @@ static int do_security(struct pcfw_config *cfg, const struct line *l,
     const char *w = l->word[0];
 
     if (strcmp(w, "allow") == 0 || strcmp(w, "deny") == 0) {
-        struct pcfw_acl_rule r = { .allow = w[0] == 'a' };
+        struct pcfw_acl_rule r = { .allow = w[0] == 'a', .line = l->no };
 
         if (l->nwords < 2 || !parse_acl_net(l->word[1], &r.net, &r.mask) ||
             !parse_rule_tail(l, 2, &r.port, NULL, 0)) {
@@ -622,14 +673,17 @@ static int do_security(struct pcfw_config *cfg, const struct line *l,
         sc->acl[sc->n_acl++] = r;
         return 0;
     }
+    if (strcmp(w, "limit-conn") == 0) {
+        return do_limit(sc, l, PCFW_LIMIT_CONN, err, errlen);
+    }
     if (strcmp(w, "limit-rate") == 0) {
-        return do_rate(&sc->conn_rate, l, err, errlen);
+        return do_limit(sc, l, PCFW_LIMIT_RATE, err, errlen);
     }
     if (strcmp(w, "limit-req") == 0) {
-        return do_rate(&sc->req_rate, l, err, errlen);
+        return do_limit(sc, l, PCFW_LIMIT_REQ, err, errlen);
     }
     if (strcmp(w, "http-deny") == 0 || strcmp(w, "auth") == 0) {
-        struct pcfw_http_rule r = { 0 };
+        struct pcfw_http_rule r = { .line = l->no };
         bool deny = w[0] == 'h';
         const char *kind = l->nwords >= 3 ? l->word[1] : "";
 
@@ -819,6 +873,39 @@ static int check_routes(const struct pcfw_config *cfg, char *err,
     return 0;
 }
 
+/*
+ * Number the security rules 1, 2, ... in the order of their lines, all
+ * kinds together (one rule per line): the numbers the log and the sec-rule-N
+ * counters use.
+ */
+static void number_rules(struct pcfw_security_config *sc)
+{
+    uint16_t *no[PCFW_MAX_ACL + PCFW_MAX_LIMITS + PCFW_MAX_HTTP_RULES];
+    uint32_t line[PCFW_MAX_ACL + PCFW_MAX_LIMITS + PCFW_MAX_HTTP_RULES];
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < sc->n_acl; i++, n++) {
+        no[n] = &sc->acl[i].no;
+        line[n] = sc->acl[i].line;
+    }
+    for (unsigned i = 0; i < sc->n_limits; i++, n++) {
+        no[n] = &sc->limits[i].no;
+        line[n] = sc->limits[i].line;
+    }
+    for (unsigned i = 0; i < sc->n_rules; i++, n++) {
+        no[n] = &sc->rules[i].no;
+        line[n] = sc->rules[i].line;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t before = 0;
+
+        for (unsigned j = 0; j < n; j++) {
+            before += line[j] < line[i];
+        }
+        *no[i] = (uint16_t)(before + 1);
+    }
+}
+
 int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
                       char *err, size_t errlen)
 {
@@ -862,5 +949,6 @@ int pcfw_config_parse(struct pcfw_config *cfg, const char *text, size_t len,
         }
         i++;
     }
+    number_rules(&cfg->sec);
     return check_routes(cfg, err, errlen);
 }

@@ -72,7 +72,8 @@ static err_t master_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     c = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*c));
     if (!c) {
         if (counted) {
-            pcfw_sec_closed(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)));
+            pcfw_sec_closed(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)),
+                            pcb->local_port);
         }
         pcfw_pstats.clients_refused++;
         tcp_abort(pcb);

@@ -24,25 +24,34 @@
 #define CRED_MAX        256
 
 /*
- * One source: 36 bytes, plus 4 for its hash bucket (docs/security.md).
- * Token buckets count thousandths of a token.
+ * What one source has used of limit k (pcfw.cfg.sec.limits[k]): the
+ * connections it has open where the limit counts (limit-conn), or the
+ * thousandths of a token in its bucket and when it was last filled.
+ */
+struct lim_state {
+    uint32_t v, ms;
+};
+
+/*
+ * One source: 20 bytes, 8 per limit rule, plus 4 for its hash bucket
+ * (docs/security.md).
  */
 struct src {
     uint32_t addr;              /* network byte order */
-    uint32_t conns;             /* connections open now */
-    uint32_t conn_tokens, req_tokens;
-    uint32_t conn_ms, req_ms;   /* when each bucket was last filled */
+    uint32_t conns;             /* connections open now, every port */
     uint32_t hnext;             /* hash chain */
     uint32_t prev, next;        /* LRU list (conns == 0 only), or free list */
+    struct lim_state lim[];     /* one per limit rule, in their order */
 };
 
 struct table {
     uint32_t size, nbuckets;    /* nbuckets: a power of two >= size */
+    uint32_t stride;            /* bytes per entry */
     uint32_t used;
     uint32_t lru_head, lru_tail;    /* most recently idle first */
     uint32_t free_head;
     uint32_t *bucket;
-    struct src *e;
+    uint8_t *e;                 /* size entries of stride bytes */
 };
 
 static struct table *table, *prepared;
@@ -54,8 +63,40 @@ static uint32_t log_second = UINT32_MAX, log_budget, log_suppressed;
 
 static bool limits_on(const struct pcfw_security_config *sc)
 {
-    return sc->limit_conn || sc->conn_rate.milli_per_s ||
-           sc->req_rate.milli_per_s;
+    return sc->n_limits > 0;
+}
+
+static bool limit_applies(const struct pcfw_limit_rule *r, uint16_t port)
+{
+    return !r->port || r->port == port;
+}
+
+/* The same limits, in the same order: a table counting one counts both. */
+static bool same_limits(const struct pcfw_security_config *a,
+                        const struct pcfw_security_config *b)
+{
+    if (a->n_limits != b->n_limits) {
+        return false;
+    }
+    for (unsigned k = 0; k < a->n_limits; k++) {
+        const struct pcfw_limit_rule *x = &a->limits[k], *y = &b->limits[k];
+
+        if (x->kind != y->kind || x->port != y->port ||
+            x->conns != y->conns ||
+            x->rate.milli_per_s != y->rate.milli_per_s ||
+            x->rate.burst != y->rate.burst) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A rule decided (pcfw_proxy_stats.sec_rule_hits). */
+static void rule_hit(uint16_t no)
+{
+    if (no >= 1 && no <= PCFW_SEC_RULE_COUNTERS) {
+        pcfw_pstats.sec_rule_hits[no - 1]++;
+    }
 }
 
 /* ---- logging, at most LOG_PER_SECOND lines a second ---- */
@@ -98,6 +139,11 @@ static const char *addr_str(uint32_t addr, char buf[16])
 
 /* ---- the per-source table ---- */
 
+static struct src *src_at(const struct table *t, uint32_t i)
+{
+    return (struct src *)(void *)(t->e + (size_t)i * t->stride);
+}
+
 static uint32_t src_hash(const struct table *t, uint32_t addr)
 {
     uint64_t x = hash_key ^ addr;
@@ -110,15 +156,15 @@ static uint32_t src_hash(const struct table *t, uint32_t addr)
 
 static void lru_unlink(struct table *t, uint32_t i)
 {
-    struct src *s = &t->e[i];
+    struct src *s = src_at(t, i);
 
     if (s->prev != NIL) {
-        t->e[s->prev].next = s->next;
+        src_at(t, s->prev)->next = s->next;
     } else {
         t->lru_head = s->next;
     }
     if (s->next != NIL) {
-        t->e[s->next].prev = s->prev;
+        src_at(t, s->next)->prev = s->prev;
     } else {
         t->lru_tail = s->prev;
     }
@@ -127,12 +173,12 @@ static void lru_unlink(struct table *t, uint32_t i)
 
 static void lru_push(struct table *t, uint32_t i)
 {
-    struct src *s = &t->e[i];
+    struct src *s = src_at(t, i);
 
     s->prev = NIL;
     s->next = t->lru_head;
     if (t->lru_head != NIL) {
-        t->e[t->lru_head].prev = i;
+        src_at(t, t->lru_head)->prev = i;
     } else {
         t->lru_tail = i;
     }
@@ -141,20 +187,20 @@ static void lru_push(struct table *t, uint32_t i)
 
 static void chain_remove(struct table *t, uint32_t i)
 {
-    uint32_t *p = &t->bucket[src_hash(t, t->e[i].addr)];
+    uint32_t *p = &t->bucket[src_hash(t, src_at(t, i)->addr)];
 
     while (*p != i) {
-        p = &t->e[*p].hnext;
+        p = &src_at(t, *p)->hnext;
     }
-    *p = t->e[i].hnext;
+    *p = src_at(t, i)->hnext;
 }
 
 static uint32_t src_find(const struct table *t, uint32_t addr)
 {
     uint32_t i = t->bucket[src_hash(t, addr)];
 
-    while (i != NIL && t->e[i].addr != addr) {
-        i = t->e[i].hnext;
+    while (i != NIL && src_at(t, i)->addr != addr) {
+        i = src_at(t, i)->hnext;
     }
     return i;
 }
@@ -175,7 +221,7 @@ static uint32_t src_get(struct table *t, uint32_t addr,
     }
     if (t->free_head != NIL) {
         i = t->free_head;
-        t->free_head = t->e[i].next;
+        t->free_head = src_at(t, i)->next;
         t->used++;
     } else if (t->lru_tail != NIL) {
         i = t->lru_tail;
@@ -185,12 +231,15 @@ static uint32_t src_get(struct table *t, uint32_t addr,
     } else {
         return NIL;
     }
-    s = &t->e[i];
-    memset(s, 0, sizeof(*s));
+    s = src_at(t, i);
+    memset(s, 0, t->stride);
     s->addr = addr;
-    s->conn_tokens = sc->conn_rate.burst * 1000;
-    s->req_tokens = sc->req_rate.burst * 1000;
-    s->conn_ms = s->req_ms = pcfw_now();
+    for (unsigned k = 0; k < sc->n_limits; k++) {
+        if (sc->limits[k].kind != PCFW_LIMIT_CONN) {
+            s->lim[k].v = sc->limits[k].rate.burst * 1000;
+            s->lim[k].ms = pcfw_now();
+        }
+    }
     s->prev = s->next = NIL;
     s->hnext = t->bucket[src_hash(t, addr)];
     t->bucket[src_hash(t, addr)] = i;
@@ -199,17 +248,33 @@ static uint32_t src_get(struct table *t, uint32_t addr,
     return i;
 }
 
-static void src_open(struct table *t, uint32_t i)
+/* A connection of source @i on card port @port opens (@sc: its limits). */
+static void src_open(struct table *t, uint32_t i, uint16_t port,
+                     const struct pcfw_security_config *sc)
 {
-    if (t->e[i].conns++ == 0) {
+    struct src *s = src_at(t, i);
+
+    if (s->conns++ == 0) {
         lru_unlink(t, i);       /* held: never evicted */
+    }
+    for (unsigned k = 0; k < sc->n_limits; k++) {
+        if (sc->limits[k].kind == PCFW_LIMIT_CONN &&
+            limit_applies(&sc->limits[k], port)) {
+            s->lim[k].v++;
+        }
     }
 }
 
-static struct table *table_new(uint32_t size)
+static uint32_t entry_size(const struct pcfw_security_config *sc)
+{
+    return (uint32_t)(sizeof(struct src) +
+                      sc->n_limits * sizeof(struct lim_state));
+}
+
+static struct table *table_new(const struct pcfw_security_config *sc)
 {
     struct table *t = pcfw_arena_calloc(pcfw.arena, 1, sizeof(*t));
-    uint32_t nb = 1;
+    uint32_t size = sc->sources, nb = 1;
 
     if (!t) {
         return NULL;
@@ -219,8 +284,9 @@ static struct table *table_new(uint32_t size)
     }
     t->size = size;
     t->nbuckets = nb;
+    t->stride = entry_size(sc);
     t->bucket = pcfw_arena_alloc(pcfw.arena, (size_t)nb * sizeof(uint32_t));
-    t->e = pcfw_arena_alloc(pcfw.arena, (size_t)size * sizeof(struct src));
+    t->e = pcfw_arena_alloc(pcfw.arena, (size_t)size * t->stride);
     if (!t->bucket || !t->e) {
         pcfw_arena_free(pcfw.arena, t->bucket);
         pcfw_arena_free(pcfw.arena, t->e);
@@ -229,7 +295,7 @@ static struct table *table_new(uint32_t size)
     }
     memset(t->bucket, 0xff, (size_t)nb * sizeof(uint32_t));
     for (uint32_t i = 0; i < size; i++) {
-        t->e[i].next = i + 1 < size ? i + 1 : NIL;
+        src_at(t, i)->next = i + 1 < size ? i + 1 : NIL;
     }
     t->free_head = 0;
     t->lru_head = t->lru_tail = NIL;
@@ -263,7 +329,8 @@ int pcfw_sec_prepare(const struct pcfw_config *cfg)
     if (!limits_on(sc)) {
         return PCFW_OK;
     }
-    if (table && table->size == sc->sources) {
+    if (table && table->size == sc->sources &&
+        same_limits(sc, &pcfw.cfg.sec)) {
         return PCFW_OK;         /* kept as it is, counts and all */
     }
     if (sc->sources < pcfw_pstats.clients_active) {
@@ -280,14 +347,14 @@ int pcfw_sec_prepare(const struct pcfw_config *cfg)
             nb <<= 1;
         }
         need = nb * sizeof(uint32_t) + (uint64_t)sc->sources *
-               sizeof(struct src) + sizeof(struct table) +
+               entry_size(sc) + sizeof(struct table) +
                3 * PCFW_ARENA_OVERHEAD;
         if (pcfw_arena_in_use(pcfw.arena) + need >
             pcfw_mem_mark(cfg->mem_window_pct)) {
             return PCFW_ERR_NOMEM;
         }
     }
-    prepared = table_new(sc->sources);
+    prepared = table_new(sc);
     return prepared ? PCFW_OK : PCFW_ERR_NOMEM;
 }
 
@@ -308,7 +375,7 @@ static void recount(struct pcfw_client *c, void *arg)
     }
     i = src_get(t, c->addr.addr, &pcfw.cfg.sec);
     if (i != NIL) {         /* always: size >= clients (prepare) */
-        src_open(t, i);
+        src_open(t, i, c->local_port, &pcfw.cfg.sec);
         c->sec_counted = true;
     }
 }
@@ -321,6 +388,7 @@ void pcfw_sec_commit(void)
         hash_key = ((uint64_t)pcfw_rand() << 32) | pcfw_rand() | 1;
     }
     pcfw_syn_per_source = (u16_t)sc->half_open;
+    memset(pcfw_pstats.sec_rule_hits, 0, sizeof(pcfw_pstats.sec_rule_hits));
     if (!limits_on(sc)) {
         table_free(table);
         table = NULL;
@@ -346,7 +414,8 @@ void pcfw_sec_shutdown(void)
 
 /* ---- at accept ---- */
 
-static bool acl_allows(uint32_t addr, uint16_t port, unsigned *rule)
+static bool acl_allows(uint32_t addr, uint16_t port,
+                       const struct pcfw_acl_rule **rule)
 {
     const struct pcfw_security_config *sc = &pcfw.cfg.sec;
 
@@ -354,8 +423,43 @@ static bool acl_allows(uint32_t addr, uint16_t port, unsigned *rule)
         const struct pcfw_acl_rule *r = &sc->acl[i];
 
         if ((addr & r->mask) == r->net && (!r->port || r->port == port)) {
-            *rule = i + 1;
+            *rule = r;
             return r->allow;
+        }
+    }
+    return true;
+}
+
+/*
+ * Is there a token in every bucket of @kind that applies on @port?  The
+ * first limit without one (or NULL) in *@refused; tokens are taken only
+ * when all have one, so a refusal by one limit costs the others nothing.
+ */
+static bool buckets_allow(struct src *s, enum pcfw_limit_kind kind,
+                          uint16_t port, const struct pcfw_limit_rule **refused,
+                          uint32_t *retry_s)
+{
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+    uint32_t now = pcfw_now();
+
+    for (unsigned k = 0; k < sc->n_limits; k++) {
+        const struct pcfw_limit_rule *r = &sc->limits[k];
+
+        if (r->kind == kind && limit_applies(r, port)) {
+            pcfw_bucket_refill(&s->lim[k].v, &s->lim[k].ms, now, &r->rate);
+            if (s->lim[k].v < 1000) {
+                *refused = r;
+                /* Takes nothing (no whole token): says how long to wait. */
+                pcfw_bucket_take(&s->lim[k].v, &s->lim[k].ms, now, &r->rate,
+                                 retry_s);
+                return false;
+            }
+        }
+    }
+    for (unsigned k = 0; k < sc->n_limits; k++) {
+        if (sc->limits[k].kind == kind &&
+            limit_applies(&sc->limits[k], port)) {
+            s->lim[k].v -= 1000;
         }
     }
     return true;
@@ -364,19 +468,24 @@ static bool acl_allows(uint32_t addr, uint16_t port, unsigned *rule)
 bool pcfw_sec_admit(uint32_t addr, uint16_t port, bool *counted)
 {
     const struct pcfw_security_config *sc = &pcfw.cfg.sec;
+    const struct pcfw_acl_rule *acl = NULL;
+    const struct pcfw_limit_rule *lim = NULL;
     char ab[16];
-    unsigned rule = 0;
     uint32_t i;
     struct src *s;
 
     *counted = false;
-    if (!acl_allows(addr, port, &rule)) {
+    if (!acl_allows(addr, port, &acl)) {
         pcfw_pstats.sec_acl_denied++;
-        sec_log("%s to port %u: denied by rule %u", addr_str(addr, ab), port,
-                rule);
+        rule_hit(acl->no);
+        sec_log("%s to port %u: denied by rule %u (line %u)",
+                addr_str(addr, ab), port, acl->no, acl->line);
         return false;
     }
     if (!table) {
+        if (acl) {
+            rule_hit(acl->no);
+        }
         return true;
     }
     i = src_get(table, addr, sc);
@@ -386,31 +495,53 @@ bool pcfw_sec_admit(uint32_t addr, uint16_t port, bool *counted)
                 "(sources)", addr_str(addr, ab), port, table->size);
         return false;
     }
-    s = &table->e[i];
-    if (sc->limit_conn && s->conns >= sc->limit_conn) {
-        pcfw_pstats.sec_conn_limited++;
-        sec_log("%s to port %u: refused, %u connections open (limit-conn)",
-                addr_str(addr, ab), port, s->conns);
-        return false;
+    s = src_at(table, i);
+    for (unsigned k = 0; k < sc->n_limits; k++) {
+        const struct pcfw_limit_rule *r = &sc->limits[k];
+
+        if (r->kind == PCFW_LIMIT_CONN && limit_applies(r, port) &&
+            s->lim[k].v >= r->conns) {
+            pcfw_pstats.sec_conn_limited++;
+            rule_hit(r->no);
+            sec_log("%s to port %u: refused, %u connections open (limit-conn, "
+                    "rule %u, line %u)", addr_str(addr, ab), port, s->lim[k].v,
+                    r->no, r->line);
+            return false;
+        }
     }
-    if (sc->conn_rate.milli_per_s &&
-        !pcfw_bucket_take(&s->conn_tokens, &s->conn_ms, pcfw_now(),
-                          &sc->conn_rate, NULL)) {
+    if (!buckets_allow(s, PCFW_LIMIT_RATE, port, &lim, NULL)) {
         pcfw_pstats.sec_rate_limited++;
+        rule_hit(lim->no);
         sec_log("%s to port %u: refused, new connections too fast "
-                "(limit-rate)", addr_str(addr, ab), port);
+                "(limit-rate, rule %u, line %u)", addr_str(addr, ab), port,
+                lim->no, lim->line);
         return false;
     }
-    src_open(table, i);
+    if (acl) {
+        rule_hit(acl->no);
+    }
+    src_open(table, i, port, sc);
     *counted = true;
     return true;
 }
 
-void pcfw_sec_closed(uint32_t addr)
+void pcfw_sec_closed(uint32_t addr, uint16_t port)
 {
+    const struct pcfw_security_config *sc = &pcfw.cfg.sec;
     uint32_t i = table ? src_find(table, addr) : NIL;
+    struct src *s;
 
-    if (i != NIL && table->e[i].conns && --table->e[i].conns == 0) {
+    if (i == NIL) {
+        return;
+    }
+    s = src_at(table, i);
+    for (unsigned k = 0; k < sc->n_limits; k++) {
+        if (sc->limits[k].kind == PCFW_LIMIT_CONN &&
+            limit_applies(&sc->limits[k], port) && s->lim[k].v) {
+            s->lim[k].v--;
+        }
+    }
+    if (s->conns && --s->conns == 0) {
         lru_push(table, i);
     }
 }
@@ -609,16 +740,18 @@ int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
 
     extra[0] = '\0';
     /* 4. limit-req */
-    if (table && sc->req_rate.milli_per_s) {
-        uint32_t i = src_find(table, c->addr.addr), retry;
+    if (table) {
+        uint32_t i = src_find(table, c->addr.addr), retry = 1;
+        const struct pcfw_limit_rule *lim = NULL;
 
-        if (i != NIL && !pcfw_bucket_take(&table->e[i].req_tokens,
-                                          &table->e[i].req_ms, pcfw_now(),
-                                          &sc->req_rate, &retry)) {
+        if (i != NIL && !buckets_allow(src_at(table, i), PCFW_LIMIT_REQ,
+                                       c->local_port, &lim, &retry)) {
             pcfw_pstats.sec_req_limited++;
+            rule_hit(lim->no);
             snprintf(extra, extralen, "Retry-After: %u\r\n", retry);
-            sec_log("%s: request refused, too many (limit-req)",
-                    addr_str(c->addr.addr, ab));
+            sec_log("%s: request refused, too many (limit-req, rule %u, "
+                    "line %u)", addr_str(c->addr.addr, ab), lim->no,
+                    lim->line);
             return 429;
         }
     }
@@ -673,8 +806,9 @@ int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
         }
         if (hit) {
             pcfw_pstats.sec_http_denied++;
-            sec_log("%s: request refused by http-deny %s (rule %u)",
-                    addr_str(c->addr.addr, ab), r->value, i + 1);
+            rule_hit(r->no);
+            sec_log("%s: request refused by http-deny %s (rule %u, line %u)",
+                    addr_str(c->addr.addr, ab), r->value, r->no, r->line);
             status = 403;
         }
     }
@@ -689,12 +823,14 @@ int pcfw_sec_request(const struct pcfw_client *c, const uint8_t *raw,
         }
         if (!authorized(raw, req, r)) {
             pcfw_pstats.sec_auth_failed++;
+            rule_hit(r->no);
             snprintf(extra, extralen, "WWW-Authenticate: %s realm=\"%s\"%s\r\n",
                      r->kind == PCFW_RULE_AUTH_BASIC ? "Basic" : "Bearer",
                      r->value, r->kind == PCFW_RULE_AUTH_BASIC
                      ? ", charset=\"UTF-8\"" : "");
             sec_log("%s: request refused, no valid credentials for %s "
-                    "(rule %u)", addr_str(c->addr.addr, ab), r->path, i + 1);
+                    "(rule %u, line %u)", addr_str(c->addr.addr, ab), r->path,
+                    r->no, r->line);
             status = 401;
         }
         break;      /* the first auth rule covering the path decides */

@@ -46,11 +46,11 @@ void pcfw_sec_shutdown(void);
 /*
  * At accept: may a client from @addr (network byte order) connect to card
  * port @port?  If so, and a limit is on, its connection is counted on its
- * source (*@counted: call pcfw_sec_closed() when it ends).  A refusal is
- * counted in the stats and logged.
+ * source (*@counted: call pcfw_sec_closed() with the same address and port
+ * when it ends).  A refusal is counted in the stats and logged.
  */
 bool pcfw_sec_admit(uint32_t addr, uint16_t port, bool *counted);
-void pcfw_sec_closed(uint32_t addr);
+void pcfw_sec_closed(uint32_t addr, uint16_t port);
 
 /*
  * A parsed request head @raw / @req from @c: 0 to forward it, or the

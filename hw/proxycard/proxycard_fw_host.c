@@ -269,6 +269,11 @@ void proxycard_stats_values(ProxyCardState *s, uint64_t v[PROXYCARD_STAT_COUNT])
     v[PROXYCARD_STAT_SEC_SOURCES] = p->sec_sources;
     v[PROXYCARD_STAT_SEC_SOURCES_EVICTED] = p->sec_sources_evicted;
     v[PROXYCARD_STAT_CLIENTS_SHED] = p->clients_shed;
+    QEMU_BUILD_BUG_ON(PROXYCARD_STAT_COUNT - PROXYCARD_STAT_SEC_RULE_1 !=
+                      PCFW_SEC_RULE_COUNTERS);
+    for (int r = 0; r < PCFW_SEC_RULE_COUNTERS; r++) {
+        v[PROXYCARD_STAT_SEC_RULE_1 + r] = p->sec_rule_hits[r];
+    }
     v[PROXYCARD_STAT_BYTES_FROM_CLIENTS] = p->bytes_from_clients;
     v[PROXYCARD_STAT_BYTES_TO_CLIENTS] = p->bytes_to_clients;
     v[PROXYCARD_STAT_BYTES_TO_SERVER] = p->bytes_to_server;

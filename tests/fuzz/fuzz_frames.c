@@ -95,7 +95,9 @@
  */
 #define CONFIG_SECURITY \
     "listen 8080 http 8080\n" /* else unmatched pass reaches it raw */ \
-    "limit-conn 3\nlimit-req 50/s burst 5\nsources 64\n" \
+    "limit-conn 3\nlimit-conn 1 port 2222\nlimit-req 50/s burst 5\n" \
+    "limit-req 2/s burst 2 port 8081\nlimit-rate 5/s burst 2 port 8081\n" \
+    "sources 64\n" \
     "http-deny path /x\nhttp-deny method PUT\nauth basic r path /a\n" \
     "user u 00 " \
     "4cf5af027d9a949a881e505bd7c7b14c5eb61ff47d159b585a331d690501d13d\n" \

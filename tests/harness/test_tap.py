@@ -482,6 +482,89 @@ def t_sec_limit_req(env):
         check(st["sec_req_limited"] == 3, f"sec_req_limited {st['sec_req_limited']}")
 
 
+@test("security: per-listener limits (limit-conn and limit-req with a port) "
+      "count a source on that card port only, beside a global limit-conn; "
+      "each refusal is counted on its own rule (sec-rule-N) and logged with "
+      "its number and line")
+def t_sec_per_listener(env):
+    A = TapNet.CLIENT_ADDRS
+    with DataOrigin(b"ok\n") as origin, TapNet() as net:
+        # Rules 1-3 are on lines 4-6.
+        conf = (f"listen 80 http {origin.port}\npool 2\n"
+                f"listen 8081 http {origin.port}\n"
+                "limit-conn 3\n"
+                "limit-conn 1 port 8081\n"
+                "limit-req 1/s burst 2 port 8081\n")
+        with Card(env.run.sub("sec-listener"), conf, {}, tap=net) as card:
+            card.wait_pool(2)
+
+            def get(c, tok):
+                c.send(f"GET /data-{tok} HTTP/1.1\r\nHost: card\r\n"
+                       "\r\n".encode())
+                return c.read_response().status
+
+            def status(r):
+                return r if r == "reset" else r.status
+
+            on_8081 = net.conn(A[6], port=8081, timeout=5)
+            on_80 = []
+            try:
+                check(get(on_8081, "a") == 200, "first on 8081")
+                r = attempt(net, A[6], "/data-second", port=8081)
+                check(r == "reset", f"a second connection on 8081: {r}")
+                tok = token()
+                codes = [get(on_8081, "b"), get(on_8081, tok)]
+                check(codes == [200, 429], f"requests 2 and 3 on 8081 (burst "
+                      f"2): {codes}")
+                check(seen(origin, tok) == 0, "the 429 reached the server")
+                on_80 += [net.conn(A[6], timeout=5) for _ in range(2)]
+                for c in on_80:
+                    check(get(c, "p") == 200, "held on port 80")
+                codes = [get(on_80[0], "q") for _ in range(5)]
+                check(codes == [200] * 5, f"port 80 has no request limit: "
+                      f"{codes}")
+                r = attempt(net, A[6], "/data-fourth")
+                check(r == "reset", f"a fourth connection (global limit 3): "
+                      f"{r}")
+                r = attempt(net, A[7], "/data-other", port=8081)
+                check(status(r) == 200, f"another source on 8081: {r}")
+                st = card.proxy_stats()
+                hits = st["sec_rule_hits"]
+                print(f"# sec_rule_hits {hits[:4]}, sec_conn_limited "
+                      f"{st['sec_conn_limited']}, sec_req_limited "
+                      f"{st['sec_req_limited']}")
+                check(hits[:4] == [1, 1, 1, 0], f"per-rule counters {hits[:4]}")
+                check(len(hits) == 32 and sum(hits) == 3, f"counters {hits}")
+                check(st["sec_conn_limited"] == 2 and
+                      st["sec_req_limited"] == 1, f"per-kind counters {st}")
+                log = card.stderr_text()
+                for want in ("limit-conn, rule 1, line 4",
+                             "limit-conn, rule 2, line 5",
+                             "limit-req, rule 3, line 6"):
+                    check(want in log, f"no log line with {want!r}:\n"
+                          + card.stderr_tail())
+
+                # The same rules again: the table and its counts are kept,
+                # the per-rule counters start again.
+                card.reload(conf)
+                st = card.proxy_stats()
+                check(sum(st["sec_rule_hits"]) == 0,
+                      f"after a reload: {st['sec_rule_hits']}")
+                r = attempt(net, A[6], "/data-fourth-again")
+                check(r == "reset", f"after a reload, a fourth connection: {r}")
+                check(card.proxy_stats()["sec_rule_hits"][0] == 1,
+                      "rule 1 did not count it")
+            finally:
+                on_8081.close()
+                for c in on_80:
+                    c.close()
+            st, ok = card.wait_stats(lambda p: p["clients_active"] == 0)
+            check(ok, f"connections stay open: {st['clients_active']}")
+            time.sleep(1.1)     # a token back in the 8081 bucket
+            r = attempt(net, A[6], "/data-released", port=8081)
+            check(status(r) == 200, f"8081 after its connection closed: {r}")
+
+
 @test("security: auth basic and bearer by path, http-deny by path; every "
       "spelling of a guarded path is guarded; refused requests never reach "
       "the server")

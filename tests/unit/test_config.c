@@ -142,7 +142,7 @@ START_TEST(test_security_directives)
     ck_assert_int_eq(parse(""), 0);
     ck_assert_uint_eq(sc->sources, 16384);
     ck_assert_uint_eq(sc->half_open, 128);
-    ck_assert_uint_eq(sc->n_acl + sc->n_rules + sc->limit_conn, 0);
+    ck_assert_uint_eq(sc->n_acl + sc->n_rules + sc->n_limits, 0);
     ck_assert_int_eq(parse(
         "deny 10.0.2.7\n"
         "allow 10.0.2.0/24 port 80\n"
@@ -161,11 +161,25 @@ START_TEST(test_security_directives)
     ck_assert_uint_eq(sc->acl[1].port, 80);
     ck_assert(sc->acl[1].allow);
     ck_assert_uint_eq(sc->acl[2].mask, 0);
-    ck_assert_uint_eq(sc->limit_conn, 20);
-    ck_assert_uint_eq(sc->conn_rate.milli_per_s, 10000);
-    ck_assert_uint_eq(sc->conn_rate.burst, 30);
-    ck_assert_uint_eq(sc->req_rate.milli_per_s, 1500);
-    ck_assert_uint_eq(sc->req_rate.burst, 1);
+    ck_assert_uint_eq(sc->n_limits, 3);
+    ck_assert_uint_eq(sc->limits[0].kind, PCFW_LIMIT_CONN);
+    ck_assert_uint_eq(sc->limits[0].conns, 20);
+    ck_assert_uint_eq(sc->limits[0].port, 0);
+    ck_assert_uint_eq(sc->limits[1].kind, PCFW_LIMIT_RATE);
+    ck_assert_uint_eq(sc->limits[1].rate.milli_per_s, 10000);
+    ck_assert_uint_eq(sc->limits[1].rate.burst, 30);
+    ck_assert_uint_eq(sc->limits[2].kind, PCFW_LIMIT_REQ);
+    ck_assert_uint_eq(sc->limits[2].rate.milli_per_s, 1500);
+    ck_assert_uint_eq(sc->limits[2].rate.burst, 1);
+    /* Numbered in the order of their lines, all kinds together. */
+    ck_assert_uint_eq(sc->acl[0].no, 1);
+    ck_assert_uint_eq(sc->acl[2].no, 3);
+    ck_assert_uint_eq(sc->limits[0].no, 4);
+    ck_assert_uint_eq(sc->limits[2].no, 6);
+    ck_assert_uint_eq(sc->limits[2].line, 6);
+    ck_assert_uint_eq(sc->rules[0].no, 7);
+    ck_assert_uint_eq(sc->rules[4].no, 11);
+    ck_assert_uint_eq(sc->rules[4].line, 13);
     ck_assert_uint_eq(sc->half_open, 16);
     ck_assert_uint_eq(sc->sources, 1000);
     ck_assert_uint_eq(sc->n_rules, 5);
@@ -190,6 +204,51 @@ START_TEST(test_security_directives)
                            "auth basic r path /Admin/x/..\n"), 0);
     ck_assert_str_eq(sc->rules[0].value, "/a/b/c/");
     ck_assert_str_eq(sc->rules[1].path, "/admin/");
+}
+END_TEST
+
+/*
+ * Per-listener limits: a port makes a limit of its own beside the global
+ * one; the same kind and port again replaces it (so a limit set twice means
+ * what it always did), and limit-conn 0 removes it.
+ */
+START_TEST(test_limits_per_listener)
+{
+    const struct pcfw_security_config *sc = &cfg.sec;
+
+    ck_assert_int_eq(parse("limit-conn 10\nlimit-conn 2 port 2222\n"
+                           "limit-req 5/s port 80 burst 9\n"
+                           "deny 10.0.0.0/8 port 22\n"
+                           "limit-req 1/m\nlimit-conn 3 port 2222\n"), 0);
+    ck_assert_uint_eq(sc->n_limits, 4);
+    ck_assert_uint_eq(sc->limits[0].conns, 10);
+    ck_assert_uint_eq(sc->limits[1].port, 2222);
+    ck_assert_uint_eq(sc->limits[1].conns, 3);      /* replaced */
+    ck_assert_uint_eq(sc->limits[1].line, 6);
+    ck_assert_uint_eq(sc->limits[2].kind, PCFW_LIMIT_REQ);
+    ck_assert_uint_eq(sc->limits[2].port, 80);
+    ck_assert_uint_eq(sc->limits[2].rate.burst, 9);
+    ck_assert_uint_eq(sc->limits[3].port, 0);
+    ck_assert_uint_eq(sc->limits[3].rate.milli_per_s, 17);
+    /* Numbers follow the lines: the replacing line's place counts. */
+    ck_assert_uint_eq(sc->limits[0].no, 1);
+    ck_assert_uint_eq(sc->limits[2].no, 2);
+    ck_assert_uint_eq(sc->acl[0].no, 3);
+    ck_assert_uint_eq(sc->limits[3].no, 4);
+    ck_assert_uint_eq(sc->limits[1].no, 5);
+
+    ck_assert_int_eq(parse("limit-conn 10\nlimit-conn 4 port 80\n"
+                           "limit-conn 0\n"), 0);
+    ck_assert_uint_eq(sc->n_limits, 1);
+    ck_assert_uint_eq(sc->limits[0].port, 80);
+    ck_assert_uint_eq(sc->limits[0].no, 1);
+
+    ck_assert_int_ne(parse("limit-conn 1 port 1\nlimit-conn 1 port 2\n"
+                           "limit-conn 1 port 3\nlimit-conn 1 port 4\n"
+                           "limit-conn 1 port 5\nlimit-conn 1 port 6\n"
+                           "limit-conn 1 port 7\nlimit-conn 1 port 8\n"
+                           "limit-conn 1 port 9\n"), 0);
+    ck_assert_ptr_nonnull(strstr(err, "line 9: more than 8 limit-conn"));
 }
 END_TEST
 
@@ -246,7 +305,12 @@ START_TEST(test_errors)
         { "deny 10.0.0.0/33", "expected 'deny A.B.C.D[/N]|all [port P]'" },
         { "allow 10.0.0.1 port 0", "expected 'allow" },
         { "allow 10.0.0.1 door 80", "expected 'allow" },
-        { "limit-rate 10", "expected 'limit-rate N/s|N/m [burst N]'" },
+        { "limit-rate 10", "expected 'limit-rate N/s|N/m [burst B] [port P]'" },
+        { "limit-rate 1/s port 0", "expected 'limit-rate" },
+        { "limit-rate 1/s burst", "expected 'limit-rate" },
+        { "limit-conn 1 burst 2", "expected 'limit-conn N [port P]'" },
+        { "limit-conn 1 port 65536", "expected 'limit-conn N [port P]'" },
+        { "limit-conn", "expected 'limit-conn N [port P]'" },
         { "limit-req 0/s", "expected 'limit-req" },
         { "limit-req 5/h", "expected 'limit-req" },
         { "limit-req 5/s burst 0", "expected 'limit-req" },
@@ -320,6 +384,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_listen_proxy_protocol);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_security_directives);
+    tcase_add_test(tc, test_limits_per_listener);
     tcase_add_test(tc, test_too_many_listeners);
     tcase_add_test(tc, test_not_nul_terminated);
     suite_add_tcase(s, tc);
