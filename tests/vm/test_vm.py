@@ -612,8 +612,13 @@ def t_ethtool(env):
     print(f"# ethtool -S {vm.iface}: {len(moved)} of {len(after)} counters moved, e.g. "
           + ", ".join(f"{k} +{v}" for k, v in list(moved.items())[:4]))
     if env.variant == "card":
+        # The card's list reaches the driver whole, per-rule counters last.
+        names = [k for k in after if k.startswith("sec-rule-")]
+        check(names == [f"sec-rule-{i}" for i in range(1, 33)],
+              f"ethtool -S {vm.iface}: per-rule counters {names}")
         out = vm.cmd.ok("proxycardctl stats", timeout=30)
         check(out.strip(), "proxycardctl stats printed nothing")
+        check("sec-rule-32 " in out, "proxycardctl stats lacks sec-rule-32")
         print("# proxycardctl stats: " + " ".join(out.split())[:200])
         rc, log = vm.cmd.run("proxycardctl log", timeout=30)
         check(rc == 0, f"proxycardctl log exited with {rc}:\n{log}")
